@@ -1,1 +1,6 @@
+//! End-to-end tests: one test binary, one module per capability. Each test starts the real
+//! `broker` binary on a fresh database (SQLite or PostgreSQL, per `TUO_TEST_DATABASE`) and talks to
+//! it over HTTP like a department, a citizen's browser or an operator would.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod foundation;

@@ -1,0 +1,141 @@
+//! The command line. Each subcommand loads the layered configuration, does one job, and reports
+//! failure as one line naming the problem.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "broker",
+    version,
+    about = "Tell Us Once broker: consent-based sharing of citizens' facts between departments"
+)]
+pub struct Cli {
+    /// A TOML configuration file (layered over the defaults, under BROKER_* variables).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Do not apply pending migrations at start (refuse to start if any are pending).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Run a self-contained demonstration on SQLite with demo data.
+    Demo(crate::demo::DemoArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage signing and data keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key current; the previous one stays published for the grace period.
+    Rotate,
+}
+
+/// Failure of a command: printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Start(#[from] crate::server::StartError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn load_config(cli_config: Option<&std::path::Path>) -> Result<Config, CliError> {
+    Ok(Config::load(cli_config, std::env::vars())?)
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Demo(args) => crate::demo::run(args, cli.config.as_deref()).await,
+        Command::Serve { no_migrate } => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::telemetry::init(&config);
+            serve(config, !no_migrate).await
+        }
+        Command::Migrate => {
+            let config = load_config(cli.config.as_deref())?;
+            let db = crate::store::connect(&config).await?;
+            let applied = crate::store::migrate(&db).await?;
+            println!("applied {applied} migrations; schema is current");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let config = load_config(cli.config.as_deref())?;
+            print!("{}", config.to_redacted_toml()?);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let config = load_config(cli.config.as_deref())?;
+            let kid = crate::keys::rotate_signing_key(&config)?;
+            println!("new current signing key: {kid}");
+            Ok(())
+        }
+    }
+}
+
+/// Connects, migrates (or checks the schema), builds the state and serves until a signal.
+pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
+    let db = crate::store::connect(&config).await?;
+    if migrate && config.database.migrate_on_start {
+        let applied = crate::store::migrate(&db).await?;
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+    } else {
+        crate::store::ensure_current(&db).await?;
+    }
+    let state = crate::server::AppState::build(Arc::new(config), db)?;
+    crate::server::serve(state).await?;
+    Ok(())
+}

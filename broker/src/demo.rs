@@ -1,0 +1,54 @@
+//! `broker demo`: the whole service on one machine with no external service: SQLite in a data
+//! directory, demo data, and the URLs to open. Each capability adds its part of the story here.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::CliError;
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its database and keys (a fresh temporary directory when omitted).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Port for the broker; the demo's development services use the next ports.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
+
+pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Result<(), CliError> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("tuo-demo-{}", uuid::Uuid::now_v7().simple())),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|e| CliError::Other(format!("cannot create `{}`: {e}", data_dir.display())))?;
+    let mut config = crate::cli::load_config(config_file)?;
+    let base = format!("http://127.0.0.1:{}", args.port);
+    config = Config {
+        data_dir: data_dir.clone(),
+        public_url: base.clone(),
+        bind: format!("127.0.0.1:{}", args.port),
+        database_url: None,
+        ..config
+    };
+    config.server.insecure_cookies = true;
+    crate::telemetry::init(&config);
+    println!();
+    println!(
+        "Tell Us Once broker — demo (data in {})",
+        data_dir.display()
+    );
+    println!();
+    println!("  Start page          {base}/");
+    println!("  API reference       {base}/docs/api");
+    println!("  OpenAPI document    {base}/openapi.json");
+    println!("  Signing keys        {base}/jwks.json");
+    println!("  Health / readiness  {base}/healthz  {base}/readyz");
+    println!("  Metrics             {base}/metrics");
+    println!();
+    println!("Press Ctrl-C to stop.");
+    crate::cli::serve(config, true).await
+}

@@ -1,0 +1,46 @@
+//! `/.well-known/openid-configuration` and `/jwks.json`: what a department needs to talk to the
+//! broker with an unmodified OpenID Connect / OAuth 2.0 library.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+
+use crate::keys::Jwk;
+use crate::server::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct JwkSet {
+    pub keys: Vec<Jwk>,
+}
+
+/// The broker's public signing keys: the current key first, then rotated-out keys still in their
+/// grace period.
+#[utoipa::path(tag = "discovery", responses((status = 200, description = "JSON Web Key Set", body = JwkSet)))]
+#[get("/jwks.json")]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(JwkSet {
+            keys: state.keys.published(),
+        })
+}
+
+/// OpenID Provider / OAuth 2.0 Authorization Server metadata.
+#[utoipa::path(tag = "discovery", responses((status = 200, description = "Provider metadata", body = Object)))]
+#[get("/.well-known/openid-configuration")]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(metadata(&state))
+}
+
+/// Built from what this broker actually serves; features add their endpoints here.
+pub fn metadata(state: &AppState) -> serde_json::Value {
+    let issuer = &state.config.public_url;
+    serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "service_documentation": format!("{issuer}/docs/api"),
+        "ui_locales_supported": ["en", "fr"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    })
+}

@@ -1,0 +1,201 @@
+//! Prometheus metrics, rendered in the text exposition format at `/metrics`: request count and
+//! latency histogram by route, method and status, and database pool gauges. A small registry of
+//! our own (atomics behind a read-mostly lock) keeps the hot path to a hash lookup and a few
+//! atomic adds, and needs no process-wide recorder.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SeriesKey {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+}
+
+/// Named counters other modules bump (deliveries, releases, …): name → labels → value.
+type Counters = HashMap<(&'static str, String), Arc<AtomicU64>>;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: RwLock<HashMap<SeriesKey, Arc<Series>>>,
+    counters: RwLock<Counters>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let key = SeriesKey {
+            route: route.to_owned(),
+            method: method.to_owned(),
+            status,
+        };
+        let series = self.series(key);
+        series.count.fetch_add(1, Ordering::Relaxed);
+        series
+            .sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            series.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn series(&self, key: SeriesKey) -> Arc<Series> {
+        if let Ok(map) = self.requests.read()
+            && let Some(series) = map.get(&key)
+        {
+            return series.clone();
+        }
+        match self.requests.write() {
+            Ok(mut map) => map.entry(key).or_default().clone(),
+            Err(_) => Arc::new(Series::default()),
+        }
+    }
+
+    /// Adds one to a named counter with a label set such as `department="x",outcome="ok"`.
+    /// Labels must never carry personal data.
+    pub fn inc(&self, name: &'static str, labels: String) {
+        if let Ok(map) = self.counters.read()
+            && let Some(c) = map.get(&(name, labels.clone()))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Ok(mut map) = self.counters.write() {
+            map.entry((name, labels))
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The exposition text; `pool` is (open connections, idle connections).
+    pub fn render(&self, pool: (u32, usize)) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP broker_http_requests_total HTTP requests handled.\n");
+        out.push_str("# TYPE broker_http_requests_total counter\n");
+        let snapshot: Vec<(SeriesKey, Arc<Series>)> = match self.requests.read() {
+            Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(_) => Vec::new(),
+        };
+        for (key, series) in &snapshot {
+            let _ = writeln!(
+                out,
+                "broker_http_requests_total{{{}}} {}",
+                labels(key),
+                series.count.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP broker_http_request_duration_seconds HTTP request latency.\n");
+        out.push_str("# TYPE broker_http_request_duration_seconds histogram\n");
+        for (key, series) in &snapshot {
+            let l = labels(key);
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += series.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "broker_http_request_duration_seconds_bucket{{{l},le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let count = series.count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "broker_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {count}"
+            );
+            let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "broker_http_request_duration_seconds_sum{{{l}}} {sum}");
+            let _ = writeln!(
+                out,
+                "broker_http_request_duration_seconds_count{{{l}}} {count}"
+            );
+        }
+        out.push_str("# HELP broker_db_pool_connections Open database connections.\n");
+        out.push_str("# TYPE broker_db_pool_connections gauge\n");
+        let _ = writeln!(out, "broker_db_pool_connections {}", pool.0);
+        out.push_str("# HELP broker_db_pool_idle_connections Idle database connections.\n");
+        out.push_str("# TYPE broker_db_pool_idle_connections gauge\n");
+        let _ = writeln!(out, "broker_db_pool_idle_connections {}", pool.1);
+        let mut counters: Vec<((&'static str, String), u64)> = match self.counters.read() {
+            Ok(map) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        counters.sort();
+        let mut last = "";
+        for ((name, labels), value) in &counters {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                last = name;
+            }
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+        out
+    }
+}
+
+fn labels(key: &SeriesKey) -> String {
+    format!(
+        "route=\"{}\",method=\"{}\",status=\"{}\"",
+        escape(&key.route),
+        escape(&key.method),
+        key.status
+    )
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative_and_counts_match() {
+        let m = Metrics::default();
+        m.observe_request("/a/{id}", "GET", 200, 0.0007);
+        m.observe_request("/a/{id}", "GET", 200, 0.2);
+        m.observe_request("/a/{id}", "GET", 404, 0.0001);
+        let text = m.render((3, 1));
+        assert!(text.contains(
+            r#"broker_http_requests_total{route="/a/{id}",method="GET",status="200"} 2"#
+        ));
+        assert!(text.contains(
+            r#"broker_http_requests_total{route="/a/{id}",method="GET",status="404"} 1"#
+        ));
+        assert!(text.contains(r#"broker_http_request_duration_seconds_bucket{route="/a/{id}",method="GET",status="200",le="0.001"} 1"#));
+        assert!(text.contains(r#"broker_http_request_duration_seconds_bucket{route="/a/{id}",method="GET",status="200",le="0.25"} 2"#));
+        assert!(text.contains(r#"broker_http_request_duration_seconds_bucket{route="/a/{id}",method="GET",status="200",le="+Inf"} 2"#));
+        assert!(text.contains("broker_db_pool_connections 3"));
+        assert!(text.contains("broker_db_pool_idle_connections 1"));
+    }
+
+    #[test]
+    fn named_counters_render_with_labels() {
+        let m = Metrics::default();
+        m.inc("broker_releases_total", "outcome=\"permit\"".into());
+        m.inc("broker_releases_total", "outcome=\"permit\"".into());
+        assert!(
+            m.render((0, 0))
+                .contains("broker_releases_total{outcome=\"permit\"} 2")
+        );
+    }
+}

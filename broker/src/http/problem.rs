@@ -1,0 +1,203 @@
+//! RFC 9457 problem responses. This is the one place where an error becomes an HTTP status and a
+//! stable machine-readable `code`; handlers return `crate::error::Error` and never build error
+//! responses by hand.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::error::{Error, InputError};
+use crate::store::StoreError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The body of a problem response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type: `/problems/<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// A human-readable explanation; never contains attribute values, tokens or secrets.
+    pub detail: String,
+    /// Stable, machine-readable error code.
+    pub code: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_: format!("/problems/{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+        }
+    }
+
+    /// The response, with the problem also kept in its extensions so that browsers can be shown an
+    /// HTML page instead (`web::pages::html_errors`).
+    pub fn response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = HttpResponse::build(status)
+            .insert_header(ContentType(PROBLEM_JSON.parse().unwrap_or(mime_json())))
+            .json(&self);
+        res.extensions_mut().insert(std::sync::Arc::new(self));
+        res
+    }
+}
+
+fn mime_json() -> actix_web::mime::Mime {
+    actix_web::mime::APPLICATION_JSON
+}
+
+impl Error {
+    /// Status and stable code for every error the broker can return.
+    pub fn classify(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::Input(input) => match input {
+                InputError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+                InputError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+                InputError::UnsupportedMediaType { .. } => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                }
+                InputError::MalformedQuery(_) => (StatusCode::BAD_REQUEST, "malformed_query"),
+                InputError::MalformedForm(_) => (StatusCode::BAD_REQUEST, "malformed_form"),
+                InputError::MalformedPath(_) => (StatusCode::BAD_REQUEST, "malformed_path"),
+            },
+            Error::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Error::SignInRequired { .. } => (StatusCode::SEE_OTHER, "sign_in_required"),
+            Error::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
+            Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Error::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            Error::Store(StoreError::Connect { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
+            }
+            Error::Store(_) | Error::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Error::Sign(_) | Error::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+            }
+        }
+    }
+
+    /// What the client is told. Server-side failures say nothing about their cause (it is logged).
+    fn public_detail(&self, status: StatusCode) -> String {
+        if status.is_server_error() {
+            match self {
+                Error::NotReady(why) => format!("the broker is not ready: {why}"),
+                _ => "the broker could not complete the request; it has been logged".to_owned(),
+            }
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.classify().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code) = self.classify();
+        if let Error::SignInRequired { to, next } = self {
+            let location = format!(
+                "{to}?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            return HttpResponse::SeeOther()
+                .insert_header(("Location", location))
+                .finish();
+        }
+        if status.is_server_error() {
+            // The cause goes to the log (it names no values: see error.rs), never to the client.
+            tracing::error!(code, error = %self, "request failed");
+        }
+        Problem::new(status, code, self.public_detail(status)).response()
+    }
+}
+
+/// Error handlers that turn actix's own extractor failures into problem responses.
+pub mod extractors {
+    use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+    use actix_web::{HttpRequest, web};
+
+    use crate::error::{Error, InputError};
+
+    pub fn json_config(limit: usize) -> web::JsonConfig {
+        web::JsonConfig::default()
+            .limit(limit)
+            .error_handler(move |err, _req: &HttpRequest| {
+                let input = match &err {
+                    JsonPayloadError::Overflow { .. }
+                    | JsonPayloadError::OverflowKnownLength { .. } => {
+                        InputError::TooLarge { limit }
+                    }
+                    JsonPayloadError::ContentType => InputError::UnsupportedMediaType {
+                        expected: "application/json",
+                    },
+                    JsonPayloadError::Deserialize(e) => {
+                        InputError::MalformedJson(describe_serde(e))
+                    }
+                    _ => InputError::MalformedJson("unreadable body".to_owned()),
+                };
+                Error::from(input).into()
+            })
+    }
+
+    pub fn form_config(limit: usize) -> web::FormConfig {
+        web::FormConfig::default()
+            .limit(limit)
+            .error_handler(move |err, _req| {
+                let input = match &err {
+                    UrlencodedError::Overflow { .. } => InputError::TooLarge { limit },
+                    UrlencodedError::ContentType => InputError::UnsupportedMediaType {
+                        expected: "application/x-www-form-urlencoded",
+                    },
+                    other => InputError::MalformedForm(first_line(&other.to_string())),
+                };
+                Error::from(input).into()
+            })
+    }
+
+    pub fn query_config() -> web::QueryConfig {
+        web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+            Error::from(InputError::MalformedQuery(first_line(&err.to_string()))).into()
+        })
+    }
+
+    pub fn path_config() -> web::PathConfig {
+        web::PathConfig::default().error_handler(|err: PathError, _req| {
+            Error::from(InputError::MalformedPath(first_line(&err.to_string()))).into()
+        })
+    }
+
+    /// serde names fields and expected types, but its "invalid type/value" messages quote the
+    /// value that was sent, which may be personal data: those become a position only.
+    fn describe_serde(e: &serde_json::Error) -> String {
+        let text = e.to_string();
+        if ["invalid type", "invalid value", "invalid length"]
+            .iter()
+            .any(|m| text.contains(m))
+        {
+            format!(
+                "a field has the wrong type or value (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        } else {
+            first_line(&text)
+        }
+    }
+
+    fn first_line(text: &str) -> String {
+        text.lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect()
+    }
+}

@@ -1,0 +1,211 @@
+//! The HTTP application: shared state, routes, and `broker serve` with graceful shutdown.
+//!
+//! Start reading here to see every route the broker serves. Each feature module offers a
+//! `routes(cfg)` function and an `api()` OpenAPI part; this file lists them once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use sea_orm::DatabaseConnection;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::metrics::Metrics;
+use crate::http::problem::extractors;
+use crate::keys::{Secrets, SigningKeys};
+use crate::web::i18n::Messages;
+use crate::web::pages::Pages;
+
+/// Everything a request handler may use. Cheap to clone (all shared).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub keys: Arc<SigningKeys>,
+    pub secrets: Arc<Secrets>,
+    pub metrics: Arc<Metrics>,
+    pub pages: Arc<Pages>,
+    /// The OpenAPI document, rendered once at start.
+    pub openapi_json: web::Bytes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Messages(#[from] crate::web::i18n::MessagesError),
+    #[error(transparent)]
+    Pages(#[from] crate::web::pages::PagesError),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("cannot render the API document: {0}")]
+    OpenApi(String),
+}
+
+impl AppState {
+    /// Builds the state for a configuration over an open, migrated database.
+    pub fn build(config: Arc<Config>, db: DatabaseConnection) -> Result<Self, StartError> {
+        crate::jose::install_crypto_provider();
+        let keys = Arc::new(crate::keys::open_signing_keys(&config)?);
+        let secrets = Arc::new(crate::keys::load_secrets(&config)?);
+        let messages = Arc::new(Messages::embedded()?);
+        let pages = Arc::new(Pages::new(messages)?);
+        let openapi_json = crate::http::openapi::document()
+            .to_json()
+            .map_err(|e| StartError::OpenApi(e.to_string()))?;
+        Ok(Self {
+            config,
+            db,
+            keys,
+            secrets,
+            metrics: Arc::new(Metrics::default()),
+            pages,
+            openapi_json: openapi_json.into(),
+        })
+    }
+}
+
+/// The OpenAPI parts of every feature (beyond the foundation's own).
+pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
+    Vec::new()
+}
+
+/// Every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use crate::http::{discovery, health, openapi};
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(discovery::jwks)
+        .service(discovery::openid_configuration)
+        .service(openapi::openapi_json)
+        .service(openapi::api_reference)
+        .service(crate::web::lang::switch)
+        .service(crate::web::assets::asset)
+        .service(crate::home::home);
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, Error> {
+    Err(Error::NotFound)
+}
+
+/// Builds the actix application for `state` (used by `serve` and by in-process tests).
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let limit = state.config.server.max_body_bytes;
+    App::new()
+        .app_data(state)
+        .app_data(extractors::json_config(limit))
+        .app_data(extractors::form_config(limit))
+        .app_data(extractors::query_config())
+        .app_data(extractors::path_config())
+        .app_data(web::PayloadConfig::new(limit))
+        .configure(routes)
+        .default_service(web::to(not_found))
+        .wrap(from_fn(crate::web::pages::html_errors))
+        .wrap(from_fn(crate::http::observe::observe))
+}
+
+/// Work that runs beside the HTTP server until shutdown.
+pub type Shutdown = watch::Receiver<bool>;
+
+fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdown) {
+    // Pick up `broker keys rotate` run by an operator while the server is up.
+    let keys = state.keys.clone();
+    let mut stop = shutdown.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = keys.reload() {
+                        tracing::warn!(error = %e, "cannot reload signing keys");
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    });
+}
+
+/// `broker serve`: runs until SIGTERM or SIGINT, then lets in-flight requests finish and stops
+/// background tasks cleanly.
+pub async fn serve(state: AppState) -> Result<(), StartError> {
+    let config = state.config.clone();
+    let data = web::Data::new(state.clone());
+    let mut server = HttpServer::new(move || app(data.clone()))
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout_secs);
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let server = server
+        .bind(&config.bind)
+        .map_err(|source| StartError::Bind {
+            addr: config.bind.clone(),
+            source,
+        })?;
+    for addr in server.addrs() {
+        tracing::info!(%addr, public_url = %config.public_url, "listening");
+    }
+    let server = server.run();
+    let handle = server.handle();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    spawn_background(&mut tasks, &state, &stop_rx);
+    tokio::spawn(stop_on_signal(handle, stop_tx));
+    server.await.map_err(StartError::Serve)?;
+    // The HTTP server has drained; background tasks were told to stop by the signal handler.
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within 10 s; aborting them");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn stop_on_signal(handle: ServerHandle, stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(
+        signal = which,
+        "shutting down: finishing in-flight requests"
+    );
+    let _ = stop.send(true);
+    handle.stop(true).await;
+}

@@ -1,0 +1,33 @@
+//! Every schema change, in order. Append-only: a released migration is never edited; a new change is
+//! a new file. Each has a `down` that undoes exactly its `up` (tests run both on SQLite and
+//! PostgreSQL).
+
+use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_citizens;
+mod m20261126_000002_create_citizen_keys;
+mod m20261126_000003_create_attribute_values;
+mod m20261126_000004_create_departments;
+mod m20261126_000005_create_department_clients;
+mod m20261126_000006_create_sessions;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_citizens::Migration),
+            Box::new(m20261126_000002_create_citizen_keys::Migration),
+            Box::new(m20261126_000003_create_attribute_values::Migration),
+            Box::new(m20261126_000004_create_departments::Migration),
+            Box::new(m20261126_000005_create_department_clients::Migration),
+            Box::new(m20261126_000006_create_sessions::Migration),
+        ]
+    }
+}
+
+/// Shorthand for the index names every migration writes.
+pub(crate) fn index_name(table: &str, columns: &[&str]) -> String {
+    format!("idx_{table}_{}", columns.join("_"))
+}

@@ -1,0 +1,94 @@
+use sea_orm::{ConnectionTrait, Statement};
+use sea_orm_migration::MigratorTrait;
+
+use super::testdb::TestDb;
+use super::*;
+
+async fn table_names(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+    };
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_migration_goes_up_and_down_one_step_at_a_time() {
+    let test = TestDb::new().await.unwrap();
+    let db = connect(&test.config(&std::env::temp_dir())).await.unwrap();
+    let total = Migrator::migrations().len();
+    assert_eq!(
+        schema_status(&db).await.unwrap(),
+        SchemaStatus::Pending(total)
+    );
+    let mut seen = Vec::new();
+    for step in 1..=total {
+        Migrator::up(&db, Some(1)).await.unwrap();
+        let tables = table_names(&db).await;
+        assert!(
+            tables.len() > seen.len(),
+            "migration {step} added a table: {tables:?}"
+        );
+        seen.push(tables);
+    }
+    assert_eq!(schema_status(&db).await.unwrap(), SchemaStatus::Current);
+    for step in (1..=total).rev() {
+        Migrator::down(&db, Some(1)).await.unwrap();
+        let tables = table_names(&db).await;
+        let expected = if step >= 2 {
+            seen[step - 2].clone()
+        } else {
+            vec!["seaql_migrations".to_owned()]
+        };
+        assert_eq!(
+            tables, expected,
+            "down of migration {step} undoes exactly its up"
+        );
+    }
+    // And all the way up again on the same database.
+    assert_eq!(migrate(&db).await.unwrap(), total);
+    assert_eq!(schema_status(&db).await.unwrap(), SchemaStatus::Current);
+}
+
+#[tokio::test]
+async fn a_schema_with_unknown_migrations_is_newer_and_refused() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        schema_status(&db).await.unwrap(),
+        SchemaStatus::Newer(vec!["m29990101_000001_future".to_owned()])
+    );
+    let err = migrate(&db).await.unwrap_err().to_string();
+    assert!(
+        err.contains("newer than this binary") && err.contains("m29990101_000001_future"),
+        "{err}"
+    );
+    assert!(matches!(
+        ensure_current(&db).await,
+        Err(StoreError::SchemaNewer { .. })
+    ));
+}
+
+#[test]
+fn sqlite_file_paths_are_found_in_urls() {
+    assert_eq!(
+        sqlite_file("sqlite://./data/broker.db?mode=rwc"),
+        Some("./data/broker.db")
+    );
+    assert_eq!(sqlite_file("sqlite::memory:"), None);
+    assert_eq!(sqlite_file("postgres://x/y"), None);
+}

@@ -1,0 +1,368 @@
+//! The foundation: the binary serves, reports health, metrics, its API document and keys, stops on
+//! SIGTERM, and refuses bad configuration, unreachable databases and newer schemas with one line.
+
+use std::time::Duration;
+
+use broker_e2e::*;
+use sea_orm::{ConnectionTrait, Database};
+
+#[tokio::test]
+async fn serves_health_metrics_openapi_and_jwks_then_stops_on_sigterm() {
+    let db = TestDb::new().await.unwrap();
+    let mut broker = Broker::start(&db).await;
+    let http = reqwest::Client::new();
+
+    let health = http.get(broker.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let request_id = health
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(!request_id.is_empty());
+    let echoed = http
+        .get(broker.url("/healthz"))
+        .header("x-request-id", "test-abc_1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers().get("x-request-id").unwrap(), "test-abc_1");
+
+    // The request id reaches the log lines of that request.
+    assert!(
+        broker.log_text().contains("test-abc_1") || {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            broker.log_text().contains("test-abc_1")
+        }
+    );
+
+    let metrics = http
+        .get(broker.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"broker_http_requests_total{route="/healthz",method="GET",status="200"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("broker_http_request_duration_seconds_bucket{route=\"/healthz\""));
+    assert!(metrics.contains("broker_db_pool_connections "));
+
+    let doc: serde_json::Value = http
+        .get(broker.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/jwks.json",
+        "/.well-known/openid-configuration",
+        "/openapi.json",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+    }
+    let reference = http.get(broker.url("/docs/api")).send().await.unwrap();
+    assert_eq!(reference.status(), 200);
+    let html = reference.text().await.unwrap();
+    assert!(
+        html.contains("<code>&#x2f;readyz</code>") && html.contains("lang=\"en\""),
+        "{html}"
+    );
+
+    let jwks: serde_json::Value = http
+        .get(broker.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "EC");
+    assert_eq!(key["crv"], "P-256");
+    assert_eq!(key["alg"], "ES256");
+    assert!(
+        key.get("d").is_none(),
+        "private part must never be published"
+    );
+
+    let meta: serde_json::Value = http
+        .get(broker.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["issuer"], broker.base.as_str());
+    assert_eq!(meta["jwks_uri"], broker.url("/jwks.json").as_str());
+
+    // Unknown routes and malformed input are problem documents with a stable code.
+    let missing = http.get(broker.url("/no/such/thing")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["code"], "not_found");
+
+    // The signing key was generated into the data directory, readable by the owner only.
+    let keys_dir = broker.data_dir.join("keys").join("signing");
+    let kid = key["kid"].as_str().unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(keys_dir.join(format!("{kid}.p8")))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let status = broker.stop().expect("broker stops within 30 s of SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status}; log:\n{}",
+        broker.log_text()
+    );
+    assert!(broker.log_text().contains("shutting down"));
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_the_previous_key_published() {
+    let db = TestDb::new().await.unwrap();
+    let mut broker = Broker::start(&db).await;
+    let http = reqwest::Client::new();
+    let before: serde_json::Value = http
+        .get(broker.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let data_dir = broker.data_dir.display().to_string();
+    let (status, out, err) = run_broker(
+        &[
+            ("BROKER_DATA_DIR", &data_dir),
+            ("BROKER_DATABASE_URL", db.url()),
+        ],
+        &["keys", "rotate"],
+    );
+    assert!(status.success(), "{err}");
+    let new_kid = out.trim().rsplit(' ').next().unwrap().to_owned();
+    assert_ne!(new_kid, old_kid);
+    // The running server picks the rotation up within its reload interval.
+    let mut kids = Vec::new();
+    for _ in 0..150 {
+        let jwks: serde_json::Value = http
+            .get(broker.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        kids = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        if kids.first() == Some(&new_kid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        kids,
+        vec![new_kid, old_kid],
+        "current first, previous still published"
+    );
+    broker.stop();
+}
+
+#[tokio::test]
+async fn bad_configuration_is_one_line_and_a_failure_exit() {
+    let dir = temp_dir();
+    let data_dir = dir.path().join("data");
+    let data = data_dir.display().to_string();
+    let cfg = dir.path().join("broker.toml");
+    std::fs::write(&cfg, "[database]\nmax_conections = 3\n").unwrap();
+    let cfg_arg = cfg.display().to_string();
+
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("BROKER_DATA_DIR", &data)],
+            vec!["--config", &cfg_arg, "serve"],
+            "database.max_conections",
+        ),
+        (
+            vec![("BROKER_DATA_DIR", &data), ("BROKER_LOG_LEVL", "x")],
+            vec!["serve"],
+            "log_levl",
+        ),
+        (
+            vec![("BROKER_DATA_DIR", &data)],
+            vec!["--config", "/nonexistent.toml", "serve"],
+            "cannot read config file",
+        ),
+        (
+            vec![
+                ("BROKER_DATA_DIR", &data),
+                (
+                    "BROKER_DATABASE_URL",
+                    "postgres://postgres@127.0.0.1:1/nothing",
+                ),
+            ],
+            vec!["serve"],
+            "cannot connect to the database",
+        ),
+    ];
+    for (env, args, expected) in cases {
+        let (status, _, stderr) = run_broker(&env, &args);
+        assert!(!status.success(), "{args:?} should fail");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "exactly one line for {args:?}: {stderr}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(expected),
+            "{args:?}: {stderr}"
+        );
+        assert!(!data_dir.exists(), "nothing written for {args:?}");
+    }
+    // Secrets never appear in `config check`.
+    let (status, out, _) = run_broker(
+        &[
+            ("BROKER_KEYS__PAIRWISE_SECRET", "super-secret-value"),
+            ("BROKER_DATABASE_URL", "postgres://u:pw123@127.0.0.1/x"),
+        ],
+        &["config", "check"],
+    );
+    assert!(status.success());
+    assert!(
+        !out.contains("super-secret-value") && !out.contains("pw123"),
+        "{out}"
+    );
+    assert!(out.contains("[redacted]"));
+}
+
+#[tokio::test]
+async fn a_schema_newer_than_the_binary_is_refused() {
+    let db = TestDb::new().await.unwrap();
+    let (status, _, err) = run_broker(&[("BROKER_DATABASE_URL", db.url())], &["migrate"]);
+    assert!(status.success(), "{err}");
+    let conn = Database::connect(db.url()).await.unwrap();
+    conn.execute_unprepared(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29991231_000001_from_the_future', 0)",
+    )
+    .await
+    .unwrap();
+    for args in [vec!["migrate"], vec!["serve"]] {
+        let (status, _, err) = run_broker(&[("BROKER_DATABASE_URL", db.url())], &args);
+        assert!(!status.success());
+        assert!(
+            err.contains("newer than this binary")
+                && err.contains("m29991231_000001_from_the_future"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+}
+
+/// `/readyz` follows the database: 503 while PostgreSQL refuses connections to it, 200 once it
+/// accepts them again. Always on PostgreSQL (it needs a server whose access can be switched off).
+#[tokio::test]
+async fn readyz_is_503_while_postgres_is_unreachable_and_200_when_it_returns() {
+    let db = postgres_db().await;
+    let mut broker = Broker::start(&db).await;
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(broker.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let admin = Database::connect(admin_url()).await.unwrap();
+    let name = db.postgres_name().unwrap().to_owned();
+    admin
+        .execute_unprepared(&format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .unwrap();
+    let res = http.get(broker.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "not_ready");
+    assert_eq!(
+        http.get(broker.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "still alive"
+    );
+
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..100 {
+        if http
+            .get(broker.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ok,
+        "readyz recovers when the database returns; log:\n{}",
+        broker.log_text()
+    );
+    broker.stop();
+}
+
+fn admin_url() -> String {
+    std::env::var("TUO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database whatever backend the run uses.
+async fn postgres_db() -> TestDb {
+    TestDb::new_on(Backend::Postgres).await.unwrap()
+}
