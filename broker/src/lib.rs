@@ -7,6 +7,7 @@
 //!
 //! It must never log, return or put in an error an attribute value, a token or a secret.
 
+pub mod citizens;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -18,4 +19,5 @@ pub mod keys;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod vault;
 pub mod web;

@@ -28,6 +28,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub keys: Arc<SigningKeys>,
     pub secrets: Arc<Secrets>,
+    /// Encryption of attribute values at rest.
+    pub vault: Arc<crate::vault::Vault>,
     pub metrics: Arc<Metrics>,
     pub pages: Arc<Pages>,
     /// The OpenAPI document, rendered once at start.
@@ -40,6 +42,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     #[error(transparent)]
     Messages(#[from] crate::web::i18n::MessagesError),
     #[error(transparent)]
@@ -61,6 +65,7 @@ impl AppState {
         crate::jose::install_crypto_provider();
         let keys = Arc::new(crate::keys::open_signing_keys(&config)?);
         let secrets = Arc::new(crate::keys::load_secrets(&config)?);
+        let vault = Arc::new(crate::vault::Vault::new(&secrets)?);
         let messages = Arc::new(Messages::embedded()?);
         let pages = Arc::new(Pages::new(messages)?);
         let openapi_json = crate::http::openapi::document()
@@ -71,6 +76,7 @@ impl AppState {
             db,
             keys,
             secrets,
+            vault,
             metrics: Arc::new(Metrics::default()),
             pages,
             openapi_json: openapi_json.into(),

@@ -10,6 +10,7 @@ mod m20261126_000003_create_attribute_values;
 mod m20261126_000004_create_departments;
 mod m20261126_000005_create_department_clients;
 mod m20261126_000006_create_sessions;
+mod m20261126_000007_create_pairwise_subjects;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_create_departments::Migration),
             Box::new(m20261126_000005_create_department_clients::Migration),
             Box::new(m20261126_000006_create_sessions::Migration),
+            Box::new(m20261126_000007_create_pairwise_subjects::Migration),
         ]
     }
 }
