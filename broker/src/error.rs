@@ -24,6 +24,10 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("database error")]
     Db(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    OAuth(crate::oauth::OAuthError),
+    #[error(transparent)]
+    Bearer(crate::oauth::BearerError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

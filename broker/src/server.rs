@@ -32,6 +32,12 @@ pub struct AppState {
     pub vault: Arc<crate::vault::Vault>,
     pub metrics: Arc<Metrics>,
     pub pages: Arc<Pages>,
+    /// Verified access tokens, remembered until they expire.
+    pub tokens: Arc<crate::oauth::bearer::TokenVerifier>,
+    /// Departments' client keys (inline, or fetched from their `jwks_uri`).
+    pub client_keys: Arc<crate::oauth::client_keys::ClientKeyCache>,
+    /// Outgoing HTTP (never follows redirects).
+    pub http: reqwest::Client,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: web::Bytes,
 }
@@ -55,6 +61,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
     #[error("cannot render the API document: {0}")]
     OpenApi(String),
 }
@@ -68,6 +76,11 @@ impl AppState {
         let vault = Arc::new(crate::vault::Vault::new(&secrets)?);
         let messages = Arc::new(Messages::embedded()?);
         let pages = Arc::new(Pages::new(messages)?);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| StartError::Http(e.to_string()))?;
         let openapi_json = crate::http::openapi::document()
             .to_json()
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
@@ -79,6 +92,9 @@ impl AppState {
             vault,
             metrics: Arc::new(Metrics::default()),
             pages,
+            tokens: Arc::new(crate::oauth::bearer::TokenVerifier::default()),
+            client_keys: Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone())),
+            http,
             openapi_json: openapi_json.into(),
         })
     }
@@ -86,7 +102,8 @@ impl AppState {
 
 /// The OpenAPI parts of every feature (beyond the foundation's own).
 pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
-    Vec::new()
+    use utoipa::OpenApi;
+    vec![crate::oauth::Api::openapi()]
 }
 
 /// Every route.
@@ -101,7 +118,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(openapi::api_reference)
         .service(crate::web::lang::switch)
         .service(crate::web::assets::asset)
-        .service(crate::home::home);
+        .service(crate::home::home)
+        .service(crate::oauth::token::token);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {
@@ -141,6 +159,21 @@ fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdo
     // Pick up `broker keys rotate` run by an operator while the server is up.
     let keys = state.keys.clone();
     let mut stop = shutdown.clone();
+    let db = state.db.clone();
+    let mut stop_purge = shutdown.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = crate::oauth::token::purge_expired_jtis(&db).await {
+                        tracing::warn!(error = %e, "cannot purge expired assertion ids");
+                    }
+                }
+                _ = stop_purge.changed() => break,
+            }
+        }
+    });
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {

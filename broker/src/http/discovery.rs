@@ -42,5 +42,10 @@ pub fn metadata(state: &AppState) -> serde_json::Value {
         "service_documentation": format!("{issuer}/docs/api"),
         "ui_locales_supported": ["en", "fr"],
         "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint": crate::oauth::token_endpoint(issuer),
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA", "RS256", "PS256"],
+        "grant_types_supported": ["client_credentials"],
+        "scopes_supported": crate::oauth::scope::ALL,
     })
 }

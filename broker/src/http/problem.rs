@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::{Error, InputError};
+use crate::oauth::{BearerError, OAuthError};
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -72,6 +73,18 @@ impl Error {
             Error::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
             Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Error::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            Error::OAuth(e) => match e {
+                OAuthError::InvalidClient(_) => (StatusCode::UNAUTHORIZED, e.error_code()),
+                _ => (StatusCode::BAD_REQUEST, e.error_code()),
+            },
+            Error::Bearer(e) => match e {
+                BearerError::Missing | BearerError::Invalid => {
+                    (StatusCode::UNAUTHORIZED, "invalid_token")
+                }
+                BearerError::Expired => (StatusCode::UNAUTHORIZED, "token_expired"),
+                BearerError::Revoked => (StatusCode::UNAUTHORIZED, "token_revoked"),
+                BearerError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
+            },
             Error::Store(StoreError::Connect { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
@@ -110,6 +123,31 @@ impl ResponseError for Error {
             return HttpResponse::SeeOther()
                 .insert_header(("Location", location))
                 .finish();
+        }
+        if let Error::OAuth(e) = self {
+            // RFC 6749 §5.2: what OAuth client libraries expect from a token endpoint. No
+            // WWW-Authenticate: clients authenticate with an assertion, not an HTTP scheme.
+            return HttpResponse::build(status)
+                .insert_header(("Cache-Control", "no-store"))
+                .json(serde_json::json!({ "error": code, "error_description": e.to_string() }));
+        }
+        if let Error::Bearer(e) = self {
+            // RFC 6750 §3: the challenge says what went wrong, never echoing the token.
+            let challenge = match e {
+                BearerError::Missing => "Bearer realm=\"broker\"".to_owned(),
+                BearerError::InsufficientScope(scope) => {
+                    format!(
+                        "Bearer realm=\"broker\", error=\"insufficient_scope\", scope=\"{scope}\""
+                    )
+                }
+                _ => "Bearer realm=\"broker\", error=\"invalid_token\"".to_owned(),
+            };
+            let mut res = Problem::new(status, code, self.to_string()).response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&challenge) {
+                res.headers_mut()
+                    .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
+            }
+            return res;
         }
         if status.is_server_error() {
             // The cause goes to the log (it names no values: see error.rs), never to the client.

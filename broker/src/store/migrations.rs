@@ -11,6 +11,7 @@ mod m20261126_000004_create_departments;
 mod m20261126_000005_create_department_clients;
 mod m20261126_000006_create_sessions;
 mod m20261126_000007_create_pairwise_subjects;
+mod m20261126_000008_create_client_assertion_jtis;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_department_clients::Migration),
             Box::new(m20261126_000006_create_sessions::Migration),
             Box::new(m20261126_000007_create_pairwise_subjects::Migration),
+            Box::new(m20261126_000008_create_client_assertion_jtis::Migration),
         ]
     }
 }

@@ -1,0 +1,256 @@
+//! The department registry: who the departments are (from the catalogue, or added by an operator),
+//! whether they are active, their clients with the keys they authenticate with, and how pushed
+//! changes reach them.
+//!
+//! INVARIANT: a disabled department is refused everywhere at once: its token requests, its API
+//! calls (the bearer check reads the status on every request) and deliveries to it.
+
+pub mod entities;
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde::{Deserialize, Serialize};
+
+use crate::store::now_ms;
+use entities::{client, department};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: String,
+    pub name_en: String,
+    pub name_fr: String,
+    pub sector_identifier: String,
+    pub active: bool,
+    pub authoritative_for: Vec<String>,
+    /// Adapter settings for pushed changes (`adapters::AdapterConfig` JSON), if any.
+    pub delivery: Option<serde_json::Value>,
+}
+
+/// How a client proves who it is: its public keys, inline or at a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientKeys {
+    Inline(serde_json::Value),
+    Uri(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    pub department_id: String,
+    pub keys: ClientKeys,
+    pub scopes: Vec<String>,
+}
+
+fn to_department(m: department::Model) -> Department {
+    Department {
+        active: m.status == "active",
+        authoritative_for: serde_json::from_value(m.authoritative_for).unwrap_or_default(),
+        delivery: m.delivery,
+        id: m.id,
+        name_en: m.name_en,
+        name_fr: m.name_fr,
+        sector_identifier: m.sector_identifier,
+    }
+}
+
+fn to_client(m: client::Model) -> Client {
+    let keys = match (m.jwks, m.jwks_uri) {
+        (_, Some(uri)) => ClientKeys::Uri(uri),
+        (Some(jwks), None) => ClientKeys::Inline(jwks),
+        (None, None) => ClientKeys::Inline(serde_json::json!({ "keys": [] })),
+    };
+    Client {
+        client_id: m.client_id,
+        department_id: m.department_id,
+        keys,
+        scopes: serde_json::from_value(m.scopes).unwrap_or_default(),
+    }
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<Department>, DbErr> {
+    Ok(department::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?
+        .map(to_department))
+}
+
+pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<Department>, DbErr> {
+    Ok(department::Entity::find()
+        .order_by_asc(department::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_department)
+        .collect())
+}
+
+/// Inserts or updates a department's description. An existing department keeps its status: only
+/// [`set_active`] (the operator) enables or disables one.
+pub async fn upsert<C: ConnectionTrait>(conn: &C, d: &Department) -> Result<(), DbErr> {
+    let now = now_ms();
+    let row = department::ActiveModel {
+        id: Set(d.id.clone()),
+        name_en: Set(d.name_en.clone()),
+        name_fr: Set(d.name_fr.clone()),
+        sector_identifier: Set(d.sector_identifier.clone()),
+        status: Set(if d.active { "active" } else { "disabled" }.into()),
+        authoritative_for: Set(serde_json::json!(d.authoritative_for)),
+        delivery: Set(d.delivery.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    department::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(department::Column::Id)
+                .update_columns([
+                    department::Column::NameEn,
+                    department::Column::NameFr,
+                    department::Column::SectorIdentifier,
+                    department::Column::AuthoritativeFor,
+                    department::Column::Delivery,
+                    department::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Enables or disables a department. Returns false when there is no such department.
+pub async fn set_active<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    active: bool,
+) -> Result<bool, DbErr> {
+    let result = department::Entity::update_many()
+        .col_expr(
+            department::Column::Status,
+            Expr::value(if active { "active" } else { "disabled" }),
+        )
+        .col_expr(department::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(department::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+pub async fn client<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+) -> Result<Option<Client>, DbErr> {
+    Ok(client::Entity::find_by_id(client_id.to_owned())
+        .one(conn)
+        .await?
+        .map(to_client))
+}
+
+pub async fn clients_of<C: ConnectionTrait>(
+    conn: &C,
+    department_id: &str,
+) -> Result<Vec<Client>, DbErr> {
+    Ok(client::Entity::find()
+        .filter(client::Column::DepartmentId.eq(department_id))
+        .order_by_asc(client::Column::ClientId)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_client)
+        .collect())
+}
+
+/// Registers or replaces a client of a department.
+pub async fn upsert_client<C: ConnectionTrait>(conn: &C, c: &Client) -> Result<(), DbErr> {
+    let (jwks, jwks_uri) = match &c.keys {
+        ClientKeys::Inline(jwks) => (Some(jwks.clone()), None),
+        ClientKeys::Uri(uri) => (None, Some(uri.clone())),
+    };
+    let row = client::ActiveModel {
+        client_id: Set(c.client_id.clone()),
+        department_id: Set(c.department_id.clone()),
+        jwks: Set(jwks),
+        jwks_uri: Set(jwks_uri),
+        scopes: Set(serde_json::json!(c.scopes)),
+        created_at: Set(now_ms()),
+    };
+    client::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(client::Column::ClientId)
+                .update_columns([
+                    client::Column::DepartmentId,
+                    client::Column::Jwks,
+                    client::Column::JwksUri,
+                    client::Column::Scopes,
+                ])
+                .to_owned(),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes one client (its tokens stop working at their next use).
+pub async fn remove_client<C: ConnectionTrait>(conn: &C, client_id: &str) -> Result<bool, DbErr> {
+    let r = client::Entity::delete_by_id(client_id.to_owned())
+        .exec(conn)
+        .await?;
+    Ok(r.rows_affected > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testdb::TestDb;
+
+    fn dept(id: &str) -> Department {
+        Department {
+            id: id.into(),
+            name_en: "Revenue Agency".into(),
+            name_fr: "Agence du revenu".into(),
+            sector_identifier: "revenue.example".into(),
+            active: true,
+            authoritative_for: vec!["marital_status".into()],
+            delivery: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn upsert_keeps_an_operators_disable() {
+        let test = TestDb::new().await.unwrap();
+        let db = test.migrated().await.unwrap();
+        upsert(&db, &dept("revenue-agency")).await.unwrap();
+        assert!(set_active(&db, "revenue-agency", false).await.unwrap());
+        let mut renamed = dept("revenue-agency");
+        renamed.name_en = "Revenue Agency of Example".into();
+        upsert(&db, &renamed).await.unwrap();
+        let stored = get(&db, "revenue-agency").await.unwrap().unwrap();
+        assert_eq!(stored.name_en, "Revenue Agency of Example");
+        assert!(
+            !stored.active,
+            "re-reading the catalogue must not re-enable a disabled department"
+        );
+        assert!(!set_active(&db, "nope", true).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn clients_round_trip_with_inline_keys_or_a_uri() {
+        let test = TestDb::new().await.unwrap();
+        let db = test.migrated().await.unwrap();
+        upsert(&db, &dept("revenue-agency")).await.unwrap();
+        let inline = Client {
+            client_id: "cra-benefits".into(),
+            department_id: "revenue-agency".into(),
+            keys: ClientKeys::Inline(serde_json::json!({"keys": [{"kty": "EC", "kid": "k1"}]})),
+            scopes: vec!["attributes:read".into()],
+        };
+        let by_uri = Client {
+            client_id: "cra-batch".into(),
+            keys: ClientKeys::Uri("https://cra.example/jwks".into()),
+            ..inline.clone()
+        };
+        upsert_client(&db, &inline).await.unwrap();
+        upsert_client(&db, &by_uri).await.unwrap();
+        assert_eq!(client(&db, "cra-benefits").await.unwrap().unwrap(), inline);
+        assert_eq!(clients_of(&db, "revenue-agency").await.unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,273 @@
+//! `POST /oauth2/token`: `grant_type=client_credentials` with `private_key_jwt`. Errors follow
+//! RFC 6749 §5.2 (`{"error": …, "error_description": …}`), not problem documents, because that is
+//! what every OAuth client library expects from a token endpoint.
+
+use actix_web::{HttpResponse, post, web};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+
+use super::assertion::{self, AssertionError};
+use super::{ACCESS_TOKEN_TTL_SECS, api_audience, token_endpoint};
+use crate::departments::{self, entities::assertion_jti};
+use crate::error::Error;
+use crate::server::AppState;
+use crate::store::now_ms;
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A token request that cannot be honoured, in RFC 6749 §5.2 terms.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("grant_type must be `client_credentials`")]
+    UnsupportedGrantType,
+    #[error("{0}")]
+    InvalidClient(ClientAuthError),
+    #[error("scope `{0}` is not allowed for this client")]
+    InvalidScope(String),
+}
+
+/// Why client authentication failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error(transparent)]
+    Assertion(#[from] AssertionError),
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("the client's department is disabled")]
+    DepartmentDisabled,
+    #[error("the client assertion was already used (`jti` replayed)")]
+    Replayed,
+    #[error("`client_id` does not match the client assertion")]
+    ClientIdMismatch,
+}
+
+impl OAuthError {
+    /// The RFC 6749 `error` value.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            OAuthError::InvalidRequest(_) => "invalid_request",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthError::InvalidClient(_) => "invalid_client",
+            OAuthError::InvalidScope(_) => "invalid_scope",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+/// The access token's claims (RFC 9068 shape).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    /// The department the client belongs to.
+    pub dept: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Parameters, each at most once (RFC 6749 §3.2).
+fn parse_params(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into())
+    })?;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(other, _)| other == k) {
+            return Err(OAuthError::InvalidRequest(format!(
+                "parameter `{k}` is repeated"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Exchanges a client assertion for a short-lived access token.
+#[utoipa::path(
+    tag = "department api",
+    request_body(content_type = "application/x-www-form-urlencoded",
+        description = "`grant_type=client_credentials`, `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, `client_assertion=<JWT>`, optional `scope`"),
+    responses(
+        (status = 200, description = "An access token (JWT, 5 minutes)", body = TokenResponse),
+        (status = 400, description = "RFC 6749 error: invalid_request, unsupported_grant_type, invalid_scope"),
+        (status = 401, description = "RFC 6749 error: invalid_client")
+    )
+)]
+#[post("/oauth2/token")]
+pub async fn token(state: web::Data<AppState>, body: web::Bytes) -> Result<HttpResponse, Error> {
+    let params = parse_params(&body)?;
+    match param(&params, "grant_type") {
+        Some("client_credentials") => {}
+        Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
+        None => return Err(OAuthError::InvalidRequest("`grant_type` is required".into()).into()),
+    }
+    if param(&params, "client_assertion_type") != Some(JWT_BEARER) {
+        return Err(OAuthError::InvalidRequest(format!(
+            "`client_assertion_type` must be `{JWT_BEARER}`"
+        ))
+        .into());
+    }
+    let raw = param(&params, "client_assertion")
+        .ok_or_else(|| OAuthError::InvalidRequest("`client_assertion` is required".into()))?;
+    if raw.len() > 16 * 1024 {
+        return Err(OAuthError::InvalidRequest("`client_assertion` is too large".into()).into());
+    }
+    let invalid = |e: ClientAuthError| Error::from(OAuthError::InvalidClient(e));
+    let unverified = assertion::parse(raw).map_err(|e| invalid(e.into()))?;
+    let claimed = unverified
+        .claimed_client()
+        .map_err(|e| invalid(e.into()))?
+        .to_owned();
+    if let Some(client_id) = param(&params, "client_id")
+        && client_id != claimed
+    {
+        return Err(invalid(ClientAuthError::ClientIdMismatch));
+    }
+    let client = departments::client(&state.db, &claimed)
+        .await?
+        .ok_or_else(|| invalid(ClientAuthError::UnknownClient))?;
+    let keys = state.client_keys.keys(&client, unverified.kid()).await;
+    let issuer = &state.config.public_url;
+    let now_s = now_ms() / 1000;
+    let verified = unverified
+        .verify(&keys, &[issuer.clone(), token_endpoint(issuer)], now_s)
+        .map_err(|e| invalid(e.into()))?;
+    let department = departments::get(&state.db, &client.department_id).await?;
+    if !department.as_ref().is_some_and(|d| d.active) {
+        return Err(invalid(ClientAuthError::DepartmentDisabled));
+    }
+    let scope = granted_scope(param(&params, "scope"), &client.scopes)?;
+    remember_jti(&state, &verified).await?;
+    let claims = AccessClaims {
+        iss: issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: api_audience(issuer),
+        client_id: client.client_id.clone(),
+        dept: client.department_id.clone(),
+        scope: scope.clone(),
+        iat: now_s,
+        exp: now_s + ACCESS_TOKEN_TTL_SECS,
+        jti: uuid::Uuid::now_v7().to_string(),
+    };
+    let access_token = state.keys.sign(Some("at+jwt"), &claims)?;
+    tracing::info!(client_id = %client.client_id, department = %client.department_id, scope = %scope, "access token issued");
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_TTL_SECS,
+            scope,
+        }))
+}
+
+/// The requested scopes if all are the client's; all the client's scopes when none are asked for.
+fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, OAuthError> {
+    match requested.map(str::split_whitespace) {
+        None => Ok(allowed.join(" ")),
+        Some(asked) => {
+            let mut granted = Vec::new();
+            for s in asked {
+                if !allowed.iter().any(|a| a == s) {
+                    return Err(OAuthError::InvalidScope(s.chars().take(64).collect()));
+                }
+                if !granted.contains(&s) {
+                    granted.push(s);
+                }
+            }
+            if granted.is_empty() {
+                return Ok(allowed.join(" "));
+            }
+            Ok(granted.join(" "))
+        }
+    }
+}
+
+/// Stores the assertion's `jti` until it expires; a second use, on any instance, is refused.
+async fn remember_jti(state: &AppState, v: &assertion::Verified) -> Result<(), Error> {
+    let row = assertion_jti::ActiveModel {
+        client_id: Set(v.client_id.clone()),
+        jti: Set(v.jti.clone()),
+        expires_at: Set((v.expires_at + super::CLOCK_SKEW_SECS) * 1000),
+    };
+    let result = assertion_jti::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([assertion_jti::Column::ClientId, assertion_jti::Column::Jti])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec(&state.db)
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(DbErr::RecordNotInserted) => {
+            Err(OAuthError::InvalidClient(ClientAuthError::Replayed).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Forgets assertion ids whose assertions have expired (they could not be replayed anyway).
+pub async fn purge_expired_jtis(db: &sea_orm::DatabaseConnection) -> Result<u64, DbErr> {
+    let r = assertion_jti::Entity::delete_many()
+        .filter(assertion_jti::Column::ExpiresAt.lt(now_ms()))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+impl From<OAuthError> for Error {
+    fn from(e: OAuthError) -> Self {
+        Error::OAuth(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_limited_to_the_clients() {
+        let allowed = vec!["attributes:read".to_owned(), "consent:request".to_owned()];
+        assert_eq!(
+            granted_scope(None, &allowed).unwrap(),
+            "attributes:read consent:request"
+        );
+        assert_eq!(
+            granted_scope(Some("consent:request"), &allowed).unwrap(),
+            "consent:request"
+        );
+        assert!(
+            matches!(granted_scope(Some("attributes:read audit:read"), &allowed), Err(OAuthError::InvalidScope(s)) if s == "audit:read")
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(
+            parse_params(b"grant_type=client_credentials&grant_type=client_credentials").is_err()
+        );
+        assert_eq!(parse_params(b"a=1&b=2").unwrap().len(), 2);
+    }
+}
