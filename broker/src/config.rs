@@ -119,6 +119,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub catalogue: CatalogueConfig,
     pub sessions: SessionsConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +176,24 @@ pub struct KeysConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Sign a checkpoint after this many new records (0: never by count).
+    pub checkpoint_every_records: u64,
+    /// Sign a checkpoint when the last is this old and records were added since (0: never by age).
+    pub checkpoint_every_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_every_records: 256,
+            checkpoint_every_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SessionsConfig {
     /// A browser session ends after this long without a request.
     pub idle_timeout_secs: u64,
@@ -215,6 +234,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             catalogue: CatalogueConfig::default(),
             sessions: SessionsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

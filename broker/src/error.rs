@@ -28,6 +28,8 @@ pub enum Error {
     OAuth(crate::oauth::OAuthError),
     #[error(transparent)]
     Bearer(crate::oauth::BearerError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit_log::AuditError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

@@ -7,6 +7,7 @@
 //!
 //! It must never log, return or put in an error an attribute value, a token or a secret.
 
+pub mod audit_log;
 pub mod citizens;
 pub mod cli;
 pub mod config;

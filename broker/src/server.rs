@@ -32,6 +32,8 @@ pub struct AppState {
     pub vault: Arc<crate::vault::Vault>,
     pub metrics: Arc<Metrics>,
     pub pages: Arc<Pages>,
+    /// The tamper-evident audit log.
+    pub audit: crate::audit_log::AuditLog,
     /// Verified access tokens, remembered until they expire.
     pub tokens: Arc<crate::oauth::bearer::TokenVerifier>,
     /// Departments' client keys (inline, or fetched from their `jwks_uri`).
@@ -84,8 +86,17 @@ impl AppState {
         let openapi_json = crate::http::openapi::document()
             .to_json()
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
+        let audit = crate::audit_log::AuditLog::new(
+            db.clone(),
+            keys.clone(),
+            audit::CheckpointPolicy {
+                every_records: config.audit.checkpoint_every_records,
+                every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
+            },
+        );
         Ok(Self {
             config,
+            audit,
             db,
             keys,
             secrets,
@@ -159,6 +170,23 @@ fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdo
     // Pick up `broker keys rotate` run by an operator while the server is up.
     let keys = state.keys.clone();
     let mut stop = shutdown.clone();
+    // Cover the tail of a quiet audit log with a signed checkpoint.
+    let log = state.audit.clone();
+    let every = state.config.audit.checkpoint_every_secs.max(1);
+    let mut stop_checkpoints = shutdown.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = log.checkpoint_now_if_due().await {
+                        tracing::warn!(error = %e, "cannot sign an audit checkpoint");
+                    }
+                }
+                _ = stop_checkpoints.changed() => break,
+            }
+        }
+    });
     let db = state.db.clone();
     let mut stop_purge = shutdown.clone();
     tasks.spawn(async move {

@@ -89,7 +89,7 @@ impl Error {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
             Error::Store(_) | Error::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-            Error::Sign(_) | Error::Internal(_) => {
+            Error::Audit(_) | Error::Sign(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
         }

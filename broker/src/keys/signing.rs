@@ -206,17 +206,18 @@ impl SigningKeys {
 
     /// Signs `claims` as a compact JWS with the current key.
     pub fn sign<T: Serialize>(&self, typ: Option<&str>, claims: &T) -> Result<String, SignError> {
+        self.sign_bytes(typ, &serde_json::to_vec(claims)?)
+    }
+
+    /// Signs an exact payload (e.g. canonical checkpoint bytes) as a compact JWS.
+    pub fn sign_bytes(&self, typ: Option<&str>, payload: &[u8]) -> Result<String, SignError> {
         let keyset = self.keyset();
         let key = &keyset.current;
         let mut header = serde_json::json!({ "alg": "ES256", "kid": key.kid });
         if let Some(typ) = typ {
             header["typ"] = serde_json::Value::String(typ.to_owned());
         }
-        let signing_input = format!(
-            "{}.{}",
-            b64(serde_json::to_vec(&header)?),
-            b64(serde_json::to_vec(claims)?)
-        );
+        let signing_input = format!("{}.{}", b64(serde_json::to_vec(&header)?), b64(payload));
         let signature = key
             .pair
             .sign(&SystemRandom::new(), signing_input.as_bytes())

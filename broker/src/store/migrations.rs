@@ -12,6 +12,10 @@ mod m20261126_000005_create_department_clients;
 mod m20261126_000006_create_sessions;
 mod m20261126_000007_create_pairwise_subjects;
 mod m20261126_000008_create_client_assertion_jtis;
+mod m20261126_000009_create_audit_records;
+mod m20261126_000010_create_audit_nodes;
+mod m20261126_000011_create_audit_head;
+mod m20261126_000012_create_audit_checkpoints;
 
 pub struct Migrator;
 
@@ -27,6 +31,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_create_sessions::Migration),
             Box::new(m20261126_000007_create_pairwise_subjects::Migration),
             Box::new(m20261126_000008_create_client_assertion_jtis::Migration),
+            Box::new(m20261126_000009_create_audit_records::Migration),
+            Box::new(m20261126_000010_create_audit_nodes::Migration),
+            Box::new(m20261126_000011_create_audit_head::Migration),
+            Box::new(m20261126_000012_create_audit_checkpoints::Migration),
         ]
     }
 }

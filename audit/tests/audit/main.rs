@@ -1,0 +1,10 @@
+//! Integration tests of the `audit` crate: one test binary, one module per concern.
+
+// Fixtures and checkers outside `#[test]` functions are test code too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod canonical;
+mod rfc9162;
+mod support;
+mod tamper;
+mod vectors;

@@ -1,0 +1,243 @@
+//! Storage of the tamper-evident audit log (the `audit` crate owns its meaning). Every release,
+//! denial, consent change, delivery outcome, sign-in, identity link and administrative action is
+//! appended here as an `audit::Record`.
+//!
+//! INVARIANT: an append is durable before the caller's response is sent: [`AuditLog::append`]
+//! returns only after its transaction commits, and [`AuditLog::append_in`] writes inside the
+//! caller's transaction, so the record commits with the change it records or not at all.
+//!
+//! INVARIANT: appends are serialised across broker instances: each one first updates the single
+//! `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite) and holds it until commit,
+//! so the tree's frontier is read and written by one writer at a time.
+
+pub mod entities;
+
+use std::sync::Arc;
+
+use audit::{
+    Checkpoint, CheckpointPolicy, CheckpointSigner, CheckpointVerifier, Frontier, Record,
+    SignedCheckpoint,
+};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+
+use crate::keys::{SignError, SigningKeys, VerifyError};
+use crate::store::now_ms;
+use entities::{checkpoint, head, node, record};
+
+pub use audit::{Action, Actor, ActorKind, Outcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit tree is inconsistent: {0}")]
+    Tree(#[from] audit::TreeError),
+    #[error("cannot sign an audit checkpoint: {0}")]
+    Checkpoint(#[from] audit::CheckpointError),
+    #[error("audit storage: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// What an append returns: the record's id (a release's `txn`) and its leaf index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReceipt {
+    pub id: String,
+    pub seq: u64,
+}
+
+/// Signs checkpoints with the broker's current signing key.
+pub struct KeysSigner<'a>(pub &'a SigningKeys);
+
+impl CheckpointSigner for KeysSigner<'_> {
+    type Error = SignError;
+    fn sign(&self, payload: &[u8]) -> Result<String, SignError> {
+        self.0.sign_bytes(Some("checkpoint+jws"), payload)
+    }
+}
+
+/// Verifies checkpoints with any published key (current or still in its grace period).
+pub struct KeysVerifier<'a>(pub &'a SigningKeys);
+
+impl CheckpointVerifier for KeysVerifier<'_> {
+    type Error = VerifyError;
+    fn verify(&self, jws: &str) -> Result<Vec<u8>, VerifyError> {
+        self.0.verify(jws).map(|(_, payload)| payload)
+    }
+}
+
+/// The audit log of one broker instance (several may share a database).
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    db: DatabaseConnection,
+    keys: Arc<SigningKeys>,
+    policy: CheckpointPolicy,
+}
+
+const HEAD_ID: i16 = 1;
+
+impl AuditLog {
+    pub fn new(db: DatabaseConnection, keys: Arc<SigningKeys>, policy: CheckpointPolicy) -> Self {
+        Self { db, keys, policy }
+    }
+
+    /// A new record with a fresh id and the current time.
+    pub fn record(action: Action, outcome: Outcome, actor: Actor) -> Record {
+        Record::new(
+            uuid::Uuid::now_v7().to_string(),
+            now_ms(),
+            action,
+            outcome,
+            actor,
+        )
+    }
+
+    /// Appends in a transaction of its own; durable when this returns.
+    pub async fn append(&self, record: Record) -> Result<AuditReceipt, AuditError> {
+        let txn = self.db.begin().await?;
+        let receipt = self.append_in(&txn, record).await?;
+        txn.commit().await?;
+        Ok(receipt)
+    }
+
+    /// Appends inside the caller's transaction (which must be one): the record commits with the
+    /// change it describes, or not at all.
+    pub async fn append_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        record: Record,
+    ) -> Result<AuditReceipt, AuditError> {
+        let mut head = lock_head(conn).await?;
+        let mut frontier = Frontier::from_bytes(&head.frontier)?;
+        let id = record.id.clone();
+        let appended = frontier.append(record)?;
+        let row = &appended.row;
+        record::Entity::insert(record::ActiveModel {
+            seq: Set(row.seq as i64),
+            id: Set(row.id.clone()),
+            entry: Set(row.entry.clone()),
+            leaf_hash: Set(row.leaf_hash.as_bytes().to_vec()),
+            time_ms: Set(row.time_ms),
+            action: Set(row.action.clone()),
+            outcome: Set(row.outcome.clone()),
+            citizen_id: Set(row.citizen_id.clone()),
+            department_id: Set(row.department_id.clone()),
+            purpose: Set(row.purpose.clone()),
+        })
+        .exec(conn)
+        .await?;
+        node::Entity::insert_many(appended.nodes.iter().map(|(id, hash)| node::ActiveModel {
+            level: Set(i16::from(id.level())),
+            idx: Set(id.index() as i64),
+            hash: Set(hash.as_bytes().to_vec()),
+        }))
+        .exec(conn)
+        .await?;
+        head.tree_size = frontier.size() as i64;
+        head.root_hash = frontier.root().as_bytes().to_vec();
+        head.frontier = frontier.to_bytes();
+        self.checkpoint_if_due(conn, &mut head).await?;
+        save_head(conn, &head).await?;
+        Ok(AuditReceipt { id, seq: row.seq })
+    }
+
+    /// Signs a checkpoint over the current tree if the policy says one is due (called after each
+    /// append and by a periodic task, so a quiet log's tail is covered too).
+    pub async fn checkpoint_now_if_due(&self) -> Result<Option<Checkpoint>, AuditError> {
+        let txn = self.db.begin().await?;
+        let mut head = lock_head(&txn).await?;
+        let signed = self.checkpoint_if_due(&txn, &mut head).await?;
+        save_head(&txn, &head).await?;
+        txn.commit().await?;
+        Ok(signed)
+    }
+
+    async fn checkpoint_if_due<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        head: &mut head::Model,
+    ) -> Result<Option<Checkpoint>, AuditError> {
+        let now = now_ms();
+        let last = (head.checkpoint_size > 0).then(|| Checkpoint {
+            tree_size: head.checkpoint_size as u64,
+            root_hash: audit::empty_root(),
+            time_ms: head.checkpoint_ms,
+        });
+        if !self.policy.due(last.as_ref(), head.tree_size as u64, now) {
+            return Ok(None);
+        }
+        let root =
+            audit::Hash::from_slice(&head.root_hash).map_err(|_| audit::TreeError::BadFrontier)?;
+        let cp = Checkpoint {
+            tree_size: head.tree_size as u64,
+            root_hash: root,
+            time_ms: now,
+        };
+        let signed = SignedCheckpoint::sign(cp.clone(), &KeysSigner(&self.keys))?;
+        checkpoint::Entity::insert(checkpoint::ActiveModel {
+            tree_size: Set(head.tree_size),
+            root_hash: Set(head.root_hash.clone()),
+            time_ms: Set(now),
+            jws: Set(signed.jws),
+        })
+        .on_conflict(
+            OnConflict::column(checkpoint::Column::TreeSize)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+        head.checkpoint_size = head.tree_size;
+        head.checkpoint_ms = now;
+        Ok(Some(cp))
+    }
+}
+
+/// Takes the single-writer lock: the first statement writes the head row, so the lock is held
+/// from here to commit on both backends. Creates the head on first use.
+async fn lock_head<C: ConnectionTrait>(conn: &C) -> Result<head::Model, AuditError> {
+    for _ in 0..2 {
+        let locked = head::Entity::update_many()
+            .col_expr(head::Column::LockedAt, Expr::value(now_ms()))
+            .filter(head::Column::Id.eq(HEAD_ID))
+            .exec(conn)
+            .await?;
+        if locked.rows_affected == 1 {
+            return head::Entity::find_by_id(HEAD_ID)
+                .one(conn)
+                .await?
+                .ok_or_else(|| AuditError::Db(DbErr::RecordNotFound("audit head".into())));
+        }
+        let empty = Frontier::new();
+        head::Entity::insert(head::ActiveModel {
+            id: Set(HEAD_ID),
+            tree_size: Set(0),
+            root_hash: Set(empty.root().as_bytes().to_vec()),
+            frontier: Set(empty.to_bytes()),
+            checkpoint_size: Set(0),
+            checkpoint_ms: Set(0),
+            locked_at: Set(0),
+        })
+        .on_conflict(OnConflict::column(head::Column::Id).do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    }
+    Err(AuditError::Db(DbErr::RecordNotFound("audit head".into())))
+}
+
+async fn save_head<C: ConnectionTrait>(conn: &C, h: &head::Model) -> Result<(), AuditError> {
+    head::Entity::update_many()
+        .col_expr(head::Column::TreeSize, Expr::value(h.tree_size))
+        .col_expr(head::Column::RootHash, Expr::value(h.root_hash.clone()))
+        .col_expr(head::Column::Frontier, Expr::value(h.frontier.clone()))
+        .col_expr(head::Column::CheckpointSize, Expr::value(h.checkpoint_size))
+        .col_expr(head::Column::CheckpointMs, Expr::value(h.checkpoint_ms))
+        .filter(head::Column::Id.eq(HEAD_ID))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

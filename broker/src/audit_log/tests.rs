@@ -1,0 +1,157 @@
+use super::*;
+use crate::store::testdb::TestDb;
+use sea_orm::{EntityTrait, QueryOrder};
+
+fn keys() -> Arc<SigningKeys> {
+    let dir = std::env::temp_dir().join(format!("tuo-audit-{}", uuid::Uuid::now_v7().simple()));
+    Arc::new(SigningKeys::open_dir(&dir, 60).unwrap())
+}
+
+fn sample(i: usize) -> Record {
+    let mut r = AuditLog::record(
+        Action::Release,
+        Outcome::Permit,
+        Actor::new(ActorKind::Department, "dept"),
+    );
+    r.citizen_id = Some(format!("c{i}"));
+    r.attributes = vec!["address".into()];
+    r
+}
+
+#[tokio::test]
+async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    let keys = keys();
+    let log = AuditLog::new(
+        db.clone(),
+        keys.clone(),
+        CheckpointPolicy {
+            every_records: 4,
+            every_ms: 0,
+        },
+    );
+    let mut leaves = Vec::new();
+    for i in 0..10 {
+        let receipt = log.append(sample(i)).await.unwrap();
+        assert_eq!(receipt.seq, i as u64);
+    }
+    let rows = record::Entity::find()
+        .order_by_asc(record::Column::Seq)
+        .all(&db)
+        .await
+        .unwrap();
+    for row in &rows {
+        leaves.push(audit::leaf_hash(&row.entry));
+        assert_eq!(
+            audit::leaf_hash(&row.entry).as_bytes().as_slice(),
+            row.leaf_hash.as_slice()
+        );
+    }
+    let head = head::Entity::find_by_id(HEAD_ID)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.tree_size, 10);
+    assert_eq!(
+        head.root_hash,
+        audit::reference::root_of(&leaves).as_bytes().to_vec(),
+        "root equals RFC 9162 MTH"
+    );
+    let cps = checkpoint::Entity::find()
+        .order_by_asc(checkpoint::Column::TreeSize)
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        cps.iter().map(|c| c.tree_size).collect::<Vec<_>>(),
+        vec![1, 5, 9],
+        "first record, then every 4"
+    );
+    for cp in cps {
+        let signed = SignedCheckpoint {
+            checkpoint: Checkpoint {
+                tree_size: cp.tree_size as u64,
+                root_hash: audit::Hash::from_slice(&cp.root_hash).unwrap(),
+                time_ms: cp.time_ms,
+            },
+            jws: cp.jws,
+        };
+        signed.verify(&KeysVerifier(&keys)).unwrap();
+        let n = cp.tree_size as usize;
+        assert_eq!(
+            signed.checkpoint.root_hash,
+            audit::reference::root_of(&leaves[..n])
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_record_written_in_a_rolled_back_transaction_leaves_no_trace() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    let log = AuditLog::new(
+        db.clone(),
+        keys(),
+        CheckpointPolicy {
+            every_records: 1,
+            every_ms: 0,
+        },
+    );
+    log.append(sample(0)).await.unwrap();
+    let txn = db.begin().await.unwrap();
+    log.append_in(&txn, sample(1)).await.unwrap();
+    txn.rollback().await.unwrap();
+    let receipt = log.append(sample(2)).await.unwrap();
+    assert_eq!(
+        receipt.seq, 1,
+        "the rolled-back append did not consume a leaf"
+    );
+    assert_eq!(record::Entity::find().all(&db).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_appends_keep_one_consistent_tree() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    let log = AuditLog::new(
+        db.clone(),
+        keys(),
+        CheckpointPolicy {
+            every_records: 16,
+            every_ms: 0,
+        },
+    );
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25 {
+                log.append(sample(t * 100 + i)).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rows = record::Entity::find()
+        .order_by_asc(record::Column::Seq)
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
+    let leaves: Vec<_> = rows.iter().map(|r| audit::leaf_hash(&r.entry)).collect();
+    let head = head::Entity::find_by_id(HEAD_ID)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        head.root_hash,
+        audit::reference::root_of(&leaves).as_bytes().to_vec()
+    );
+}
