@@ -41,6 +41,15 @@ pub enum Command {
     /// Manage signing and data keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check the catalogues and Cedar policies.
+    #[command(subcommand)]
+    Policies(PoliciesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoliciesCommand {
+    /// Validate the catalogues and the policies against the Cedar schema.
+    Validate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +75,10 @@ pub enum CliError {
     Keys(#[from] crate::keys::KeyError),
     #[error(transparent)]
     Start(#[from] crate::server::StartError),
+    #[error(transparent)]
+    Policy(#[from] policies::PolicyError),
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Other(String),
 }
@@ -115,6 +128,24 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             print!("{}", config.to_redacted_toml()?);
             Ok(())
         }
+        Command::Policies(PoliciesCommand::Validate) => {
+            let config = load_config(cli.config.as_deref())?;
+            let report = policies::PolicyEngine::validate(policies::PolicySource {
+                catalogue_dir: config.catalogue.dir.as_deref(),
+                policy_dir: config.catalogue.policy_dir.as_deref(),
+            })?;
+            println!(
+                "valid: {} attributes, {} purposes, {} departments, {} policies",
+                report.attributes,
+                report.purposes,
+                report.departments,
+                report.policies.len()
+            );
+            for warning in &report.warnings {
+                println!("warning: {warning}");
+            }
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let config = load_config(cli.config.as_deref())?;
             let kid = crate::keys::rotate_signing_key(&config)?;
@@ -136,6 +167,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
         crate::store::ensure_current(&db).await?;
     }
     let state = crate::server::AppState::build(Arc::new(config), db)?;
+    crate::departments::sync_catalogue(&state.db, state.policy.catalogue().departments()).await?;
     crate::server::serve(state).await?;
     Ok(())
 }

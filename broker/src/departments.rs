@@ -117,6 +117,44 @@ pub async fn upsert<C: ConnectionTrait>(conn: &C, d: &Department) -> Result<(), 
     Ok(())
 }
 
+/// Brings the registry in line with the department catalogue: new departments are added (active),
+/// known ones get the catalogue's names, sector and authoritative attributes. Status, clients and
+/// delivery settings are the operator's and are left alone.
+pub async fn sync_catalogue<C: ConnectionTrait>(
+    conn: &C,
+    catalogue: &[policies::DepartmentDef],
+) -> Result<(), DbErr> {
+    let now = now_ms();
+    for d in catalogue {
+        let row = department::ActiveModel {
+            id: Set(d.id.clone()),
+            name_en: Set(d.name_en.clone()),
+            name_fr: Set(d.name_fr.clone()),
+            sector_identifier: Set(d.sector_identifier.clone()),
+            status: Set("active".into()),
+            authoritative_for: Set(serde_json::json!(d.authoritative_for)),
+            delivery: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        department::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(department::Column::Id)
+                    .update_columns([
+                        department::Column::NameEn,
+                        department::Column::NameFr,
+                        department::Column::SectorIdentifier,
+                        department::Column::AuthoritativeFor,
+                        department::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Enables or disables a department. Returns false when there is no such department.
 pub async fn set_active<C: ConnectionTrait>(
     conn: &C,

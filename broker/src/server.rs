@@ -32,6 +32,8 @@ pub struct AppState {
     pub vault: Arc<crate::vault::Vault>,
     pub metrics: Arc<Metrics>,
     pub pages: Arc<Pages>,
+    /// Catalogues (attributes, purposes, departments) and the Cedar release policies.
+    pub policy: Arc<policies::PolicyEngine>,
     /// The tamper-evident audit log.
     pub audit: crate::audit_log::AuditLog,
     /// Verified access tokens, remembered until they expire.
@@ -50,6 +52,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Policy(#[from] policies::PolicyError),
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
     #[error(transparent)]
@@ -86,6 +90,7 @@ impl AppState {
         let openapi_json = crate::http::openapi::document()
             .to_json()
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
+        let policy = Arc::new(load_policy(&config)?);
         let audit = crate::audit_log::AuditLog::new(
             db.clone(),
             keys.clone(),
@@ -96,6 +101,7 @@ impl AppState {
         );
         Ok(Self {
             config,
+            policy,
             audit,
             db,
             keys,
@@ -109,6 +115,14 @@ impl AppState {
             openapi_json: openapi_json.into(),
         })
     }
+}
+
+/// Loads the catalogues and policies named by the configuration (the built-in ones by default).
+pub fn load_policy(config: &Config) -> Result<policies::PolicyEngine, policies::PolicyError> {
+    policies::PolicyEngine::load(policies::PolicySource {
+        catalogue_dir: config.catalogue.dir.as_deref(),
+        policy_dir: config.catalogue.policy_dir.as_deref(),
+    })
 }
 
 /// The OpenAPI parts of every feature (beyond the foundation's own).

@@ -366,3 +366,33 @@ fn admin_url() -> String {
 async fn postgres_db() -> TestDb {
     TestDb::new_on(Backend::Postgres).await.unwrap()
 }
+
+#[test]
+fn policies_validate_accepts_the_built_in_policies_and_names_a_broken_file() {
+    let (status, out, err) = run_broker(&[], &["policies", "validate"]);
+    assert!(status.success(), "{err}");
+    assert!(
+        out.starts_with("valid: ") && out.contains("policies"),
+        "{out}"
+    );
+    let dir = temp_dir();
+    let policy_dir = dir.path().join("cedar");
+    std::fs::create_dir_all(&policy_dir).unwrap();
+    for entry in std::fs::read_dir(repo_root().join("policies").join("cedar")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), policy_dir.join(entry.file_name())).unwrap();
+    }
+    let file = policy_dir.join("revenue-agency.cedar");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replacen("permit", "permitt", 1);
+    std::fs::write(&file, text).unwrap();
+    let dir_arg = policy_dir.display().to_string();
+    let (status, _, err) = run_broker(
+        &[("BROKER_CATALOGUE__POLICY_DIR", &dir_arg)],
+        &["policies", "validate"],
+    );
+    assert!(!status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("revenue-agency.cedar"), "{err}");
+}
