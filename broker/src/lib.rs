@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod citizens;
 pub mod cli;
 pub mod config;
+pub mod consents;
 pub mod demo;
 pub mod departments;
 pub mod error;

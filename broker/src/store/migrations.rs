@@ -16,6 +16,8 @@ mod m20261126_000009_create_audit_records;
 mod m20261126_000010_create_audit_nodes;
 mod m20261126_000011_create_audit_head;
 mod m20261126_000012_create_audit_checkpoints;
+mod m20261126_000013_create_consents;
+mod m20261126_000014_create_consent_events;
 
 pub struct Migrator;
 
@@ -35,6 +37,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_create_audit_nodes::Migration),
             Box::new(m20261126_000011_create_audit_head::Migration),
             Box::new(m20261126_000012_create_audit_checkpoints::Migration),
+            Box::new(m20261126_000013_create_consents::Migration),
+            Box::new(m20261126_000014_create_consent_events::Migration),
         ]
     }
 }
