@@ -183,6 +183,18 @@ pub async fn client<C: ConnectionTrait>(
         .map(to_client))
 }
 
+/// A client with its department, in one query (the bearer check reads both on every API call).
+pub async fn client_with_department<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+) -> Result<Option<(Client, Option<Department>)>, DbErr> {
+    Ok(client::Entity::find_by_id(client_id.to_owned())
+        .find_also_related(department::Entity)
+        .one(conn)
+        .await?
+        .map(|(c, d)| (to_client(c), d.map(to_department))))
+}
+
 pub async fn clients_of<C: ConnectionTrait>(
     conn: &C,
     department_id: &str,
