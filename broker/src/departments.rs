@@ -5,7 +5,9 @@
 //! INVARIANT: a disabled department is refused everywhere at once: its token requests, its API
 //! calls (the bearer check reads the status on every request) and deliveries to it.
 
+pub mod cli;
 pub mod entities;
+pub mod file;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
