@@ -190,7 +190,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
     }
     let state = crate::server::AppState::build(Arc::new(config), db)?;
     crate::departments::sync_catalogue(&state.db, state.policy.catalogue().departments()).await?;
-    if let Some(path) = &state.config.departments.registry_file {
+    if let Some(path) = &state.config.departments.registry_path {
         let registry = crate::departments::file::load(path)?;
         let applied =
             crate::departments::file::apply(&state.db, state.policy.catalogue(), &registry).await?;

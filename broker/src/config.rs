@@ -128,8 +128,8 @@ pub struct Config {
 pub struct DepartmentsConfig {
     /// A registry file (TOML) applied at every start after the catalogue: departments beyond
     /// the catalogue, clients with their keys and scopes, delivery settings. See
-    /// docs/departments.md.
-    pub registry_file: Option<PathBuf>,
+    /// docs/departments.md. (Not `…_file`: a `BROKER_…_FILE` variable names a secret file.)
+    pub registry_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

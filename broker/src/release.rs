@@ -15,6 +15,7 @@
 
 pub mod claims;
 pub mod decide;
+pub mod demo;
 pub mod query;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};

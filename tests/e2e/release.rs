@@ -5,7 +5,7 @@
 //! `release/registry.rs`.
 
 mod attacks;
-// mod registry;
+mod registry;
 
 use broker_e2e::departments::call;
 use broker_e2e::release::*;

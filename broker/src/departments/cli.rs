@@ -25,7 +25,7 @@ pub enum DepartmentsCommand {
         id: String,
     },
     /// Register or update departments and clients: from a registry file, or one from flags.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Refuse a department's token requests and API calls, at once.
     Disable {
         /// The department id.
@@ -45,7 +45,7 @@ pub enum DepartmentsCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// Import a registry file (the format of `departments.registry_file`).
+    /// Import a registry file (the format of `departments.registry_path`).
     #[arg(long, value_name = "FILE", conflicts_with = "id")]
     pub file: Option<PathBuf>,
     /// The department id (a catalogue department, or a new one described by the flags below).

@@ -1,4 +1,4 @@
-//! The department registry file (`departments.registry_file`, and `broker departments add
+//! The department registry file (`departments.registry_path`, and `broker departments add
 //! --file`): departments beyond the catalogue, and every department's clients (their public keys
 //! inline, in a file, or at a `jwks_uri`, and their scopes) and delivery settings.
 //!
