@@ -50,6 +50,19 @@ async fn openid_client_fetches_a_signed_release_that_jose_verifies_and_the_audit
     let dept = world.node_client(ESD, "EdDSA", &["attributes:read"]).await;
     let broker = world.start().await;
 
+    // Discovery names the token endpoint and the one client authentication method.
+    let meta: serde_json::Value = reqwest::get(broker.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["token_endpoint"], broker.url("/oauth2/token"));
+    assert_eq!(
+        meta["token_endpoint_auth_methods_supported"],
+        json!(["private_key_jwt"])
+    );
+
     let path = attributes_path(&sub, "given_name,family_name,birthdate,address", PENSION);
     let out = call(&broker.base, &dept, None, &["--get", &path]);
     assert_eq!(out["status"], 200, "{out}");

@@ -265,6 +265,9 @@ async fn replayed_assertion_is_refused_even_by_another_instance() {
     let assertion = s.client.assertion(&s.broker.base);
     let (status, first) = token_request(&s.broker.base, &assertion, None).await;
     assert_eq!(status, 200, "{first}");
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["expires_in"], 300);
+    assert_eq!(first["scope"], "attributes:read consent:request");
     for instance in [&s.broker.base, &second.base] {
         let (status, body) = token_request(instance, &assertion, None).await;
         assert_eq!(status, 401, "{instance}: {body}");
