@@ -44,6 +44,9 @@ pub enum Command {
     /// Check the catalogues and Cedar policies.
     #[command(subcommand)]
     Policies(PoliciesCommand),
+    /// Register departments and their clients; enable or disable them.
+    #[command(subcommand)]
+    Departments(crate::departments::cli::DepartmentsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +65,9 @@ pub enum ConfigCommand {
 pub enum KeysCommand {
     /// Make a new signing key current; the previous one stays published for the grace period.
     Rotate,
+    /// Re-wrap every citizen's data key under the current master key (a new generated one when
+    /// master keys are generated; the configured `keys.current_master_key` otherwise).
+    RotateData,
 }
 
 /// Failure of a command: printed as one line.
@@ -77,6 +83,14 @@ pub enum CliError {
     Start(#[from] crate::server::StartError),
     #[error(transparent)]
     Policy(#[from] policies::PolicyError),
+    #[error(transparent)]
+    Registry(#[from] crate::departments::file::RegistryError),
+    #[error(transparent)]
+    Citizens(#[from] crate::citizens::CitizenError),
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit_log::AuditError),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
@@ -146,6 +160,14 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Departments(command) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::departments::cli::run(command, config).await
+        }
+        Command::Keys(KeysCommand::RotateData) => {
+            let config = load_config(cli.config.as_deref())?;
+            rotate_data(&config).await
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let config = load_config(cli.config.as_deref())?;
             let kid = crate::keys::rotate_signing_key(&config)?;
@@ -168,6 +190,79 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
     }
     let state = crate::server::AppState::build(Arc::new(config), db)?;
     crate::departments::sync_catalogue(&state.db, state.policy.catalogue().departments()).await?;
+    if let Some(path) = &state.config.departments.registry_path {
+        let registry = crate::departments::file::load(path)?;
+        let applied =
+            crate::departments::file::apply(&state.db, state.policy.catalogue(), &registry).await?;
+        tracing::info!(
+            added = applied.added.len(),
+            updated = applied.updated.len(),
+            clients = applied.clients.len(),
+            "department registry file applied"
+        );
+    }
     crate::server::serve(state).await?;
+    Ok(())
+}
+
+/// `broker keys rotate-data`: with generated master keys, generates a new one (it becomes
+/// current); with configured ones, uses `keys.current_master_key`. Then re-wraps every data key
+/// not yet under the current master key and says which master keys no longer wrap anything (they
+/// can be removed). Restart running brokers afterwards so they load the new key.
+pub async fn rotate_data(config: &Config) -> Result<(), CliError> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let db = crate::store::connect(config).await?;
+    crate::store::ensure_current(&db).await?;
+    if config.keys.master_keys.is_empty() {
+        let kid = crate::keys::generate_master_key(config)?;
+        println!("generated master key {kid}");
+    }
+    let secrets = crate::keys::load_secrets(config)?;
+    let vault = crate::vault::Vault::new(&secrets)?;
+    let rewrapped = crate::citizens::rotate_data_keys(&db, &vault).await?;
+    let in_use: Vec<String> = crate::citizens::entities::citizen_key::Entity::find()
+        .select_only()
+        .column(crate::citizens::entities::citizen_key::Column::MasterKeyId)
+        .distinct()
+        .into_tuple::<String>()
+        .all(&db)
+        .await?;
+    let keys = Arc::new(crate::keys::open_signing_keys(config)?);
+    let log = crate::audit_log::AuditLog::new(
+        db.clone(),
+        keys,
+        audit::CheckpointPolicy {
+            every_records: config.audit.checkpoint_every_records,
+            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
+        },
+    );
+    let mut record = crate::audit_log::AuditLog::record(
+        audit::Action::AdminAction,
+        audit::Outcome::Ok,
+        audit::Actor::new(
+            audit::ActorKind::Operator,
+            format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+            ),
+        ),
+    );
+    record
+        .detail
+        .insert("change".into(), "data-keys-rewrapped".into());
+    record
+        .detail
+        .insert("master_key".into(), vault.current_master_key().to_owned());
+    record.detail.insert("count".into(), rewrapped.to_string());
+    log.append(record).await?;
+    println!(
+        "re-wrapped {rewrapped} data keys under master key {}",
+        vault.current_master_key()
+    );
+    for kid in secrets.master_keys.keys() {
+        if !in_use.contains(kid) && kid != vault.current_master_key() {
+            println!("master key {kid} no longer wraps any data key: it can be removed");
+        }
+    }
     Ok(())
 }

@@ -120,6 +120,16 @@ pub struct Config {
     pub catalogue: CatalogueConfig,
     pub sessions: SessionsConfig,
     pub audit: AuditConfig,
+    pub departments: DepartmentsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DepartmentsConfig {
+    /// A registry file (TOML) applied at every start after the catalogue: departments beyond
+    /// the catalogue, clients with their keys and scopes, delivery settings. See
+    /// docs/departments.md. (Not `…_file`: a `BROKER_…_FILE` variable names a secret file.)
+    pub registry_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,6 +245,7 @@ impl Default for Config {
             catalogue: CatalogueConfig::default(),
             sessions: SessionsConfig::default(),
             audit: AuditConfig::default(),
+            departments: DepartmentsConfig::default(),
         }
     }
 }

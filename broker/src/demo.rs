@@ -36,6 +36,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     };
     config.server.insecure_cookies = true;
     crate::telemetry::init(&config);
+    let release_command = crate::release::demo::prepare(&config).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -48,6 +49,13 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("  Signing keys        {base}/jwks.json");
     println!("  Health / readiness  {base}/healthz  {base}/readyz");
     println!("  Metrics             {base}/metrics");
+    println!();
+    println!(
+        "A department's system fetches Alice's signed attributes (openid-client; run from the"
+    );
+    println!("repository after `npm ci --prefix tests/peers`):");
+    println!();
+    println!("  {release_command}");
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await

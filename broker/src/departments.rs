@@ -5,7 +5,9 @@
 //! INVARIANT: a disabled department is refused everywhere at once: its token requests, its API
 //! calls (the bearer check reads the status on every request) and deliveries to it.
 
+pub mod cli;
 pub mod entities;
+pub mod file;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -181,6 +183,18 @@ pub async fn client<C: ConnectionTrait>(
         .one(conn)
         .await?
         .map(to_client))
+}
+
+/// A client with its department, in one query (the bearer check reads both on every API call).
+pub async fn client_with_department<C: ConnectionTrait>(
+    conn: &C,
+    client_id: &str,
+) -> Result<Option<(Client, Option<Department>)>, DbErr> {
+    Ok(client::Entity::find_by_id(client_id.to_owned())
+        .find_also_related(department::Entity)
+        .one(conn)
+        .await?
+        .map(|(c, d)| (to_client(c), d.map(to_department))))
 }
 
 pub async fn clients_of<C: ConnectionTrait>(

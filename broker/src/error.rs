@@ -29,6 +29,8 @@ pub enum Error {
     #[error(transparent)]
     Bearer(crate::oauth::BearerError),
     #[error(transparent)]
+    Release(crate::release::ReleaseError),
+    #[error(transparent)]
     Audit(#[from] crate::audit_log::AuditError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),

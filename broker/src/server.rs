@@ -128,7 +128,7 @@ pub fn load_policy(config: &Config) -> Result<policies::PolicyEngine, policies::
 /// The OpenAPI parts of every feature (beyond the foundation's own).
 pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
-    vec![crate::oauth::Api::openapi()]
+    vec![crate::oauth::Api::openapi(), crate::release::Api::openapi()]
 }
 
 /// Every route.
@@ -144,7 +144,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::web::lang::switch)
         .service(crate::web::assets::asset)
         .service(crate::home::home)
-        .service(crate::oauth::token::token);
+        .service(crate::oauth::token::token)
+        .service(crate::release::attributes);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {

@@ -7,6 +7,7 @@
 
 pub mod departments;
 pub mod peers;
+pub mod release;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

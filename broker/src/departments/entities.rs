@@ -40,7 +40,21 @@ pub mod client {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        /// A client belongs to one department (read together on every API call).
+        #[sea_orm(
+            belongs_to = "super::department::Entity",
+            from = "Column::DepartmentId",
+            to = "super::department::Column::Id"
+        )]
+        Department,
+    }
+
+    impl Related<super::department::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Department.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }

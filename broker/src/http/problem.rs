@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use crate::error::{Error, InputError};
 use crate::oauth::{BearerError, OAuthError};
+use crate::release::query::QueryError;
+use crate::release::{Refusal, ReleaseError};
 use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -25,6 +27,10 @@ pub struct Problem {
     pub detail: String,
     /// Stable, machine-readable error code.
     pub code: String,
+    /// Extension members (RFC 9457 §3.2), e.g. a denial's `codes`, `withheld` and `txn`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -35,6 +41,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_owned(),
+            extensions: serde_json::Map::new(),
         }
     }
 
@@ -85,6 +92,15 @@ impl Error {
                 BearerError::Revoked => (StatusCode::UNAUTHORIZED, "token_revoked"),
                 BearerError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             },
+            Error::Release(ReleaseError::Refused { refusal, .. }) => match refusal {
+                Refusal::Query(QueryError::TooLarge) => (StatusCode::URI_TOO_LONG, refusal.code()),
+                Refusal::Query(_) => (StatusCode::BAD_REQUEST, refusal.code()),
+                Refusal::SubjectNotFound => (StatusCode::NOT_FOUND, refusal.code()),
+                Refusal::Denied { .. } => (StatusCode::FORBIDDEN, refusal.code()),
+            },
+            Error::Release(ReleaseError::Citizen(_) | ReleaseError::Consents(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+            }
             Error::Store(StoreError::Connect { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
@@ -148,6 +164,19 @@ impl ResponseError for Error {
                     .insert(actix_web::http::header::WWW_AUTHENTICATE, value);
             }
             return res;
+        }
+        if let Error::Release(ReleaseError::Refused { refusal, txn }) = self {
+            let mut problem = Problem::new(status, code, self.to_string());
+            problem.extensions.insert("txn".into(), txn.clone().into());
+            if let Refusal::Denied { codes, withheld } = refusal {
+                problem
+                    .extensions
+                    .insert("codes".into(), serde_json::json!(codes));
+                problem
+                    .extensions
+                    .insert("withheld".into(), serde_json::json!(withheld));
+            }
+            return problem.response();
         }
         if status.is_server_error() {
             // The cause goes to the log (it names no values: see error.rs), never to the client.

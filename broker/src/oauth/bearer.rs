@@ -125,6 +125,78 @@ fn bearer_token(req: &HttpRequest) -> Result<String, BearerError> {
     Ok(token.trim().to_owned())
 }
 
+/// Who sent a refused call, when its token (signed by us, unexpired) proves it: a disabled
+/// department or a removed client. The refusal is worth an audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    pub client_id: String,
+    pub department_id: String,
+    /// The access token's `jti`.
+    pub token_id: String,
+}
+
+/// A call that is not a [`DepartmentCaller`]: why, and who it was if the token says so.
+#[derive(Debug)]
+pub struct Unauthenticated {
+    pub error: Error,
+    pub identified: Option<Identified>,
+}
+
+impl From<Error> for Unauthenticated {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            identified: None,
+        }
+    }
+}
+
+impl From<BearerError> for Unauthenticated {
+    fn from(e: BearerError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+/// The bearer check: a valid token of a registered client of an active department. Reads the
+/// client and its department in one query, on every call.
+pub async fn authenticate(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<DepartmentCaller, Unauthenticated> {
+    let token = bearer_token(req)?;
+    let claims = state.tokens.verify(
+        &state.keys,
+        &state.config.public_url,
+        &token,
+        now_ms() / 1000,
+    )?;
+    match departments::client_with_department(&state.db, &claims.client_id)
+        .await
+        .map_err(Error::from)?
+    {
+        Some((client, Some(department)))
+            if department.active
+                && client.department_id == department.id
+                && department.id == claims.dept =>
+        {
+            Ok(DepartmentCaller {
+                client_id: claims.client_id,
+                department,
+                scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+                token_id: claims.jti,
+            })
+        }
+        _ => Err(Unauthenticated {
+            error: BearerError::Revoked.into(),
+            identified: Some(Identified {
+                client_id: claims.client_id,
+                department_id: claims.dept,
+                token_id: claims.jti,
+            }),
+        }),
+    }
+}
+
 impl FromRequest for DepartmentCaller {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
@@ -136,28 +208,7 @@ impl FromRequest for DepartmentCaller {
                 .app_data::<web::Data<AppState>>()
                 .cloned()
                 .ok_or_else(|| Error::Internal("application state missing".into()))?;
-            let token = bearer_token(&req)?;
-            let claims = state.tokens.verify(
-                &state.keys,
-                &state.config.public_url,
-                &token,
-                now_ms() / 1000,
-            )?;
-            let client = departments::client(&state.db, &claims.client_id).await?;
-            let department = departments::get(&state.db, &claims.dept).await?;
-            match (client, department) {
-                (Some(client), Some(department))
-                    if department.active && client.department_id == department.id =>
-                {
-                    Ok(DepartmentCaller {
-                        client_id: claims.client_id,
-                        department,
-                        scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
-                        token_id: claims.jti,
-                    })
-                }
-                _ => Err(BearerError::Revoked.into()),
-            }
+            authenticate(&state, &req).await.map_err(|u| u.error)
         })
     }
 }

@@ -1,0 +1,190 @@
+//! The demo's part of attribute release: a department system (the pension office's client, its
+//! Ed25519 private JWK written into the demo data directory), a demo citizen record with facts
+//! and a pension consent, and the command that fetches her signed attributes from the running
+//! demo with openid-client.
+//!
+//! The citizen is seeded at demo start rather than waiting for a sign-in, so the command works
+//! at once and stays the same across restarts on the same data directory. She is a record only:
+//! signing in as Alice through a development provider creates (or links) a citizen of its own.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use consent::{Actor, Change, ConsentEvent, DAY_MS, Mode, Uuid};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use sea_orm::DatabaseConnection;
+
+use crate::citizens::{self, Provenance, SourceKind};
+use crate::cli::CliError;
+use crate::config::Config;
+use crate::departments::{self, Client, ClientKeys};
+use crate::jose::{b64, b64_decode};
+use crate::oauth::scope;
+
+pub const DEPARTMENT: &str = "employment-social-development";
+pub const CLIENT_ID: &str = "esd-pension-app";
+pub const PURPOSE: &str = "pension-enrolment";
+pub const CLAIMS: &str = "given_name,family_name,birthdate,address";
+
+fn other(what: &str, e: impl std::fmt::Display) -> CliError {
+    CliError::Other(format!("demo: {what}: {e}"))
+}
+
+/// The client's Ed25519 key: read from `path`, or generated into it (mode 0600). Returns the
+/// public JWKS to register.
+fn demo_key(path: &Path) -> Result<serde_json::Value, CliError> {
+    let seed: [u8; 32] = match std::fs::read(path) {
+        Ok(bytes) => {
+            let jwk: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| other("the key file", e))?;
+            jwk.get("d")
+                .and_then(|d| d.as_str())
+                .and_then(|d| b64_decode(d).ok())
+                .and_then(|d| <[u8; 32]>::try_from(d).ok())
+                .ok_or_else(|| other("the key file", "no Ed25519 private key"))?
+        }
+        Err(_) => {
+            let mut seed = [0u8; 32];
+            SystemRandom::new()
+                .fill(&mut seed)
+                .map_err(|_| other("the key", "the random source failed"))?;
+            seed
+        }
+    };
+    let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|e| other("the key", e))?;
+    let public = serde_json::json!({
+        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+        "kid": format!("{CLIENT_ID}-1"), "x": b64(pair.public_key().as_ref()),
+    });
+    if !path.exists() {
+        let mut private = public.clone();
+        private["d"] = b64(seed).into();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| other(&format!("cannot write `{}`", path.display()), e))?;
+        file.write_all(private.to_string().as_bytes())
+            .map_err(|e| other(&format!("cannot write `{}`", path.display()), e))?;
+    }
+    Ok(serde_json::json!({ "keys": [public_only(&public)] }))
+}
+
+fn public_only(jwk: &serde_json::Value) -> serde_json::Value {
+    let mut jwk = jwk.clone();
+    if let Some(obj) = jwk.as_object_mut() {
+        obj.remove("d");
+    }
+    jwk
+}
+
+/// The demo citizen: reused from `id_file` when she exists, else created with her facts and
+/// her consent for the pension office.
+async fn demo_citizen(
+    db: &DatabaseConnection,
+    vault: &crate::vault::Vault,
+    id_file: &Path,
+) -> Result<String, CliError> {
+    if let Ok(id) = std::fs::read_to_string(id_file)
+        && citizens::get(db, id.trim()).await?.is_some()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let id = citizens::create(db, vault).await?;
+    let now = crate::store::now_ms();
+    let provider = |loa| Provenance {
+        source_kind: SourceKind::Provider,
+        source_id: "bank-sign-in-partner".into(),
+        method: "asserted".into(),
+        loa,
+        verified: true,
+        recorded_at: now,
+    };
+    let register = Provenance {
+        source_kind: SourceKind::Department,
+        source_id: "vital-statistics".into(),
+        method: "registry".into(),
+        loa: 3,
+        verified: true,
+        recorded_at: now,
+    };
+    let facts = [
+        ("given_name", serde_json::json!("Alice"), provider(2)),
+        ("family_name", serde_json::json!("Martin"), provider(2)),
+        (
+            "address",
+            serde_json::json!({"street_address": "24 Sussex Lane", "locality": "Ottawa", "region": "ON", "postal_code": "K1A 0A1", "country": "CA"}),
+            provider(2),
+        ),
+        ("birthdate", serde_json::json!("1959-03-14"), register),
+    ];
+    for (attribute, value, provenance) in &facts {
+        citizens::record(db, vault, &id, attribute, value, provenance).await?;
+    }
+    let citizen = Uuid::parse_str(&id).map_err(|e| other("the citizen id", e))?;
+    crate::consents::create(
+        db,
+        citizen,
+        DEPARTMENT,
+        PURPOSE,
+        Mode::Once,
+        ConsentEvent::new(
+            1,
+            Actor::citizen(id.clone()),
+            now,
+            Change::Granted {
+                attributes: CLAIMS.split(',').map(str::to_owned).collect(),
+                expires_at_ms: now + 365 * DAY_MS,
+            },
+        ),
+    )
+    .await
+    .map_err(|e| other("the consent", e))?;
+    std::fs::write(id_file, &id).map_err(|e| other("cannot remember the citizen", e))?;
+    Ok(id)
+}
+
+/// Sets up the demo department client and citizen (idempotent per data directory) and returns
+/// the command that fetches her signed attributes.
+pub async fn prepare(config: &Config) -> Result<String, CliError> {
+    let dir = config.data_dir.join("demo");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| other(&format!("cannot create `{}`", dir.display()), e))?;
+    let db = crate::store::connect(config).await?;
+    crate::store::migrate(&db).await?;
+    let policy = crate::server::load_policy(config)?;
+    departments::sync_catalogue(&db, policy.catalogue().departments()).await?;
+    let key_file = dir.join(format!("{CLIENT_ID}.private.jwk.json"));
+    let jwks = demo_key(&key_file)?;
+    departments::upsert_client(
+        &db,
+        &Client {
+            client_id: CLIENT_ID.into(),
+            department_id: DEPARTMENT.into(),
+            keys: ClientKeys::Inline(jwks),
+            scopes: vec![
+                scope::ATTRIBUTES_READ.to_owned(),
+                scope::CONSENT_REQUEST.to_owned(),
+            ],
+        },
+    )
+    .await?;
+    let secrets = crate::keys::load_secrets(config)?;
+    let vault = crate::vault::Vault::new(&secrets)?;
+    let citizen = demo_citizen(&db, &vault, &dir.join("release-citizen.id")).await?;
+    let sector = policy
+        .catalogue()
+        .department(DEPARTMENT)
+        .map(|d| d.sector_identifier.clone())
+        .ok_or_else(|| other("the catalogue", "the pension office is missing"))?;
+    let sub = citizens::pairwise::subject_for(&db, &secrets.pairwise, &sector, &citizen).await?;
+    db.close().await?;
+    Ok(format!(
+        "node tests/peers/department.mjs --issuer {} --client-id {CLIENT_ID} --key {} --get '/api/v1/subjects/{sub}/attributes?claims={CLAIMS}&purpose={PURPOSE}'",
+        config.public_url,
+        key_file.display()
+    ))
+}
