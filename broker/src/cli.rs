@@ -44,6 +44,19 @@ pub enum Command {
     /// Check the catalogues and Cedar policies.
     #[command(subcommand)]
     Policies(PoliciesCommand),
+    /// Consent receipts.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Check a consent receipt (`.jwt`): its signature against the broker's keys (current and
+    /// previous) and that it matches the consent ledger.
+    VerifyReceipt {
+        /// The receipt file, as downloaded.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +157,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             for warning in &report.warnings {
                 println!("warning: {warning}");
             }
+            Ok(())
+        }
+        Command::Consent(ConsentCommand::VerifyReceipt { file }) => {
+            let config = load_config(cli.config.as_deref())?;
+            let verified = crate::consents::receipts::verify_file(&config, &file).await?;
+            println!(
+                "valid: receipt {} for consent {} ({}; {} to {} for {}; expires {}; signed by key {})",
+                verified.receipt_id,
+                verified.consent_id,
+                verified.consent_state,
+                verified.attributes.join(", "),
+                verified.department,
+                verified.purpose,
+                verified.expires_at,
+                verified.kid
+            );
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {

@@ -30,6 +30,8 @@ pub enum Error {
     Bearer(crate::oauth::BearerError),
     #[error(transparent)]
     Audit(#[from] crate::audit_log::AuditError),
+    #[error(transparent)]
+    Consent(#[from] crate::consents::LedgerError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

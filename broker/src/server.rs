@@ -128,7 +128,10 @@ pub fn load_policy(config: &Config) -> Result<policies::PolicyEngine, policies::
 /// The OpenAPI parts of every feature (beyond the foundation's own).
 pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
-    vec![crate::oauth::Api::openapi()]
+    vec![
+        crate::oauth::Api::openapi(),
+        crate::consents::api::Api::openapi(),
+    ]
 }
 
 /// Every route.
@@ -144,7 +147,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::web::lang::switch)
         .service(crate::web::assets::asset)
         .service(crate::home::home)
-        .service(crate::oauth::token::token);
+        .service(crate::oauth::token::token)
+        .configure(crate::consents::api::routes);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {
@@ -216,6 +220,11 @@ fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdo
             }
         }
     });
+    // Record the expiry of lapsed consents (releases already treat them as expired).
+    tasks.spawn(crate::consents::expiry::run(
+        state.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {

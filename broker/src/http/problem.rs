@@ -85,6 +85,7 @@ impl Error {
                 BearerError::Revoked => (StatusCode::UNAUTHORIZED, "token_revoked"),
                 BearerError::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope"),
             },
+            Error::Consent(e) => (consent_status(e), e.code()),
             Error::Store(StoreError::Connect { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
@@ -105,6 +106,31 @@ impl Error {
         } else {
             self.to_string()
         }
+    }
+}
+
+/// The status of each consent ledger error (its code is `LedgerError::code`).
+fn consent_status(e: &crate::consents::LedgerError) -> StatusCode {
+    use crate::consents::LedgerError as L;
+    match e {
+        L::Duplicate | L::NotPending | L::NotActive | L::Conflict => StatusCode::CONFLICT,
+        L::Store(crate::consents::ConsentStoreError::Conflict) => StatusCode::CONFLICT,
+        L::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        L::UnknownAttribute(_)
+        | L::UnknownPurpose(_)
+        | L::UnknownDepartment(_)
+        | L::UnknownMode(_)
+        | L::UnknownSubject
+        | L::NotConsentable { .. }
+        | L::BeyondMaximum { .. }
+        | L::InvalidDuration
+        | L::NoAttributes
+        | L::AttributeNotRequested(_)
+        | L::LongerThanRequested
+        | L::InvalidReturnUrl
+        | L::ReceiptMalformed
+        | L::ReceiptSignature
+        | L::ReceiptNotInLedger => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
