@@ -186,6 +186,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Connects, migrates (or checks the schema), builds the state and serves until a signal.
 pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
+    // A bad catalogue or policy stops start-up before anything is written (one line, naming it).
+    crate::server::load_policy(&config)?;
     let db = crate::store::connect(&config).await?;
     if migrate && config.database.migrate_on_start {
         let applied = crate::store::migrate(&db).await?;
