@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use ::consent::{Actor, Change, ConsentEvent, Mode};
 use broker::consents::entities::receipt;
 use broker_e2e::citizens::{pairwise_subject, signed_in};
 use broker_e2e::departments::call;
 use broker_e2e::peers::run_node;
-use ::consent::{Actor, Change, ConsentEvent, Mode};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::*;
