@@ -326,6 +326,17 @@ pub async fn verify_file(
     use crate::cli::CliError;
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::Other(format!("cannot read `{}`: {e}", path.display())))?;
+    // Never generate a keyset here: a verifier pointed at the wrong data directory must fail,
+    // not create keys that verify nothing.
+    let keyset = crate::keys::keys_dir(config)
+        .join("signing")
+        .join("keyset.json");
+    if config.keys.signing_key_file.is_none() && !keyset.exists() {
+        return Err(CliError::Other(format!(
+            "no signing keys in `{}`: set `data_dir` to the broker's",
+            crate::keys::keys_dir(config).display()
+        )));
+    }
     let db = crate::store::connect(config).await?;
     crate::store::ensure_current(&db).await?;
     let keys = crate::keys::open_signing_keys(config)?;

@@ -43,6 +43,8 @@ async fn a_citizen_accepts_a_request_reads_the_receipt_and_withdraws_in_a_browse
             "cookie": alice.cookie,
             "requestId": id,
             "offer": "revenue-agency:benefit-eligibility",
+            // Set to look at every page (full-page PNGs).
+            "screenshots": std::env::var("TUO_CONSENT_SCREENSHOTS").ok(),
         })
         .to_string(),
         "--screenshot-dir".to_owned(),

@@ -8,20 +8,27 @@
 //   cookie     the `tuo_session` cookie value of a signed-in citizen
 //   requestId  the pending request to accept
 //   offer      a `department:purpose` the citizen may consent to (for the "give" form)
+//   screenshots  optional directory: a full-page PNG of every page checked
 // Returns {pages: [{url, lang, h1, violations}], receipt, download, states, texts}.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export default async ({ page, context, args, axe }) => {
-  const { base, cookie, requestId, offer } = args;
+  const { base, cookie, requestId, offer, screenshots } = args;
   await context.addCookies([{
     name: 'tuo_session', value: cookie, url: base, httpOnly: true, sameSite: 'Lax',
   }]);
   const pages = [];
   const texts = {};
+  if (screenshots) await mkdir(screenshots, { recursive: true });
   const check = async (label) => {
     const violations = await axe();
     const lang = await page.evaluate(() => document.documentElement.lang);
     const h1 = (await page.getByRole('heading', { level: 1 }).textContent()).trim();
+    if (screenshots) {
+      const name = `${String(pages.length).padStart(2, '0')}-${label.replace(/[^a-z0-9]+/gi, '-')}.png`;
+      await page.screenshot({ path: join(screenshots, name), fullPage: true });
+    }
     pages.push({
       label,
       url: page.url().replace(base, ''),
