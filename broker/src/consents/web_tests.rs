@@ -14,7 +14,14 @@ use crate::web::session::{self, NewSession, Role};
 
 pub(super) struct Harness {
     _test: TestDb,
+    dir: std::path::PathBuf,
     pub state: AppState,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl Harness {
@@ -27,7 +34,11 @@ impl Harness {
         crate::departments::sync_catalogue(&state.db, state.policy.catalogue().departments())
             .await
             .unwrap();
-        Self { _test: test, state }
+        Self {
+            _test: test,
+            dir,
+            state,
+        }
     }
 
     /// A citizen with a live session: (citizen id, session cookie value, CSRF token).
