@@ -47,6 +47,19 @@ pub enum Command {
     /// Register departments and their clients; enable or disable them.
     #[command(subcommand)]
     Departments(crate::departments::cli::DepartmentsCommand),
+    /// Consent receipts.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Check a consent receipt (`.jwt`): its signature against the broker's keys (current and
+    /// previous) and that it matches the consent ledger.
+    VerifyReceipt {
+        /// The receipt file, as downloaded.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +181,22 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let config = load_config(cli.config.as_deref())?;
             rotate_data(&config).await
         }
+        Command::Consent(ConsentCommand::VerifyReceipt { file }) => {
+            let config = load_config(cli.config.as_deref())?;
+            let verified = crate::consents::receipts::verify_file(&config, &file).await?;
+            println!(
+                "valid: receipt {} for consent {} ({}; {} to {} for {}; expires {}; signed by key {})",
+                verified.receipt_id,
+                verified.consent_id,
+                verified.consent_state,
+                verified.attributes.join(", "),
+                verified.department,
+                verified.purpose,
+                verified.expires_at,
+                verified.kid
+            );
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let config = load_config(cli.config.as_deref())?;
             let kid = crate::keys::rotate_signing_key(&config)?;
@@ -179,6 +208,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// Connects, migrates (or checks the schema), builds the state and serves until a signal.
 pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
+    // A bad catalogue or policy stops start-up before anything is written (one line, naming it).
+    crate::server::load_policy(&config)?;
     let db = crate::store::connect(&config).await?;
     if migrate && config.database.migrate_on_start {
         let applied = crate::store::migrate(&db).await?;

@@ -120,6 +120,8 @@ pub struct Config {
     pub catalogue: CatalogueConfig,
     pub sessions: SessionsConfig,
     pub audit: AuditConfig,
+    /// `[consent]`: durations, the expiry sweep, the controller named in receipts.
+    pub consent: crate::consents::settings::ConsentConfig,
     pub departments: DepartmentsConfig,
 }
 
@@ -246,6 +248,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             audit: AuditConfig::default(),
             departments: DepartmentsConfig::default(),
+            consent: crate::consents::settings::ConsentConfig::default(),
         }
     }
 }
@@ -378,6 +381,7 @@ impl Config {
                 "`database.max_connections` must be at least 1".to_owned(),
             ));
         }
+        self.consent.validate().map_err(ConfigError::Invalid)?;
         if let Some(current) = &self.keys.current_master_key
             && !self.keys.master_keys.contains_key(current)
         {

@@ -1,11 +1,29 @@
 //! Storage of the consent ledger. The rules (states, transitions, expiry, coverage) belong to the
 //! `consent` crate; this module stores each consent's identity and its events and replays them.
 //!
+//! Around the store: `ledger` (every change, checked then written with its receipt and audit
+//! record in one transaction), `offer` (what policy lets a citizen consent to), `receipts` (signed
+//! Kantara / ISO/IEC TS 27560 receipts and their verification), `api` (the department API),
+//! `pages` and `requests` (the citizen's pages), `expiry` (the background sweep) and `demo`.
+//!
 //! INVARIANT: consent events are only ever inserted, never updated or deleted. A change is
 //! `apply` (checked by the `consent` crate) followed by an insert keyed by `(consent_id, seq)`, so
 //! a concurrent change to the same consent fails instead of forking its history.
 
+pub mod api;
+pub mod demo;
 pub mod entities;
+mod error;
+pub mod expiry;
+pub mod ledger;
+pub mod offer;
+pub mod pages;
+pub mod receipts;
+pub mod requests;
+pub mod settings;
+pub mod view;
+
+pub use error::LedgerError;
 
 use std::collections::BTreeMap;
 
@@ -228,3 +246,5 @@ pub fn best_for_release<'a>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod web_tests;

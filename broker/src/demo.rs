@@ -44,6 +44,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     );
     println!();
     println!("  Start page          {base}/");
+    println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");

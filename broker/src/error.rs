@@ -32,6 +32,8 @@ pub enum Error {
     Release(crate::release::ReleaseError),
     #[error(transparent)]
     Audit(#[from] crate::audit_log::AuditError),
+    #[error(transparent)]
+    Consent(#[from] crate::consents::LedgerError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

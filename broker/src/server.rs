@@ -128,7 +128,11 @@ pub fn load_policy(config: &Config) -> Result<policies::PolicyEngine, policies::
 /// The OpenAPI parts of every feature (beyond the foundation's own).
 pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
-    vec![crate::oauth::Api::openapi(), crate::release::Api::openapi()]
+    vec![
+        crate::oauth::Api::openapi(),
+        crate::release::Api::openapi(),
+        crate::consents::api::Api::openapi(),
+    ]
 }
 
 /// Every route.
@@ -145,7 +149,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::web::assets::asset)
         .service(crate::home::home)
         .service(crate::oauth::token::token)
-        .service(crate::release::attributes);
+        .service(crate::release::attributes)
+        .configure(crate::consents::api::routes);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {
@@ -217,6 +222,11 @@ fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdo
             }
         }
     });
+    // Record the expiry of lapsed consents (releases already treat them as expired).
+    tasks.spawn(crate::consents::expiry::run(
+        state.clone(),
+        shutdown.clone(),
+    ));
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {

@@ -5,6 +5,7 @@
 //! This crate is test support: failing loudly (`expect`, `panic!`) is its job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod citizens;
 pub mod departments;
 pub mod peers;
 pub mod release;

@@ -101,6 +101,7 @@ impl Error {
             Error::Release(ReleaseError::Citizen(_) | ReleaseError::Consents(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
+            Error::Consent(e) => (consent_status(e), e.code()),
             Error::Store(StoreError::Connect { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
@@ -121,6 +122,31 @@ impl Error {
         } else {
             self.to_string()
         }
+    }
+}
+
+/// The status of each consent ledger error (its code is `LedgerError::code`).
+fn consent_status(e: &crate::consents::LedgerError) -> StatusCode {
+    use crate::consents::LedgerError as L;
+    match e {
+        L::Duplicate | L::NotPending | L::NotActive | L::Conflict => StatusCode::CONFLICT,
+        L::Store(crate::consents::ConsentStoreError::Conflict) => StatusCode::CONFLICT,
+        L::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        L::UnknownAttribute(_)
+        | L::UnknownPurpose(_)
+        | L::UnknownDepartment(_)
+        | L::UnknownMode(_)
+        | L::UnknownSubject
+        | L::NotConsentable { .. }
+        | L::BeyondMaximum { .. }
+        | L::InvalidDuration
+        | L::NoAttributes
+        | L::AttributeNotRequested(_)
+        | L::LongerThanRequested
+        | L::InvalidReturnUrl
+        | L::ReceiptMalformed
+        | L::ReceiptSignature
+        | L::ReceiptNotInLedger => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

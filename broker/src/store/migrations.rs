@@ -18,6 +18,7 @@ mod m20261126_000011_create_audit_head;
 mod m20261126_000012_create_audit_checkpoints;
 mod m20261126_000013_create_consents;
 mod m20261126_000014_create_consent_events;
+mod m20261126_000200_create_consent_receipts;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_create_audit_checkpoints::Migration),
             Box::new(m20261126_000013_create_consents::Migration),
             Box::new(m20261126_000014_create_consent_events::Migration),
+            Box::new(m20261126_000200_create_consent_receipts::Migration),
         ]
     }
 }

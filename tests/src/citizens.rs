@@ -1,0 +1,65 @@
+//! Citizens for end-to-end tests, made directly in the broker's database with the broker's own
+//! secrets (read from its data directory): a citizen with a live browser session, and the pairwise
+//! subject a department knows them by. Sign-in itself is tested elsewhere.
+
+use broker::config::Config;
+use broker::web::session::{self, NewSession, Role};
+use sea_orm::DatabaseConnection;
+
+use crate::Broker;
+
+/// A citizen signed in to `broker`: their id, the `tuo_session` cookie value, the session's CSRF
+/// token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub citizen_id: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+fn config_of(broker: &Broker) -> Config {
+    Config {
+        data_dir: broker.data_dir.clone(),
+        ..Config::default()
+    }
+}
+
+/// Creates a citizen (with a data key under the broker's master key) and starts a session at `loa`.
+pub async fn signed_in(db: &DatabaseConnection, broker: &Broker, loa: u8) -> SignedIn {
+    let config = config_of(broker);
+    let secrets = broker::keys::load_secrets(&config).expect("broker secrets");
+    let vault = broker::vault::Vault::new(&secrets).expect("vault");
+    let citizen_id = broker::citizens::create(db, &vault).await.expect("citizen");
+    let (cookie, s) = session::start(
+        db,
+        &config,
+        NewSession {
+            citizen_id: Some(citizen_id.clone()),
+            role: Role::Citizen,
+            provider_id: None,
+            loa,
+            id_token_hint: None,
+        },
+    )
+    .await
+    .expect("session");
+    SignedIn {
+        citizen_id,
+        cookie,
+        csrf: s.csrf_token,
+    }
+}
+
+/// The pairwise subject the broker issues to departments of `sector` for `citizen_id` (recorded,
+/// as when the department signs the citizen in).
+pub async fn pairwise_subject(
+    db: &DatabaseConnection,
+    broker: &Broker,
+    sector: &str,
+    citizen_id: &str,
+) -> String {
+    let secrets = broker::keys::load_secrets(&config_of(broker)).expect("broker secrets");
+    broker::citizens::pairwise::subject_for(db, &secrets.pairwise, sector, citizen_id)
+        .await
+        .expect("pairwise subject")
+}
