@@ -120,6 +120,11 @@ pub struct Config {
     pub catalogue: CatalogueConfig,
     pub sessions: SessionsConfig,
     pub audit: AuditConfig,
+    /// Upstream credential providers citizens (and officers) sign in with.
+    pub providers: Vec<crate::signin::settings::ProviderConfig>,
+    /// Upstream identities that get a privacy officer session.
+    pub officers: Vec<crate::signin::settings::OfficerConfig>,
+    pub signin: crate::signin::settings::SignInConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,6 +240,9 @@ impl Default for Config {
             catalogue: CatalogueConfig::default(),
             sessions: SessionsConfig::default(),
             audit: AuditConfig::default(),
+            providers: Vec::new(),
+            officers: Vec::new(),
+            signin: crate::signin::settings::SignInConfig::default(),
         }
     }
 }
@@ -374,6 +382,7 @@ impl Config {
                 "`keys.current_master_key` `{current}` is not one of `keys.master_keys`"
             )));
         }
+        crate::signin::settings::validate(self)?;
         Ok(())
     }
 

@@ -30,6 +30,8 @@ pub enum Error {
     Bearer(crate::oauth::BearerError),
     #[error(transparent)]
     Audit(#[from] crate::audit_log::AuditError),
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::SignInError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

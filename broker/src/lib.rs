@@ -20,6 +20,7 @@ pub mod jose;
 pub mod keys;
 pub mod oauth;
 pub mod server;
+pub mod signin;
 pub mod store;
 pub mod telemetry;
 pub mod vault;

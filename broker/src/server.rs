@@ -42,6 +42,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: web::Bytes,
+    /// Upstream credential providers (discovery, keys, the relying-party client).
+    pub providers: Arc<crate::signin::Providers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,8 @@ pub enum StartError {
     Http(String),
     #[error("cannot render the API document: {0}")]
     OpenApi(String),
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::providers::ProviderSetupError),
 }
 
 impl AppState {
@@ -86,6 +90,7 @@ impl AppState {
         let openapi_json = crate::http::openapi::document()
             .to_json()
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
+        let providers = crate::signin::providers(&config)?;
         let audit = crate::audit_log::AuditLog::new(
             db.clone(),
             keys.clone(),
@@ -107,6 +112,7 @@ impl AppState {
             client_keys: Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone())),
             http,
             openapi_json: openapi_json.into(),
+            providers,
         })
     }
 }
@@ -114,7 +120,7 @@ impl AppState {
 /// The OpenAPI parts of every feature (beyond the foundation's own).
 pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
     use utoipa::OpenApi;
-    vec![crate::oauth::Api::openapi()]
+    vec![crate::oauth::Api::openapi(), crate::signin::Api::openapi()]
 }
 
 /// Every route.
@@ -131,6 +137,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::web::assets::asset)
         .service(crate::home::home)
         .service(crate::oauth::token::token);
+    crate::signin::routes(cfg);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {
@@ -167,6 +174,7 @@ pub fn app(
 pub type Shutdown = watch::Receiver<bool>;
 
 fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdown) {
+    crate::signin::spawn_background(tasks, state, shutdown);
     // Pick up `broker keys rotate` run by an operator while the server is up.
     let keys = state.keys.clone();
     let mut stop = shutdown.clone();

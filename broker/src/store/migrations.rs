@@ -16,6 +16,10 @@ mod m20261126_000009_create_audit_records;
 mod m20261126_000010_create_audit_nodes;
 mod m20261126_000011_create_audit_head;
 mod m20261126_000012_create_audit_checkpoints;
+mod m20261126_000100_create_signin_requests;
+mod m20261126_000101_create_identity_links;
+mod m20261126_000102_create_signin_claim_notices;
+mod m20261126_000103_create_officer_sessions;
 
 pub struct Migrator;
 
@@ -35,6 +39,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_create_audit_nodes::Migration),
             Box::new(m20261126_000011_create_audit_head::Migration),
             Box::new(m20261126_000012_create_audit_checkpoints::Migration),
+            Box::new(m20261126_000100_create_signin_requests::Migration),
+            Box::new(m20261126_000101_create_identity_links::Migration),
+            Box::new(m20261126_000102_create_signin_claim_notices::Migration),
+            Box::new(m20261126_000103_create_officer_sessions::Migration),
         ]
     }
 }
