@@ -51,7 +51,10 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("  Start page          {base}/");
     println!("  Sign in             {base}/signin");
     for p in &dev_providers {
-        println!("    development provider (NOT FOR PRODUCTION) at {}", p.issuer);
+        println!(
+            "    development provider (NOT FOR PRODUCTION) at {}",
+            p.issuer
+        );
     }
     println!("    personas: Alice Tremblay (both providers), Bob Singh (bank)");
     println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");

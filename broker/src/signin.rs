@@ -75,10 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn providers(
     config: &crate::config::Config,
 ) -> Result<Arc<Providers>, providers::ProviderSetupError> {
-    Ok(Arc::new(Providers::new(
-        &config.providers,
-        &config.signin,
-    )?))
+    Ok(Arc::new(Providers::new(&config.providers, &config.signin)?))
 }
 
 /// Discovery at start and on a schedule; expired sign-in requests purged.

@@ -128,7 +128,10 @@ pub async fn start(config: DevProviderConfig) -> Result<RunningDevProvider, Stri
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .route("/.well-known/openid-configuration", web::get().to(discovery))
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(discovery),
+            )
             .route("/jwks", web::get().to(jwks))
             .route("/authorize", web::get().to(authorize))
             .route("/authorize/decide", web::post().to(decide))
@@ -210,7 +213,10 @@ button {{ font-size: 1rem; padding: .5rem 1rem; margin: 1rem .5rem 0 0; }}
 fn bad_request(state: &DevState, why: &str) -> HttpResponse {
     let mut res = page(
         state,
-        &format!("<p>This authorization request cannot be honoured: {}.</p>", escape(why)),
+        &format!(
+            "<p>This authorization request cannot be honoured: {}.</p>",
+            escape(why)
+        ),
     );
     *res.status_mut() = actix_web::http::StatusCode::BAD_REQUEST;
     res
@@ -336,7 +342,10 @@ async fn decide(state: Data, form: web::Form<Decision>) -> HttpResponse {
         .and_then(|mut m| m.remove(&form.interaction))
         .filter(|p| p.created.elapsed() < INTERACTION_TTL)
     else {
-        return bad_request(&state, "this sign-in page expired; start again from the service");
+        return bad_request(
+            &state,
+            "this sign-in page expired; start again from the service",
+        );
     };
     if form.action != "approve" {
         return back_to_client(
@@ -369,7 +378,12 @@ async fn decide(state: Data, form: web::Form<Decision>) -> HttpResponse {
             },
         );
     }
-    back_to_client(&state, &p.redirect_uri, &[("code", &code)], p.state.as_deref())
+    back_to_client(
+        &state,
+        &p.redirect_uri,
+        &[("code", &code)],
+        p.state.as_deref(),
+    )
 }
 
 fn token_error(status: u16, error: &str, description: &str) -> HttpResponse {
@@ -382,7 +396,11 @@ fn token_error(status: u16, error: &str, description: &str) -> HttpResponse {
 }
 
 /// `client_secret_basic` or `client_secret_post`: the client id, if the secret is right.
-fn authenticate(state: &DevState, req: &HttpRequest, form: &HashMap<String, String>) -> Option<String> {
+fn authenticate(
+    state: &DevState,
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+) -> Option<String> {
     let c = &state.config;
     let (id, secret) = match req
         .headers()
@@ -404,12 +422,19 @@ fn authenticate(state: &DevState, req: &HttpRequest, form: &HashMap<String, Stri
             };
             (unform(id)?, unform(secret)?)
         }
-        None => (form.get("client_id")?.clone(), form.get("client_secret")?.clone()),
+        None => (
+            form.get("client_id")?.clone(),
+            form.get("client_secret")?.clone(),
+        ),
     };
     (id == c.client_id && same_secret(&secret, &c.client_secret)).then_some(id)
 }
 
-async fn token(state: Data, req: HttpRequest, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn token(
+    state: Data,
+    req: HttpRequest,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
     let Some(client_id) = authenticate(&state, &req, &form) else {
         return token_error(401, "invalid_client", "client authentication failed");
     };
@@ -423,12 +448,23 @@ async fn token(state: Data, req: HttpRequest, form: web::Form<HashMap<String, St
         return token_error(400, "invalid_grant", "unknown, used or expired code");
     };
     if grant.client_id != client_id || form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        return token_error(400, "invalid_grant", "code issued to another client or redirect_uri");
+        return token_error(
+            400,
+            "invalid_grant",
+            "code issued to another client or redirect_uri",
+        );
     }
     let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
-    let computed = b64(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
+    let computed = b64(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     if verifier.len() < 43 || !same_secret(&computed, &grant.code_challenge) {
-        return token_error(400, "invalid_grant", "code_verifier does not match code_challenge");
+        return token_error(
+            400,
+            "invalid_grant",
+            "code_verifier does not match code_challenge",
+        );
     }
     let Some(persona) = state.config.personas.get(grant.persona) else {
         return token_error(400, "invalid_grant", "no such persona");
@@ -505,9 +541,13 @@ async fn end_session(state: Data, query: web::Query<HashMap<String, String>>) ->
                 .is_some_and(|iss| iss == state.issuer)
         })
     });
-    let target = query
-        .get("post_logout_redirect_uri")
-        .filter(|u| state.config.post_logout_redirect_uris.iter().any(|r| r == *u));
+    let target = query.get("post_logout_redirect_uri").filter(|u| {
+        state
+            .config
+            .post_logout_redirect_uris
+            .iter()
+            .any(|r| r == *u)
+    });
     match target {
         Some(uri) if hint_ok => {
             let mut url = match url::Url::parse(uri) {

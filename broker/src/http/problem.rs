@@ -100,7 +100,9 @@ impl Error {
                     S::StateInvalid => (StatusCode::BAD_REQUEST, "signin_state_invalid"),
                     S::StateExpired => (StatusCode::BAD_REQUEST, "signin_state_expired"),
                     S::StateUsed => (StatusCode::BAD_REQUEST, "signin_state_used"),
-                    S::CallbackMalformed(_) => (StatusCode::BAD_REQUEST, "signin_callback_malformed"),
+                    S::CallbackMalformed(_) => {
+                        (StatusCode::BAD_REQUEST, "signin_callback_malformed")
+                    }
                     S::IssuerMismatch => (StatusCode::BAD_REQUEST, "signin_issuer_mismatch"),
                     S::ProviderRefused(_) => (StatusCode::BAD_REQUEST, "signin_cancelled"),
                     S::CodeRejected => (StatusCode::BAD_REQUEST, "signin_code_rejected"),

@@ -158,7 +158,9 @@ async fn sign_in_in(
     );
     record.citizen_id = Some(citizen_id.clone());
     record.attributes = recorded.updated;
-    record.detail.insert("provider".into(), provider_id.to_owned());
+    record
+        .detail
+        .insert("provider".into(), provider_id.to_owned());
     record.detail.insert("loa".into(), auth.loa.to_string());
     if created {
         record.detail.insert("first_sign_in".into(), "true".into());
@@ -172,7 +174,11 @@ async fn sign_in_in(
     Ok(citizen_id)
 }
 
-async fn link(state: &AppState, req: &HttpRequest, auth: Authenticated) -> Result<Completed, Error> {
+async fn link(
+    state: &AppState,
+    req: &HttpRequest,
+    auth: Authenticated,
+) -> Result<Completed, Error> {
     // The citizen proves the first identity by the session that started this sign-in, still live
     // in this browser.
     let current = match req.cookie(SESSION_COOKIE) {
@@ -314,7 +320,9 @@ async fn record_officer(
         Outcome::Ok,
         Actor::new(ActorKind::Officer, officer_id),
     );
-    record.detail.insert("provider".into(), provider_id.to_owned());
+    record
+        .detail
+        .insert("provider".into(), provider_id.to_owned());
     record.detail.insert("loa".into(), loa.to_string());
     record.detail.insert("role".into(), "officer".into());
     state.audit.append_in(&txn, record).await?;

@@ -45,10 +45,7 @@ pub enum SignInError {
     #[error("no credential provider `{0}`")]
     UnknownProvider(String),
     #[error("the credential provider `{provider}` could not be reached or failed ({why})")]
-    ProviderUnavailable {
-        provider: String,
-        why: &'static str,
-    },
+    ProviderUnavailable { provider: String, why: &'static str },
     #[error("the sign-in response has no `state`")]
     StateMissing,
     #[error("the sign-in response's `state` does not belong to a sign-in started in this browser")]
@@ -63,7 +60,9 @@ pub enum SignInError {
     IssuerMismatch,
     #[error("the provider ended the sign-in: `{0}`")]
     ProviderRefused(String),
-    #[error("the provider refused the authorization code (used, expired or not issued for this sign-in)")]
+    #[error(
+        "the provider refused the authorization code (used, expired or not issued for this sign-in)"
+    )]
     CodeRejected,
     #[error("the provider's ID token failed the `{}` check", .0.as_str())]
     IdToken(TokenFault),

@@ -12,8 +12,8 @@ use actix_web::cookie::{Cookie, SameSite};
 use openidconnect::core::{CoreAuthenticationFlow, CoreGenderClaim};
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, CsrfToken, LanguageTag, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    SubjectIdentifier, TokenResponse, UserInfoClaims,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, SubjectIdentifier,
+    TokenResponse, UserInfoClaims,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -86,8 +86,7 @@ fn random_token() -> Result<String, Error> {
 
 fn is_token(s: &str) -> bool {
     (16..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -220,7 +219,9 @@ fn parse_callback(query: &str) -> Result<CallbackParams, SignInError> {
             return Err(SignInError::CallbackMalformed("a parameter is repeated"));
         }
         if value.len() > max || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return Err(SignInError::CallbackMalformed("a parameter is too long or not text"));
+            return Err(SignInError::CallbackMalformed(
+                "a parameter is too long or not text",
+            ));
         }
         *slot = Some(value);
     }
@@ -348,15 +349,12 @@ pub async fn callback(state: &AppState, req: &HttpRequest) -> Result<Authenticat
     }
     if let Some(error) = params.error {
         // Only a plain error code is shown; the provider's description is never echoed.
-        let code = if error.len() <= 64
-            && error
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_')
-        {
-            error
-        } else {
-            "unknown".to_owned()
-        };
+        let code =
+            if error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                error
+            } else {
+                "unknown".to_owned()
+            };
         return Err(fail(SignInError::ProviderRefused(code).into()));
     }
     let code = params
@@ -448,7 +446,10 @@ async fn exchange(
 /// A refused code is the citizen's (or an attacker's) problem; a failing provider is a 502.
 fn token_error<RE: std::error::Error + 'static>(
     provider: &Provider,
-    e: &RequestTokenError<RE, openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>>,
+    e: &RequestTokenError<
+        RE,
+        openidconnect::StandardErrorResponse<openidconnect::core::CoreErrorResponseType>,
+    >,
 ) -> Error {
     use openidconnect::core::CoreErrorResponseType as T;
     match e {
@@ -487,8 +488,8 @@ mod tests {
 
     #[test]
     fn callback_parameters_are_bounded_and_single() {
-        let ok = parse_callback("code=abc&state=s&iss=http%3A%2F%2F127.0.0.1&session_state=x")
-            .unwrap();
+        let ok =
+            parse_callback("code=abc&state=s&iss=http%3A%2F%2F127.0.0.1&session_state=x").unwrap();
         assert_eq!(ok.code.as_deref(), Some("abc"));
         assert_eq!(ok.iss.as_deref(), Some("http://127.0.0.1"));
         for bad in [

@@ -72,7 +72,9 @@ pub async fn create<C: ConnectionTrait>(
         Actor::new(ActorKind::Citizen, citizen_id),
     );
     record.citizen_id = Some(citizen_id.to_owned());
-    record.detail.insert("provider".into(), provider_id.to_owned());
+    record
+        .detail
+        .insert("provider".into(), provider_id.to_owned());
     record.detail.insert("link".into(), link.id.clone());
     record.detail.insert("loa".into(), loa.to_string());
     audit.append_in(conn, record).await?;

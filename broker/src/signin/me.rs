@@ -100,11 +100,7 @@ async fn source_name(state: &AppState, lang: Lang, fact: &Fact) -> Result<String
             Some(d) => d.name_en,
             None => id.clone(),
         },
-        SourceKind::Citizen => state
-            .pages
-            .messages()
-            .get(lang, "me.source_you")
-            .to_owned(),
+        SourceKind::Citizen => state.pages.messages().get(lang, "me.source_you").to_owned(),
     })
 }
 
@@ -135,10 +131,14 @@ fn lines(state: &AppState, lang: Lang, attribute: &str, value: &Value) -> Vec<St
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            [get("street_address").to_owned(), place, get("country").to_owned()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect()
+            [
+                get("street_address").to_owned(),
+                place,
+                get("country").to_owned(),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect()
         }
         other => vec![other.to_string()],
     }
@@ -340,11 +340,7 @@ struct ConfirmUnlink {
     breadcrumbs: Vec<Crumb>,
 }
 
-async fn own_link(
-    state: &AppState,
-    who: &CitizenSession,
-    id: &str,
-) -> Result<links::Link, Error> {
+async fn own_link(state: &AppState, who: &CitizenSession, id: &str) -> Result<links::Link, Error> {
     links::of_citizen(&state.db, &who.citizen_id)
         .await?
         .into_iter()

@@ -121,7 +121,12 @@ pub(crate) fn failure(
     )
 }
 
-fn choices(state: &AppState, page: &Page, officer: bool, next: Option<&str>) -> Vec<ProviderChoice> {
+fn choices(
+    state: &AppState,
+    page: &Page,
+    officer: bool,
+    next: Option<&str>,
+) -> Vec<ProviderChoice> {
     let base = if officer {
         "/officer/signin/with"
     } else {
@@ -336,7 +341,10 @@ async fn audit_failure(
     let (_, code) = error.classify();
     let mut record = AuditLog::record(
         Action::SignInFailed,
-        if matches!(error, Error::SignIn(super::SignInError::ProviderUnavailable { .. })) {
+        if matches!(
+            error,
+            Error::SignIn(super::SignInError::ProviderUnavailable { .. })
+        ) {
             Outcome::Error
         } else {
             Outcome::Deny

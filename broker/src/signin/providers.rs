@@ -13,11 +13,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-    CoreGrantType, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
+    CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier, CoreJsonWebKey, CoreJsonWebKeySet,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, ClaimsVerificationError, ClientId, ClientSecret, EndpointMaybeSet,
@@ -148,7 +147,8 @@ pub struct Provider {
     pub issuer: IssuerUrl,
     auth: ClientAuth,
     discovered: RwLock<Option<Arc<Discovered>>>,
-    last_discovery_attempt: Mutex<Option<Instant>>,
+    /// One discovery at a time per provider; holds when the last one failed.
+    discovery: tokio::sync::Mutex<Option<Instant>>,
     last_jwks_fetch: Mutex<Option<Instant>>,
 }
 
@@ -219,7 +219,7 @@ impl Providers {
                 issuer,
                 auth,
                 discovered: RwLock::new(None),
-                last_discovery_attempt: Mutex::new(None),
+                discovery: tokio::sync::Mutex::new(None),
                 last_jwks_fetch: Mutex::new(None),
             }));
         }
@@ -250,39 +250,44 @@ impl Providers {
             let stale = provider
                 .current()
                 .is_none_or(|d| d.fetched_at.elapsed() >= every);
-            if stale && let Err(e) = self.discover(provider).await {
-                tracing::warn!(provider = %provider.config.id, error = %e, "provider discovery failed");
+            if stale {
+                let mut last_failure = provider.discovery.lock().await;
+                if let Err(e) = self.discover(provider, &mut last_failure).await {
+                    tracing::warn!(provider = %provider.config.id, error = %e, "provider discovery failed");
+                }
             }
         }
     }
 
-    /// The provider's metadata, discovering it now if the broker has none yet.
+    /// The provider's metadata, discovering it now if the broker has none yet (waiting for a
+    /// discovery already under way rather than starting another).
     pub async fn ensure(&self, provider: &Provider) -> Result<Arc<Discovered>, SignInError> {
         if let Some(d) = provider.current() {
             return Ok(d);
         }
-        let recently = provider
-            .last_discovery_attempt
-            .lock()
-            .ok()
-            .and_then(|t| *t)
-            .is_some_and(|t| t.elapsed() < DISCOVERY_RETRY_FLOOR);
-        if recently {
+        let mut last_failure = provider.discovery.lock().await;
+        if let Some(d) = provider.current() {
+            return Ok(d);
+        }
+        if last_failure.is_some_and(|t| t.elapsed() < DISCOVERY_RETRY_FLOOR) {
             return Err(unavailable(provider, "discovery failed"));
         }
-        self.discover(provider).await
+        self.discover(provider, &mut last_failure).await
     }
 
-    async fn discover(&self, provider: &Provider) -> Result<Arc<Discovered>, SignInError> {
-        if let Ok(mut t) = provider.last_discovery_attempt.lock() {
-            *t = Some(Instant::now());
-        }
+    async fn discover(
+        &self,
+        provider: &Provider,
+        last_failure: &mut Option<Instant>,
+    ) -> Result<Arc<Discovered>, SignInError> {
         let metadata = Metadata::discover_async(provider.issuer.clone(), &self.http)
             .await
             .map_err(|e| {
+                *last_failure = Some(Instant::now());
                 tracing::warn!(provider = %provider.config.id, error = %short(&e), "discovery failed");
                 unavailable(provider, "discovery failed")
             })?;
+        *last_failure = None;
         if let Ok(mut t) = provider.last_jwks_fetch.lock() {
             *t = Some(Instant::now());
         }

@@ -139,7 +139,10 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
             )));
         }
         if p.client_id.is_empty() {
-            return Err(invalid(format!("provider `{}`: `client_id` is empty", p.id)));
+            return Err(invalid(format!(
+                "provider `{}`: `client_id` is empty",
+                p.id
+            )));
         }
         let methods = [
             !p.client_secret.is_empty(),
@@ -214,8 +217,7 @@ impl ProviderConfig {
 
     /// The level of assurance an `acr` value stands for.
     pub fn loa_for(&self, acr: Option<&str>) -> u8 {
-        acr.and_then(|a| self.acr_loa.get(a).copied())
-            .unwrap_or(1)
+        acr.and_then(|a| self.acr_loa.get(a).copied()).unwrap_or(1)
     }
 }
 
@@ -276,7 +278,10 @@ mod tests {
             ("no openid", with(vec![no_openid], vec![])),
             ("loa 5", with(vec![bad_loa], vec![])),
             ("bad id", with(vec![provider("Bank!")], vec![])),
-            ("twice", with(vec![provider("bank"), provider("bank")], vec![])),
+            (
+                "twice",
+                with(vec![provider("bank"), provider("bank")], vec![]),
+            ),
         ] {
             let err = validate(&config).unwrap_err().to_string();
             assert!(err.contains("provider"), "{case}: {err}");

@@ -90,7 +90,10 @@ async fn links_are_unique_per_identity_and_the_last_one_stays() {
     let err = links::unlink(&db, &log, &other, &second.id, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::SignIn(super::SignInError::LinkNotFound(_))));
+    assert!(matches!(
+        err,
+        Error::SignIn(super::SignInError::LinkNotFound(_))
+    ));
 
     let removed = links::unlink(&db, &log, &citizen, &second.id, Some("bank"))
         .await
@@ -176,7 +179,11 @@ async fn asserted_claims_are_versioned_and_never_replace_a_verified_department_v
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(birthdate.value, json!("1958-04-21"), "the verified value stays");
+    assert_eq!(
+        birthdate.value,
+        json!("1958-04-21"),
+        "the verified value stays"
+    );
     let history = citizens::history(&db, &v, &citizen, "family_name")
         .await
         .unwrap();
