@@ -160,18 +160,6 @@ pub struct Providers {
     settings: SignInConfig,
 }
 
-/// A successful, fully verified token exchange.
-#[derive(Debug)]
-pub struct Verified {
-    pub subject: String,
-    pub acr: Option<String>,
-    /// Every claim of the ID token (already verified), as JSON.
-    pub id_token_claims: serde_json::Map<String, serde_json::Value>,
-    /// The raw ID token, kept only as `id_token_hint` for sign-out. Never logged.
-    pub id_token: String,
-    pub access_token: openidconnect::AccessToken,
-}
-
 /// Don't ask a provider that just failed discovery again for this long (pages retry on demand).
 const DISCOVERY_RETRY_FLOOR: Duration = Duration::from_secs(2);
 

@@ -120,6 +120,33 @@ async fn broker_demo_signs_a_newcomer_in_through_its_development_providers() {
     );
     assert!(page.sets_session_cookie());
 
+    // The development provider is strict like a real one: PKCE S256 and client authentication.
+    let bank = format!("http://127.0.0.1:{}", broker.port + 1);
+    let no_pkce = get(
+        &browser_client(),
+        &format!(
+            "{bank}/authorize?response_type=code&client_id=tell-us-once-demo&scope=openid&state=s\
+             &redirect_uri={}",
+            url::form_urlencoded::byte_serialize(broker.url("/signin/callback").as_bytes())
+                .collect::<String>()
+        ),
+    )
+    .await;
+    let refused = no_pkce.location.unwrap();
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(&refused, "state").as_deref(), Some("s"));
+    let token = reqwest::Client::new()
+        .post(format!("{bank}/token"))
+        .basic_auth("tell-us-once-demo", Some("not-the-secret"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+
     // Sign-out goes through the development provider's end-session endpoint and back.
     let me = get(&client, &broker.url("/me")).await;
     let out = post_form(
