@@ -356,10 +356,14 @@ async fn own_link(state: &AppState, who: &CitizenSession, id: &str) -> Result<li
 pub async fn confirm_unlink(
     state: web::Data<AppState>,
     page: Page,
+    req: HttpRequest,
     who: CitizenSession,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    let link = own_link(&state, &who, &id).await?;
+    let link = match own_link(&state, &who, &id).await {
+        Ok(link) => link,
+        Err(e) => return failure(&state, &page, &req, e, "/me/information", None),
+    };
     page.render(
         "me/unlink.html",
         &ConfirmUnlink {
@@ -393,18 +397,24 @@ pub async fn confirm_unlink(
 #[post("/me/links/{id}/unlink")]
 pub async fn unlink(
     state: web::Data<AppState>,
+    page: Page,
+    req: HttpRequest,
     id: web::Path<String>,
     form: Form<CitizenSession>,
 ) -> Result<HttpResponse, Error> {
     let who = &form.who;
-    let removed = links::unlink(
+    let removed = match links::unlink(
         &state.db,
         &state.audit,
         &who.citizen_id,
         &id,
         who.session.provider_id.as_deref(),
     )
-    .await?;
+    .await
+    {
+        Ok(removed) => removed,
+        Err(e) => return failure(&state, &page, &req, e, "/me/information", None),
+    };
     links::end_sessions_through(&state.db, &who.citizen_id, &removed.provider_id).await?;
     Ok(HttpResponse::SeeOther()
         .insert_header((

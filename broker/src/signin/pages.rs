@@ -51,6 +51,8 @@ pub(crate) struct Crumb {
 
 #[derive(Serialize)]
 struct FailurePage {
+    /// The message key of the heading: a failed sign-in, or a change to linked sign-ins.
+    heading: &'static str,
     status: u16,
     code: &'static str,
     message: String,
@@ -108,6 +110,11 @@ pub(crate) fn failure(
         status,
         "signin/error.html",
         &FailurePage {
+            heading: if restart == Purpose::Link.restart_path() {
+                "signin.change_error_heading"
+            } else {
+                "signin.error_heading"
+            },
             status: status.as_u16(),
             code,
             message,

@@ -254,6 +254,13 @@ async fn a_second_provider_is_linked_only_by_proof_in_one_session_and_can_be_unl
     )
     .await;
     assert_eq!(page.status, 409);
+    assert!(
+        page.body
+            .contains("Error code: identity_link_in_use (HTTP 409)"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("We could not make this change"));
     assert_eq!(world.counts().await.1, 2);
 
     // Every link and unlink is in the audit log, the refused one too (as a denial).
