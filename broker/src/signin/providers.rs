@@ -479,3 +479,67 @@ fn fault(e: &ClaimsVerificationError) -> TokenFault {
         _ => TokenFault::Malformed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openidconnect::JwsSigningAlgorithm;
+
+    #[test]
+    fn only_asymmetric_signature_algorithms_are_allowed() {
+        assert!(ALLOWED_ALGS.iter().all(|alg| !alg.uses_shared_secret()));
+        for refused in [
+            CoreJwsSigningAlgorithm::HmacSha256,
+            CoreJwsSigningAlgorithm::HmacSha384,
+            CoreJwsSigningAlgorithm::HmacSha512,
+        ] {
+            assert!(!ALLOWED_ALGS.contains(&refused));
+        }
+    }
+
+    #[test]
+    fn verification_failures_map_to_the_check_that_failed() {
+        use SignatureVerificationError as S;
+        let cases = [
+            (
+                ClaimsVerificationError::Expired(IAT_FUTURE.into()),
+                TokenFault::IssuedInFuture,
+            ),
+            (
+                ClaimsVerificationError::Expired("exp".into()),
+                TokenFault::Expired,
+            ),
+            (
+                ClaimsVerificationError::InvalidAudience(String::new()),
+                TokenFault::Audience,
+            ),
+            (
+                ClaimsVerificationError::InvalidIssuer(String::new()),
+                TokenFault::Issuer,
+            ),
+            (
+                ClaimsVerificationError::InvalidNonce(String::new()),
+                TokenFault::Nonce,
+            ),
+            (
+                ClaimsVerificationError::SignatureVerification(S::NoMatchingKey),
+                TokenFault::UnknownKey,
+            ),
+            (
+                ClaimsVerificationError::SignatureVerification(S::NoSignature),
+                TokenFault::Algorithm,
+            ),
+            (
+                ClaimsVerificationError::SignatureVerification(S::CryptoError(String::new())),
+                TokenFault::Signature,
+            ),
+            (
+                ClaimsVerificationError::Unsupported(String::new()),
+                TokenFault::Malformed,
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(fault(&error), expected, "{error}");
+        }
+    }
+}
