@@ -120,6 +120,11 @@ pub struct Config {
     pub catalogue: CatalogueConfig,
     pub sessions: SessionsConfig,
     pub audit: AuditConfig,
+    /// Upstream credential providers citizens (and officers) sign in with.
+    pub providers: Vec<crate::signin::settings::ProviderConfig>,
+    /// Upstream identities that get a privacy officer session.
+    pub officers: Vec<crate::signin::settings::OfficerConfig>,
+    pub signin: crate::signin::settings::SignInConfig,
     /// `[consent]`: durations, the expiry sweep, the controller named in receipts.
     pub consent: crate::consents::settings::ConsentConfig,
     pub departments: DepartmentsConfig,
@@ -249,6 +254,9 @@ impl Default for Config {
             audit: AuditConfig::default(),
             departments: DepartmentsConfig::default(),
             consent: crate::consents::settings::ConsentConfig::default(),
+            providers: Vec::new(),
+            officers: Vec::new(),
+            signin: crate::signin::settings::SignInConfig::default(),
         }
     }
 }
@@ -389,6 +397,7 @@ impl Config {
                 "`keys.current_master_key` `{current}` is not one of `keys.master_keys`"
             )));
         }
+        crate::signin::settings::validate(self)?;
         Ok(())
     }
 

@@ -1,6 +1,9 @@
 //! `broker demo`: the whole service on one machine with no external service: SQLite in a data
 //! directory, demo data, and the URLs to open. Each capability adds its part of the story here.
 
+pub mod dev_provider;
+pub mod signin;
+
 use std::path::PathBuf;
 
 use clap::Args;
@@ -36,6 +39,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     };
     config.server.insecure_cookies = true;
     crate::telemetry::init(&config);
+    let dev_providers = signin::start(&mut config, &data_dir, &base, args.port)
+        .await
+        .map_err(CliError::Other)?;
     let release_command = crate::release::demo::prepare(&config).await?;
     println!();
     println!(
@@ -44,6 +50,15 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     );
     println!();
     println!("  Start page          {base}/");
+    println!("  Sign in             {base}/signin");
+    for p in &dev_providers {
+        println!(
+            "    development provider (NOT FOR PRODUCTION) at {}",
+            p.issuer
+        );
+    }
+    println!("    personas: Alice Tremblay (both providers), Bob Singh (bank)");
+    println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");

@@ -34,6 +34,8 @@ pub enum Error {
     Audit(#[from] crate::audit_log::AuditError),
     #[error(transparent)]
     Consent(#[from] crate::consents::LedgerError),
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::SignInError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

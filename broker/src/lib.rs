@@ -22,6 +22,7 @@ pub mod keys;
 pub mod oauth;
 pub mod release;
 pub mod server;
+pub mod signin;
 pub mod store;
 pub mod telemetry;
 pub mod vault;

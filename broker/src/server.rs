@@ -44,6 +44,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: web::Bytes,
+    /// Upstream credential providers (discovery, keys, the relying-party client).
+    pub providers: Arc<crate::signin::Providers>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,8 @@ pub enum StartError {
     Http(String),
     #[error("cannot render the API document: {0}")]
     OpenApi(String),
+    #[error(transparent)]
+    SignIn(#[from] crate::signin::providers::ProviderSetupError),
 }
 
 impl AppState {
@@ -91,6 +95,7 @@ impl AppState {
             .to_json()
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
         let policy = Arc::new(load_policy(&config)?);
+        let providers = crate::signin::providers(&config)?;
         let audit = crate::audit_log::AuditLog::new(
             db.clone(),
             keys.clone(),
@@ -113,6 +118,7 @@ impl AppState {
             client_keys: Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone())),
             http,
             openapi_json: openapi_json.into(),
+            providers,
         })
     }
 }
@@ -132,6 +138,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::oauth::Api::openapi(),
         crate::release::Api::openapi(),
         crate::consents::api::Api::openapi(),
+        crate::signin::Api::openapi(),
     ]
 }
 
@@ -151,6 +158,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::oauth::token::token)
         .service(crate::release::attributes)
         .configure(crate::consents::api::routes);
+    crate::signin::routes(cfg);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {
@@ -187,6 +195,7 @@ pub fn app(
 pub type Shutdown = watch::Receiver<bool>;
 
 fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdown) {
+    crate::signin::spawn_background(tasks, state, shutdown);
     // Pick up `broker keys rotate` run by an operator while the server is up.
     let keys = state.keys.clone();
     let mut stop = shutdown.clone();

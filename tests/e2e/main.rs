@@ -7,3 +7,4 @@ mod consents;
 mod foundation;
 mod oauth;
 mod release;
+mod signin;

@@ -9,6 +9,7 @@ pub mod citizens;
 pub mod departments;
 pub mod peers;
 pub mod release;
+pub mod signin;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -98,7 +99,18 @@ impl Broker {
 
     /// Spawns `broker <args>` without waiting (for tests of start-up failures and restarts).
     pub fn spawn(db_url: &str, data_dir: &Path, extra: BrokerEnv, args: &[&str]) -> Broker {
-        let port = free_port();
+        Self::spawn_on(free_port(), db_url, data_dir, extra, args)
+    }
+
+    /// Like [`Broker::spawn`] on a port chosen beforehand (peers that must know the broker's URL
+    /// before it starts, e.g. an OpenID provider's registered redirect URI).
+    pub fn spawn_on(
+        port: u16,
+        db_url: &str,
+        data_dir: &Path,
+        extra: BrokerEnv,
+        args: &[&str],
+    ) -> Broker {
         let base = format!("http://127.0.0.1:{port}");
         let log = data_dir.join(format!("broker-{port}.log"));
         let mut env = BrokerEnv::default()

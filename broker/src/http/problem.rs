@@ -106,6 +106,38 @@ impl Error {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
             Error::Store(_) | Error::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            Error::SignIn(e) => {
+                use crate::signin::SignInError as S;
+                match e {
+                    S::UnknownProvider(_) => (StatusCode::NOT_FOUND, "signin_unknown_provider"),
+                    S::ProviderUnavailable { .. } => {
+                        (StatusCode::BAD_GATEWAY, "signin_provider_unavailable")
+                    }
+                    S::StateMissing => (StatusCode::BAD_REQUEST, "signin_state_missing"),
+                    S::StateInvalid => (StatusCode::BAD_REQUEST, "signin_state_invalid"),
+                    S::StateExpired => (StatusCode::BAD_REQUEST, "signin_state_expired"),
+                    S::StateUsed => (StatusCode::BAD_REQUEST, "signin_state_used"),
+                    S::CallbackMalformed(_) => {
+                        (StatusCode::BAD_REQUEST, "signin_callback_malformed")
+                    }
+                    S::IssuerMismatch => (StatusCode::BAD_REQUEST, "signin_issuer_mismatch"),
+                    S::ProviderRefused(_) => (StatusCode::BAD_REQUEST, "signin_cancelled"),
+                    S::CodeRejected => (StatusCode::BAD_REQUEST, "signin_code_rejected"),
+                    S::IdToken(_) => (StatusCode::BAD_REQUEST, "signin_id_token_invalid"),
+                    S::UserinfoSubject => (StatusCode::BAD_REQUEST, "signin_userinfo_mismatch"),
+                    S::SubjectInvalid => (StatusCode::BAD_REQUEST, "signin_subject_invalid"),
+                    S::NotAnOfficer => (StatusCode::FORBIDDEN, "officer_not_authorised"),
+                    S::LinkedElsewhere => (StatusCode::CONFLICT, "identity_linked_elsewhere"),
+                    S::ProviderAlreadyLinked => {
+                        (StatusCode::CONFLICT, "identity_provider_already_linked")
+                    }
+                    S::LinkSessionEnded => (StatusCode::BAD_REQUEST, "identity_link_session_ended"),
+                    S::LinkNotFound(_) => (StatusCode::NOT_FOUND, "identity_link_not_found"),
+                    S::LastLink => (StatusCode::CONFLICT, "identity_last_link"),
+                    S::LinkInUse => (StatusCode::CONFLICT, "identity_link_in_use"),
+                    S::CitizenUnavailable => (StatusCode::FORBIDDEN, "citizen_unavailable"),
+                }
+            }
             Error::Audit(_) | Error::Sign(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
@@ -117,6 +149,7 @@ impl Error {
         if status.is_server_error() {
             match self {
                 Error::NotReady(why) => format!("the broker is not ready: {why}"),
+                Error::SignIn(e) => e.to_string(),
                 _ => "the broker could not complete the request; it has been logged".to_owned(),
             }
         } else {

@@ -18,6 +18,10 @@ mod m20261126_000011_create_audit_head;
 mod m20261126_000012_create_audit_checkpoints;
 mod m20261126_000013_create_consents;
 mod m20261126_000014_create_consent_events;
+mod m20261126_000100_create_signin_requests;
+mod m20261126_000101_create_identity_links;
+mod m20261126_000102_create_signin_claim_notices;
+mod m20261126_000103_create_officer_sessions;
 mod m20261126_000200_create_consent_receipts;
 
 pub struct Migrator;
@@ -40,6 +44,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_create_audit_checkpoints::Migration),
             Box::new(m20261126_000013_create_consents::Migration),
             Box::new(m20261126_000014_create_consent_events::Migration),
+            Box::new(m20261126_000100_create_signin_requests::Migration),
+            Box::new(m20261126_000101_create_identity_links::Migration),
+            Box::new(m20261126_000102_create_signin_claim_notices::Migration),
+            Box::new(m20261126_000103_create_officer_sessions::Migration),
             Box::new(m20261126_000200_create_consent_receipts::Migration),
         ]
     }

@@ -1,0 +1,192 @@
+//! `broker demo`: the development credential providers are real OpenID providers reached over
+//! HTTP; a newcomer signs in as a demo persona and sees their name and where each fact came from.
+
+use broker_e2e::signin::*;
+use broker_e2e::*;
+use serde_json::json;
+
+/// The development provider's persona page → the broker's callback.
+async fn choose_persona(client: &reqwest::Client, provider_page: &Page, persona: &str) -> Page {
+    assert!(
+        provider_page
+            .body
+            .contains("DEVELOPMENT PROVIDER — NOT FOR PRODUCTION"),
+        "{}",
+        provider_page.body
+    );
+    let marker = "name=\"interaction\" value=\"";
+    let i = provider_page.body.find(marker).unwrap() + marker.len();
+    let interaction = provider_page.body[i..].split('"').next().unwrap();
+    let base = url::Url::parse(&provider_page.url).unwrap();
+    let decide = base.join("/authorize/decide").unwrap();
+    post_form(
+        client,
+        decide.as_str(),
+        &[
+            ("interaction", interaction),
+            ("persona", persona),
+            ("action", "approve"),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn broker_demo_signs_a_newcomer_in_through_its_development_providers() {
+    let demo = Demo::start().await;
+    let broker = &demo.broker;
+    let client = browser_client();
+    let list = get(&client, &broker.url("/signin")).await;
+    assert!(
+        list.body
+            .contains("Sign in with Bank sign-in partner (development)")
+    );
+    assert!(
+        list.body
+            .contains("Sign in with Provincial digital ID (development)")
+    );
+
+    // The bank's development provider, over HTTP like any provider.
+    let start = get(&client, &broker.url("/signin/with/demo-bank")).await;
+    assert_eq!(start.status, 303);
+    let authorize = start.location.unwrap();
+    assert!(authorize.starts_with(&format!("http://127.0.0.1:{}/authorize?", broker.port + 1)));
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    let persona_page = get(&client, &authorize).await;
+    assert_eq!(persona_page.status, 200);
+    assert!(persona_page.body.contains("Alice Tremblay"));
+    let back = choose_persona(&client, &persona_page, "alice").await;
+    let callback = back.location.unwrap();
+    assert!(
+        callback.starts_with(&broker.url("/signin/callback?")),
+        "{callback}"
+    );
+    assert!(query_param(&callback, "iss").is_some(), "RFC 9207 iss");
+    let signed_in = get(&client, &callback).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+
+    let me = get(&client, &broker.url("/me")).await;
+    assert!(me.body.contains("Hello, Alice Tremblay"), "{}", me.body);
+    let info = get(&client, &broker.url("/me/information")).await;
+    for expected in [
+        "Bank sign-in partner (development)",
+        "Provided at sign-in",
+        "Level 2",
+        "1958-04-12",
+        "123, rue Principale",
+        "Gatineau QC J8X 1A1",
+        "+1 819 555 0100",
+        "French",
+    ] {
+        assert!(info.body.contains(expected), "{expected}: {}", info.body);
+    }
+
+    // Alice links her provincial digital ID (level 3) in the same session.
+    let link = post_form(
+        &client,
+        &broker.url("/me/links"),
+        &[
+            ("provider", "demo-provincial-id"),
+            ("csrf_token", &csrf_token(&info.body)),
+        ],
+    )
+    .await;
+    let persona_page = get(&client, link.location.as_ref().unwrap()).await;
+    let back = choose_persona(&client, &persona_page, "alice").await;
+    let linked = get(&client, back.location.as_ref().unwrap()).await;
+    assert_eq!(linked.status, 303, "{}", linked.body);
+    let info = get(&client, &broker.url("/me/information")).await;
+    assert!(
+        info.body.contains("Provincial digital ID (development)") && info.body.contains("Level 3")
+    );
+
+    // Olivier Officer is the demo's privacy officer.
+    let officer = browser_client();
+    let start = get(
+        &officer,
+        &broker.url("/officer/signin/with/demo-provincial-id"),
+    )
+    .await;
+    let persona_page = get(&officer, start.location.as_ref().unwrap()).await;
+    let back = choose_persona(&officer, &persona_page, "olivier").await;
+    let page = get(&officer, back.location.as_ref().unwrap()).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(
+        page.location.as_deref(),
+        Some(broker.url("/officer").as_str())
+    );
+    assert!(page.sets_session_cookie());
+
+    // The development provider is strict like a real one: PKCE S256 and client authentication.
+    let bank = format!("http://127.0.0.1:{}", broker.port + 1);
+    let no_pkce = get(
+        &browser_client(),
+        &format!(
+            "{bank}/authorize?response_type=code&client_id=tell-us-once-demo&scope=openid&state=s\
+             &redirect_uri={}",
+            url::form_urlencoded::byte_serialize(broker.url("/signin/callback").as_bytes())
+                .collect::<String>()
+        ),
+    )
+    .await;
+    let refused = no_pkce.location.unwrap();
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert_eq!(query_param(&refused, "state").as_deref(), Some("s"));
+    let token = reqwest::Client::new()
+        .post(format!("{bank}/token"))
+        .basic_auth("tell-us-once-demo", Some("not-the-secret"))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 401);
+
+    // Sign-out goes through the development provider's end-session endpoint and back.
+    let me = get(&client, &broker.url("/me")).await;
+    let out = post_form(
+        &client,
+        &broker.url("/signout"),
+        &[("csrf_token", &csrf_token(&me.body))],
+    )
+    .await;
+    let end = out.location.unwrap();
+    assert!(end.contains("/session/end?"), "{end}");
+    let back = get(&client, &end).await;
+    assert_eq!(
+        back.location.as_deref(),
+        Some(broker.url("/signout/done").as_str())
+    );
+}
+
+#[tokio::test]
+async fn broker_demo_in_a_real_browser() {
+    let demo = Demo::start().await;
+    let result =
+        super::browser::run_scenario("scenario-demo.mjs", json!({ "broker": demo.broker.base }));
+    assert!(
+        result["banner"]
+            .as_str()
+            .unwrap()
+            .contains("DEVELOPMENT PROVIDER — NOT FOR PRODUCTION")
+    );
+    assert_eq!(result["greeting"], "Hello, Alice Tremblay");
+    let facts = result["facts"].as_str().unwrap();
+    assert!(
+        facts.contains("Bank sign-in partner (development)") && facts.contains("Tremblay"),
+        "{facts}"
+    );
+    for page in [
+        "signinViolations",
+        "providerViolations",
+        "dashboardViolations",
+        "informationViolations",
+    ] {
+        assert_eq!(result[page], json!([]), "{page}: {}", result[page]);
+    }
+}
