@@ -24,6 +24,7 @@ struct Dashboard {
     name: Option<String>,
     provider: String,
     loa: u8,
+    consent_summary: crate::consents::pages::ConsentSummary,
     breadcrumbs: Vec<Crumb>,
 }
 
@@ -178,12 +179,15 @@ pub async fn dashboard(
         .as_deref()
         .map(|p| provider_name(&state, page.lang, p))
         .unwrap_or_default();
+    let consent_summary =
+        crate::consents::pages::summary(&state, &who.citizen_id, page.lang).await?;
     page.render(
         "me/dashboard.html",
         &Dashboard {
             name,
             provider,
             loa: who.session.loa,
+            consent_summary,
             breadcrumbs: vec![Crumb {
                 key: "me.dashboard_title",
                 href: None,

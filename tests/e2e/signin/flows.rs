@@ -61,6 +61,13 @@ async fn a_first_sign_in_creates_the_citizen_link_and_session_and_shows_where_fa
     let me = get(&client, &world.broker.url("/me")).await;
     assert_eq!(me.status, 200);
     assert!(me.body.contains("Hello, Alice Tremblay"), "{}", me.body);
+    // The dashboard carries the consent summary (no requests yet for a new citizen).
+    assert!(
+        me.body.contains("consent-summary-heading")
+            && me.body.contains("No request is waiting for your answer."),
+        "{}",
+        me.body
+    );
     assert!(
         me.body
             .contains("signed in with bank (EN) (level of assurance 2)")
