@@ -42,7 +42,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let dev_providers = signin::start(&mut config, &data_dir, &base, args.port)
         .await
         .map_err(CliError::Other)?;
-    let release_command = crate::release::demo::prepare(&config).await?;
+    let alice = seed(&config).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -57,7 +57,12 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
             p.issuer
         );
     }
-    println!("    personas: Alice Tremblay (both providers), Bob Singh (bank)");
+    println!(
+        "    personas: Alice Tremblay (both providers; her bank identity is already linked to"
+    );
+    println!(
+        "    the demo citizen, with a pending request from the pension office), Bob Singh (bank)"
+    );
     println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
     println!("  API reference       {base}/docs/api");
@@ -71,8 +76,23 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     );
     println!("repository after `npm ci --prefix tests/peers`):");
     println!();
-    println!("  {release_command}");
+    println!("  {}", alice.command);
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await
+}
+
+/// Seeds the demo world on the demo database before the server starts: the pension office's
+/// client and key, Alice with her facts, consent and bank identity link, and the pension office's
+/// pending request to her. Idempotent per data directory.
+async fn seed(config: &Config) -> Result<crate::release::demo::Prepared, CliError> {
+    let db = crate::store::connect(config).await?;
+    crate::store::migrate(&db).await?;
+    let state = crate::server::AppState::build(std::sync::Arc::new(config.clone()), db)?;
+    let alice = crate::release::demo::prepare(&state).await?;
+    crate::consents::demo::seed_requests(&state, &alice.citizen_id)
+        .await
+        .map_err(|e| CliError::Other(format!("demo: the pension office's request: {e}")))?;
+    state.db.close().await?;
+    Ok(alice)
 }

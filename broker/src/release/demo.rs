@@ -1,11 +1,12 @@
 //! The demo's part of attribute release: a department system (the pension office's client, its
-//! Ed25519 private JWK written into the demo data directory), a demo citizen record with facts
-//! and a pension consent, and the command that fetches her signed attributes from the running
-//! demo with openid-client.
+//! Ed25519 private JWK written into the demo data directory), the demo citizen Alice Tremblay with
+//! her facts and a pension consent, and the command that fetches her signed attributes from the
+//! running demo with openid-client.
 //!
-//! The citizen is seeded at demo start rather than waiting for a sign-in, so the command works
-//! at once and stays the same across restarts on the same data directory. She is a record only:
-//! signing in as Alice through a development provider creates (or links) a citizen of its own.
+//! Alice is seeded at demo start rather than waiting for a sign-in, so the command works at once
+//! and stays the same across restarts on the same data directory. She is linked to her identity at
+//! the development bank provider (persona `alice`), exactly as her first sign-in there would have
+//! done: signing in as Alice shows the same citizen, her facts, consents and activity.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,14 +15,14 @@ use std::path::Path;
 use consent::{Actor, Change, ConsentEvent, DAY_MS, Mode, Uuid};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use sea_orm::DatabaseConnection;
+use sea_orm::TransactionTrait;
 
 use crate::citizens::{self, Provenance, SourceKind};
 use crate::cli::CliError;
-use crate::config::Config;
 use crate::departments::{self, Client, ClientKeys};
 use crate::jose::{b64, b64_decode};
 use crate::oauth::scope;
+use crate::server::AppState;
 
 pub const DEPARTMENT: &str = "employment-social-development";
 pub const CLIENT_ID: &str = "esd-pension-app";
@@ -81,23 +82,35 @@ fn public_only(jwk: &serde_json::Value) -> serde_json::Value {
     jwk
 }
 
+/// Alice's subject at the development bank provider (persona `alice`).
+pub const ALICE_BANK_SUBJECT: &str = "BANK-ALICE-1001";
+
 /// The demo citizen: reused from `id_file` when she exists, else created with her facts and
-/// her consent for the pension office.
-async fn demo_citizen(
-    db: &DatabaseConnection,
-    vault: &crate::vault::Vault,
-    id_file: &Path,
-) -> Result<String, CliError> {
-    if let Ok(id) = std::fs::read_to_string(id_file)
-        && citizens::get(db, id.trim()).await?.is_some()
-    {
-        return Ok(id.trim().to_owned());
-    }
+/// her consent for the pension office. Either way she is linked to her bank identity.
+async fn demo_citizen(state: &AppState, id_file: &Path) -> Result<String, CliError> {
+    let db = &state.db;
+    let existing = match std::fs::read_to_string(id_file) {
+        Ok(id) => citizens::get(db, id.trim())
+            .await?
+            .map(|_| id.trim().to_owned()),
+        Err(_) => None,
+    };
+    let id = match existing {
+        Some(id) => id,
+        None => create_alice(state).await?,
+    };
+    link_bank_identity(state, &id).await?;
+    std::fs::write(id_file, &id).map_err(|e| other("cannot remember the citizen", e))?;
+    Ok(id)
+}
+
+async fn create_alice(state: &AppState) -> Result<String, CliError> {
+    let (db, vault) = (&state.db, &*state.vault);
     let id = citizens::create(db, vault).await?;
     let now = crate::store::now_ms();
     let provider = |loa| Provenance {
         source_kind: SourceKind::Provider,
-        source_id: "bank-sign-in-partner".into(),
+        source_id: crate::demo::signin::BANK.into(),
         method: "asserted".into(),
         loa,
         verified: true,
@@ -113,13 +126,13 @@ async fn demo_citizen(
     };
     let facts = [
         ("given_name", serde_json::json!("Alice"), provider(2)),
-        ("family_name", serde_json::json!("Martin"), provider(2)),
+        ("family_name", serde_json::json!("Tremblay"), provider(2)),
         (
             "address",
-            serde_json::json!({"street_address": "24 Sussex Lane", "locality": "Ottawa", "region": "ON", "postal_code": "K1A 0A1", "country": "CA"}),
+            serde_json::json!({"street_address": "123, rue Principale", "locality": "Gatineau", "region": "QC", "postal_code": "J8X 1A1", "country": "CA"}),
             provider(2),
         ),
-        ("birthdate", serde_json::json!("1959-03-14"), register),
+        ("birthdate", serde_json::json!("1958-04-12"), register),
     ];
     for (attribute, value, provenance) in &facts {
         citizens::record(db, vault, &id, attribute, value, provenance).await?;
@@ -143,24 +156,61 @@ async fn demo_citizen(
     )
     .await
     .map_err(|e| other("the consent", e))?;
-    std::fs::write(id_file, &id).map_err(|e| other("cannot remember the citizen", e))?;
     Ok(id)
+}
+
+/// Links Alice to her identity at the development bank provider, unless that identity is linked
+/// already (to her, after an earlier start, or to whoever signed in with it first).
+async fn link_bank_identity(state: &AppState, citizen_id: &str) -> Result<(), CliError> {
+    let Some(bank) = state
+        .config
+        .providers
+        .iter()
+        .find(|p| p.id == crate::demo::signin::BANK)
+    else {
+        return Ok(());
+    };
+    if crate::signin::links::find(&state.db, &bank.issuer, ALICE_BANK_SUBJECT)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let txn = state.db.begin().await?;
+    crate::signin::links::create(
+        &txn,
+        &state.audit,
+        citizen_id,
+        &bank.id,
+        &bank.issuer,
+        ALICE_BANK_SUBJECT,
+        2,
+    )
+    .await
+    .map_err(|e| other("the identity link", e))?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What the release demo set up: the citizen and the command that fetches her attributes.
+pub struct Prepared {
+    pub citizen_id: String,
+    pub command: String,
 }
 
 /// Sets up the demo department client and citizen (idempotent per data directory) and returns
 /// the command that fetches her signed attributes.
-pub async fn prepare(config: &Config) -> Result<String, CliError> {
+pub async fn prepare(state: &AppState) -> Result<Prepared, CliError> {
+    let config = &state.config;
     let dir = config.data_dir.join("demo");
     std::fs::create_dir_all(&dir)
         .map_err(|e| other(&format!("cannot create `{}`", dir.display()), e))?;
-    let db = crate::store::connect(config).await?;
-    crate::store::migrate(&db).await?;
-    let policy = crate::server::load_policy(config)?;
-    departments::sync_catalogue(&db, policy.catalogue().departments()).await?;
+    let db = &state.db;
+    departments::sync_catalogue(db, state.policy.catalogue().departments()).await?;
     let key_file = dir.join(format!("{CLIENT_ID}.private.jwk.json"));
     let jwks = demo_key(&key_file)?;
     departments::upsert_client(
-        &db,
+        db,
         &Client {
             client_id: CLIENT_ID.into(),
             department_id: DEPARTMENT.into(),
@@ -172,19 +222,21 @@ pub async fn prepare(config: &Config) -> Result<String, CliError> {
         },
     )
     .await?;
-    let secrets = crate::keys::load_secrets(config)?;
-    let vault = crate::vault::Vault::new(&secrets)?;
-    let citizen = demo_citizen(&db, &vault, &dir.join("release-citizen.id")).await?;
-    let sector = policy
+    let citizen = demo_citizen(state, &dir.join("release-citizen.id")).await?;
+    let sector = state
+        .policy
         .catalogue()
         .department(DEPARTMENT)
         .map(|d| d.sector_identifier.clone())
         .ok_or_else(|| other("the catalogue", "the pension office is missing"))?;
-    let sub = citizens::pairwise::subject_for(&db, &secrets.pairwise, &sector, &citizen).await?;
-    db.close().await?;
-    Ok(format!(
-        "node tests/peers/department.mjs --issuer {} --client-id {CLIENT_ID} --key {} --get '/api/v1/subjects/{sub}/attributes?claims={CLAIMS}&purpose={PURPOSE}'",
-        config.public_url,
-        key_file.display()
-    ))
+    let sub =
+        citizens::pairwise::subject_for(db, &state.secrets.pairwise, &sector, &citizen).await?;
+    Ok(Prepared {
+        citizen_id: citizen,
+        command: format!(
+            "node tests/peers/department.mjs --issuer {} --client-id {CLIENT_ID} --key {} --get '/api/v1/subjects/{sub}/attributes?claims={CLAIMS}&purpose={PURPOSE}'",
+            config.public_url,
+            key_file.display()
+        ),
+    })
 }

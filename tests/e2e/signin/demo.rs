@@ -70,6 +70,21 @@ async fn broker_demo_signs_a_newcomer_in_through_its_development_providers() {
 
     let me = get(&client, &broker.url("/me")).await;
     assert!(me.body.contains("Hello, Alice Tremblay"), "{}", me.body);
+    // She is the demo's seeded citizen (her bank identity was linked at demo start): the pension
+    // office's request to her is waiting, and her consent for it is listed.
+    let requests = get(&client, &broker.url("/me/requests")).await;
+    assert_eq!(requests.status, 200);
+    assert!(
+        requests.body.contains("Employment and Social Development"),
+        "{}",
+        requests.body
+    );
+    let consents = get(&client, &broker.url("/me/consents")).await;
+    assert!(
+        consents.body.contains("Employment and Social Development"),
+        "{}",
+        consents.body
+    );
     let info = get(&client, &broker.url("/me/information")).await;
     for expected in [
         "Bank sign-in partner (development)",
