@@ -43,6 +43,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         .await
         .map_err(CliError::Other)?;
     let release_command = crate::release::demo::prepare(&config).await?;
+    let receiver = crate::relay::demo::start_receiver(args.port.saturating_add(3))?;
+    let drop = crate::relay::demo::prepare(&config, &receiver).await?;
+    crate::relay::demo::spawn_consent_seeder(&config);
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -60,6 +63,10 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("    personas: Alice Tremblay (both providers), Bob Singh (bank)");
     println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
+    println!("  Update my address   {base}/me/update  (reaches two departments; watch the status)");
+    for line in crate::relay::demo::describe(&receiver, &drop) {
+        println!("{line}");
+    }
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");
