@@ -247,8 +247,21 @@ impl Relay {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let rows: Vec<String> = delivery_row::Entity::find()
+            .all(&self.conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .take(20)
+            .map(|d| {
+                format!(
+                    "{} {} {} attempts={} {:?}",
+                    d.department_id, d.event, d.status, d.attempts, d.last_error
+                )
+            })
+            .collect();
         panic!(
-            "timed out waiting for {what}; broker log tail:\n{}",
+            "timed out waiting for {what}; deliveries: {rows:#?}\nbroker log tail:\n{}",
             tail(&self.broker.log_text(), 40)
         );
     }

@@ -77,25 +77,8 @@ pub async fn record(state: &AppState, change: NewChange) -> Result<Recorded, Err
     let recipients = plan(state, &change.citizen_id, change.kind, &changed).await?;
     let departments = departments::list(&state.db).await?;
     let txn = state.db.begin().await?;
-    let mut versions = Vec::new();
-    for (name, value) in &change.values {
-        let version = citizens::record(
-            &txn,
-            &state.vault,
-            &change.citizen_id,
-            name,
-            value,
-            &change.provenance,
-        )
-        .await
-        .map_err(RelayError::from)?;
-        versions.push(json!({"name": name, "version": version}));
-    }
-    if change.kind == EventKind::Death {
-        citizens::mark_deceased(&txn, &change.citizen_id, now)
-            .await
-            .map_err(RelayError::from)?;
-    }
+    // INVARIANT: the first statement is a write (the audit head's update), so SQLite takes its
+    // write lock at once instead of failing to upgrade a read snapshot under a concurrent writer.
     let action = match change.kind {
         EventKind::Update => Action::AttributeUpdated,
         _ => Action::LifeEvent,
@@ -115,6 +98,25 @@ pub async fn record(state: &AppState, change: NewChange) -> Result<Recorded, Err
         .detail
         .insert("recipients".into(), recipients.len().to_string());
     let receipt = state.audit.append_in(&txn, record).await?;
+    let mut versions = Vec::new();
+    for (name, value) in &change.values {
+        let version = citizens::record(
+            &txn,
+            &state.vault,
+            &change.citizen_id,
+            name,
+            value,
+            &change.provenance,
+        )
+        .await
+        .map_err(RelayError::from)?;
+        versions.push(json!({"name": name, "version": version}));
+    }
+    if change.kind == EventKind::Death {
+        citizens::mark_deceased(&txn, &change.citizen_id, now)
+            .await
+            .map_err(RelayError::from)?;
+    }
     let change_id = uuid::Uuid::now_v7().to_string();
     change::ActiveModel {
         id: Set(change_id.clone()),

@@ -175,18 +175,22 @@ async fn after_a_death_releases_stop_and_recipients_are_told() {
     assert_eq!(status, 202, "{body}");
     relay
         .wait_until("the death notices", Duration::from_secs(20), || async {
-            relay.deliveries("delivered").await.len() == 2
+            relay.deliveries("delivered").await.len() == 3
         })
         .await;
-    // The revenue agency is a statutory recipient of the date of death.
-    let revenue = relay.received("revenue").await;
-    let (uri, event) = event_of(&revenue[0]);
-    assert_eq!(uri, "urn:tell-us-once:secevent:death");
-    assert_eq!(
-        event["verified_claims"]["claims"]["date_of_death"],
-        "2026-11-20"
-    );
-    assert_eq!(event["purpose"], "death-notification");
+    // The revenue agency and ESD are the statutory recipients of the date of death (ESD with no
+    // consent at all).
+    for path in ["revenue", "esd"] {
+        let received = relay.received(path).await;
+        assert_eq!(received.len(), 1, "{path}");
+        let (uri, event) = event_of(&received[0]);
+        assert_eq!(uri, "urn:tell-us-once:secevent:death");
+        assert_eq!(
+            event["verified_claims"]["claims"]["date_of_death"],
+            "2026-11-20"
+        );
+        assert_eq!(event["purpose"], "death-notification");
+    }
     // The health plan held an ongoing consent: told that releases stopped, with no value.
     let health = relay.received("health").await;
     let (uri, event) = event_of(&health[0]);
