@@ -242,6 +242,27 @@ pub async fn history<C: ConnectionTrait>(
     rows.into_iter().map(|r| decrypt(&dk, r)).collect()
 }
 
+/// One version of one attribute (the relay builds a delivery from the version it recorded).
+pub async fn version<C: ConnectionTrait>(
+    conn: &C,
+    vault: &Vault,
+    id: &str,
+    attribute: &str,
+    version: i32,
+) -> Result<Option<Fact>, CitizenError> {
+    let row = attribute_value::Entity::find()
+        .filter(attribute_value::Column::CitizenId.eq(id))
+        .filter(attribute_value::Column::Attribute.eq(attribute))
+        .filter(attribute_value::Column::Version.eq(version))
+        .one(conn)
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let dk = data_key(conn, vault, id).await?;
+    decrypt(&dk, row).map(Some)
+}
+
 /// Records a new version of an attribute and returns its version number.
 pub async fn record<C: ConnectionTrait>(
     conn: &C,

@@ -50,6 +50,9 @@ pub enum Command {
     /// Consent receipts.
     #[command(subcommand)]
     Consent(ConsentCommand),
+    /// The relay's deliveries to departments: list them, queue dead-lettered ones again.
+    #[command(subcommand)]
+    Deliveries(crate::relay::cli::DeliveriesCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +175,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 println!("warning: {warning}");
             }
             Ok(())
+        }
+        Command::Deliveries(command) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::relay::cli::run(command, config).await
         }
         Command::Departments(command) => {
             let config = load_config(cli.config.as_deref())?;

@@ -128,6 +128,8 @@ pub struct Config {
     /// `[consent]`: durations, the expiry sweep, the controller named in receipts.
     pub consent: crate::consents::settings::ConsentConfig,
     pub departments: DepartmentsConfig,
+    /// `[relay]`: the delivery worker (tell us once).
+    pub relay: crate::relay::settings::RelayConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -253,6 +255,7 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             audit: AuditConfig::default(),
             departments: DepartmentsConfig::default(),
+            relay: crate::relay::settings::RelayConfig::default(),
             consent: crate::consents::settings::ConsentConfig::default(),
             providers: Vec::new(),
             officers: Vec::new(),

@@ -42,6 +42,8 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let dev_providers = signin::start(&mut config, &data_dir, &base, args.port)
         .await
         .map_err(CliError::Other)?;
+    let receiver = crate::relay::demo::start_receiver(args.port.saturating_add(3))?;
+    let drop = crate::relay::demo::prepare(&config, &receiver).await?;
     let alice = seed(&config).await?;
     println!();
     println!(
@@ -65,6 +67,10 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     );
     println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
+    println!("  Update my address   {base}/me/update  (reaches two departments; watch the status)");
+    for line in crate::relay::demo::describe(&receiver, &drop) {
+        println!("{line}");
+    }
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");
@@ -84,7 +90,8 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
 
 /// Seeds the demo world on the demo database before the server starts: the pension office's
 /// client and key, Alice with her facts, consent and bank identity link, and the pension office's
-/// pending request to her. Idempotent per data directory.
+/// pending request to her, and her ongoing address consents to the relay's two demo departments.
+/// Idempotent per data directory.
 async fn seed(config: &Config) -> Result<crate::release::demo::Prepared, CliError> {
     let db = crate::store::connect(config).await?;
     crate::store::migrate(&db).await?;
@@ -93,6 +100,7 @@ async fn seed(config: &Config) -> Result<crate::release::demo::Prepared, CliErro
     crate::consents::demo::seed_requests(&state, &alice.citizen_id)
         .await
         .map_err(|e| CliError::Other(format!("demo: the pension office's request: {e}")))?;
+    crate::relay::demo::seed_consents(&state.db, &alice.citizen_id).await?;
     state.db.close().await?;
     Ok(alice)
 }

@@ -36,6 +36,8 @@ pub enum Error {
     Consent(#[from] crate::consents::LedgerError),
     #[error(transparent)]
     SignIn(#[from] crate::signin::SignInError),
+    #[error(transparent)]
+    Relay(#[from] crate::relay::RelayError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
     #[error("internal error: {0}")]

@@ -20,6 +20,7 @@ pub mod http;
 pub mod jose;
 pub mod keys;
 pub mod oauth;
+pub mod relay;
 pub mod release;
 pub mod server;
 pub mod signin;

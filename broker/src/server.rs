@@ -46,6 +46,8 @@ pub struct AppState {
     pub openapi_json: web::Bytes,
     /// Upstream credential providers (discovery, keys, the relying-party client).
     pub providers: Arc<crate::signin::Providers>,
+    /// Departments' delivery adapters for the relay.
+    pub adapters: Arc<crate::relay::Adapters>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,8 @@ impl AppState {
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
         let policy = Arc::new(load_policy(&config)?);
         let providers = crate::signin::providers(&config)?;
+        let adapters =
+            Arc::new(crate::relay::Adapters::new().map_err(|e| StartError::Http(e.to_string()))?);
         let audit = crate::audit_log::AuditLog::new(
             db.clone(),
             keys.clone(),
@@ -119,6 +123,7 @@ impl AppState {
             http,
             openapi_json: openapi_json.into(),
             providers,
+            adapters,
         })
     }
 }
@@ -139,6 +144,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::release::Api::openapi(),
         crate::consents::api::Api::openapi(),
         crate::signin::Api::openapi(),
+        crate::relay::api::Api::openapi(),
     ]
 }
 
@@ -159,6 +165,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::release::attributes)
         .configure(crate::consents::api::routes);
     crate::signin::routes(cfg);
+    crate::relay::routes(cfg);
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Error> {
@@ -231,6 +238,10 @@ fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdo
             }
         }
     });
+    // Deliver the relay's outbox (tell us once).
+    if state.config.relay.worker {
+        tasks.spawn(crate::relay::worker::run(state.clone(), shutdown.clone()));
+    }
     // Record the expiry of lapsed consents (releases already treat them as expired).
     tasks.spawn(crate::consents::expiry::run(
         state.clone(),

@@ -6,5 +6,6 @@
 mod consents;
 mod foundation;
 mod oauth;
+mod relay;
 mod release;
 mod signin;

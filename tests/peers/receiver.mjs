@@ -76,7 +76,7 @@ async function verify(token) {
   }
 }
 
-function record(path, payload, header) {
+function record(path, payload, header, token) {
   const key = `${path} ${payload.jti}`;
   const at = new Date().toISOString();
   let entry = received.get(key);
@@ -87,7 +87,7 @@ function record(path, payload, header) {
     entry = {
       path, jti: payload.jti, iss: payload.iss, aud: payload.aud, iat: payload.iat, txn: payload.txn,
       events: payload.events, received_at: at, last_received_at: at, count: 1, statuses: [],
-      header, payload,
+      header, payload, token,
     };
     received.set(key, entry);
   }
@@ -107,7 +107,7 @@ async function push(req, res, path) {
     rejected.push({ path, received_at: new Date().toISOString(), ...checked });
     return rfc8935Error(res, checked.err, checked.description);
   }
-  const entry = record(path, checked.payload, checked.header);
+  const entry = record(path, checked.payload, checked.header, body);
   const st = pathState(path);
   let status;
   switch (st.mode.name) {
@@ -137,6 +137,18 @@ async function control(req, res, url) {
   switch (`${req.method} ${url.pathname}`) {
     case 'GET /control/received':
       return sendJson(res, 200, filtered([...received.values()], url));
+    case 'GET /control/stats': {
+      // Counts only (large runs): distinct jtis, POSTs, jtis accepted (202) once and more than once.
+      const list = filtered([...received.values()], url);
+      const accepted = (e) => e.statuses.filter((s) => s === 202).length;
+      return sendJson(res, 200, {
+        distinct: list.length,
+        posts: list.reduce((n, e) => n + e.count, 0),
+        accepted: list.filter((e) => accepted(e) >= 1).length,
+        accepted_more_than_once: list.filter((e) => accepted(e) > 1).length,
+        jtis: url.searchParams.get('jtis') ? list.map((e) => e.jti) : undefined,
+      });
+    }
     case 'GET /control/rejected':
       return sendJson(res, 200, filtered(rejected, url));
     case 'DELETE /control/received':

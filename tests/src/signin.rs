@@ -467,12 +467,13 @@ pub struct Demo {
     pub dir: tempfile::TempDir,
 }
 
-/// A port such that it and the next two are free (the demo's providers take those).
+/// A port such that it and the next three are free (the demo's providers and development
+/// receiver take those).
 pub fn three_free_ports() -> u16 {
     for _ in 0..50 {
         let port = free_port();
         if port < 65000
-            && (1..=2).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
+            && (1..=3).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
         {
             return port;
         }

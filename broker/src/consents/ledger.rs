@@ -511,7 +511,9 @@ pub async fn revoke(state: &AppState, citizen_id: &str, id: &str) -> Result<Cons
         &consent,
     );
     r.attributes = consent.attributes().map(str::to_owned).collect();
-    state.audit.append_in(&txn, r).await?;
+    let receipt = state.audit.append_in(&txn, r).await?;
+    // Tell the department, in the same transaction (the relay's outbox).
+    crate::relay::outbox::consent_ended(&txn, state, &consent, false, &receipt.id).await?;
     txn.commit().await?;
     Ok(consent)
 }
@@ -546,7 +548,8 @@ pub async fn expire(state: &AppState, mut consent: Consent, now: i64) -> Result<
         &consent,
     );
     r.attributes = consent.attributes().map(str::to_owned).collect();
-    state.audit.append_in(&txn, r).await?;
+    let receipt = state.audit.append_in(&txn, r).await?;
+    crate::relay::outbox::consent_ended(&txn, state, &consent, true, &receipt.id).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -102,6 +102,7 @@ impl Error {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
             Error::Consent(e) => (consent_status(e), e.code()),
+            Error::Relay(e) => (relay_status(e), e.code()),
             Error::Store(StoreError::Connect { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
@@ -155,6 +156,23 @@ impl Error {
         } else {
             self.to_string()
         }
+    }
+}
+
+/// The status of each relay error (its code is `RelayError::code`).
+fn relay_status(e: &crate::relay::RelayError) -> StatusCode {
+    use crate::relay::RelayError as R;
+    match e {
+        R::UnknownAttribute(_)
+        | R::InvalidValue(_)
+        | R::UnknownEvent(_)
+        | R::EventMismatch { .. }
+        | R::NoAttributes
+        | R::NotEditable(_) => StatusCode::BAD_REQUEST,
+        R::NotAuthoritative(_) => StatusCode::FORBIDDEN,
+        R::SubjectNotFound | R::UnknownDelivery(_) => StatusCode::NOT_FOUND,
+        R::SubjectDeceased => StatusCode::CONFLICT,
+        R::Citizen(_) | R::Consents(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -23,6 +23,8 @@ mod m20261126_000101_create_identity_links;
 mod m20261126_000102_create_signin_claim_notices;
 mod m20261126_000103_create_officer_sessions;
 mod m20261126_000200_create_consent_receipts;
+mod m20261126_000500_create_relay_changes;
+mod m20261126_000501_create_relay_deliveries;
 
 pub struct Migrator;
 
@@ -49,6 +51,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000102_create_signin_claim_notices::Migration),
             Box::new(m20261126_000103_create_officer_sessions::Migration),
             Box::new(m20261126_000200_create_consent_receipts::Migration),
+            Box::new(m20261126_000500_create_relay_changes::Migration),
+            Box::new(m20261126_000501_create_relay_deliveries::Migration),
         ]
     }
 }

@@ -337,7 +337,7 @@ async fn rotate_data_rewraps_every_data_key_and_the_old_master_key_can_be_remove
 #[tokio::test]
 async fn the_demo_prints_a_command_that_fetches_a_signed_attribute_from_it() {
     let data = broker_e2e::temp_dir();
-    let port = free_port();
+    let port = broker_e2e::signin::three_free_ports();
     let mut demo = Command::new(broker_e2e::broker_bin())
         .args([
             "demo",

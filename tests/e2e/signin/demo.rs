@@ -205,3 +205,136 @@ async fn broker_demo_in_a_real_browser() {
         assert_eq!(result[page], json!([]), "{page}: {}", result[page]);
     }
 }
+
+/// The hidden fields of the first form posting to `action`.
+fn hidden_fields(html: &str, action: &str) -> Vec<(String, String)> {
+    let form = html
+        .split("<form")
+        .find(|f| f.contains(&format!("action=\"{action}\"")))
+        .unwrap_or_else(|| panic!("no form for {action}: {html}"));
+    let form = form.split("</form>").next().unwrap();
+    form.split("<input")
+        .skip(1)
+        .filter(|i| i.contains("type=\"hidden\""))
+        .map(|i| {
+            let attr = |name: &str| {
+                let marker = format!("{name}=\"");
+                let at = i.find(&marker).unwrap() + marker.len();
+                i[at..].split('"').next().unwrap().to_owned()
+            };
+            (attr("name"), attr("value"))
+        })
+        .collect()
+}
+
+fn set_payload(jws: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jws.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn in_the_demo_alice_changes_her_address_once_and_both_departments_receive_it() {
+    let demo = Demo::start().await;
+    let broker = &demo.broker;
+    let client = browser_client();
+    let start = get(&client, &broker.url("/signin/with/demo-bank")).await;
+    let persona_page = get(&client, start.location.as_ref().unwrap()).await;
+    let back = choose_persona(&client, &persona_page, "alice").await;
+    let signed_in = get(&client, back.location.as_ref().unwrap()).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+
+    let form = get(&client, &broker.url("/me/update")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = csrf_token(&form.body);
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("attribute", "address"),
+        ("street_address", "42 Rue du Moulin"),
+        ("locality", "Gatineau"),
+        ("region", "QC"),
+        ("postal_code", "J8Y 2B2"),
+        ("country", "CA"),
+    ];
+    let preview = post_form(&client, &broker.url("/me/update/preview"), &fields).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    for department in ["Revenue Agency", "Health Insurance Plan (provincial)"] {
+        assert!(
+            preview.body.contains(department),
+            "{department}: {}",
+            preview.body
+        );
+    }
+    let hidden = hidden_fields(&preview.body, "/me/update");
+    let hidden: Vec<(&str, &str)> = hidden
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let confirmed = post_form(&client, &broker.url("/me/update"), &hidden).await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
+    let location = confirmed.location.unwrap();
+    let status_url = if location.starts_with('/') {
+        broker.url(&location)
+    } else {
+        location
+    };
+
+    // The status page shows both departments and refreshes itself until both have it (the file
+    // drop writes a batch every minute in the demo).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    let status = loop {
+        let page = get(&client, &status_url).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        if page.body.matches("data-status=\"delivered\"").count() == 2 {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered to both: {}",
+            page.body
+        );
+        assert!(
+            page.body.contains("http-equiv=\"refresh\""),
+            "{}",
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    for department in ["Revenue Agency", "Health Insurance Plan (provincial)"] {
+        assert!(status.body.contains(department), "{}", status.body);
+    }
+    assert!(!status.body.contains("http-equiv=\"refresh\""));
+
+    // The development receiver got the SET by HTTP push…
+    let receiver = get(
+        &browser_client(),
+        &format!("http://127.0.0.1:{}/", broker.port + 3),
+    )
+    .await;
+    assert!(
+        receiver.body.contains("revenue-agency"),
+        "{}",
+        receiver.body
+    );
+    // …and the health insurance plan's batch file holds a signed SET with the new address.
+    let drop = demo.dir.path().join("demo/demo/drop/health-insurance");
+    let batch = std::fs::read_dir(&drop)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a batch file");
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(batch)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let payload = set_payload(line["set"].as_str().unwrap());
+    assert_eq!(payload["aud"], "health-insurance");
+    assert!(payload.to_string().contains("J8Y 2B2"), "{payload}");
+}

@@ -1,0 +1,302 @@
+//! `POST /api/v1/subjects/{sub}/attributes`: an authoritative department reports verified values
+//! or a life event (`move`, `name-change`, `death`), and the relay takes it from there.
+//!
+//! Everything is checked before anything is written: the scope (`attributes:write`), the event
+//! and the attributes it carries, each attribute against the catalogue (name and type), that the
+//! department is authoritative for each one, and the subject in the department's own sector.
+//! Any failure is a 4xx problem with a stable code, and nothing is written or sent.
+
+use actix_web::{HttpResponse, post, web};
+use audit::{Actor, ActorKind};
+use serde::{Deserialize, Serialize};
+
+use super::outbox::{self, NewChange};
+use super::{EventKind, RelayError};
+use crate::citizens::{Provenance, SourceKind, Status};
+use crate::departments::Department;
+use crate::error::Error;
+use crate::oauth::DepartmentCaller;
+use crate::oauth::scope;
+use crate::server::AppState;
+use crate::store::now_ms;
+
+/// The OpenAPI part for reporting changes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(report_change), components(schemas(Report, Accepted)))]
+pub struct Api;
+
+/// A department's report.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// `move` (carries `address`), `name-change` (`given_name` and/or `family_name`) or `death`
+    /// (`date_of_death`); absent for a plain update of attributes.
+    pub event: Option<String>,
+    /// The new values by attribute name, each of its catalogue type.
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// How the department established the values (default `registry`).
+    pub method: Option<String>,
+    /// The level of assurance of the values, 1–4 (default 3).
+    pub loa: Option<u8>,
+}
+
+/// The answer: the change and its audit record.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub change_id: String,
+    /// The audit record of the change.
+    pub txn: String,
+}
+
+fn shorten(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Checks a report against the catalogue and the department's authority. Pure.
+pub fn check(
+    catalogue: &policies::Catalogue,
+    department: &Department,
+    report: &Report,
+) -> Result<(EventKind, Vec<(String, serde_json::Value)>), RelayError> {
+    let kind = match report.event.as_deref() {
+        None => EventKind::Update,
+        Some("move") => EventKind::Move,
+        Some("name-change") => EventKind::NameChange,
+        Some("death") => EventKind::Death,
+        Some(other) => return Err(RelayError::UnknownEvent(shorten(other))),
+    };
+    if report.attributes.is_empty() {
+        return Err(RelayError::NoAttributes);
+    }
+    for (name, value) in &report.attributes {
+        if catalogue.attribute(name).is_none() {
+            return Err(RelayError::UnknownAttribute(shorten(name)));
+        }
+        catalogue.validate_value(name, value)?;
+    }
+    let names: Vec<&str> = report.attributes.keys().map(String::as_str).collect();
+    let fits = match kind {
+        EventKind::Move => names == ["address"],
+        EventKind::NameChange => names
+            .iter()
+            .all(|n| matches!(*n, "given_name" | "family_name")),
+        EventKind::Death => names == ["date_of_death"],
+        _ => true,
+    };
+    if !fits {
+        return Err(RelayError::EventMismatch {
+            event: kind.as_str(),
+            expected: match kind {
+                EventKind::Move => "exactly `address`",
+                EventKind::NameChange => "`given_name` and/or `family_name` only",
+                _ => "exactly `date_of_death`",
+            },
+        });
+    }
+    if let Some(name) = names
+        .iter()
+        .find(|n| !department.authoritative_for.iter().any(|a| a == *n))
+    {
+        return Err(RelayError::NotAuthoritative((*name).to_owned()));
+    }
+    Ok((
+        kind,
+        report
+            .attributes
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect(),
+    ))
+}
+
+/// Report verified values or a life event for a citizen, as an authoritative department.
+///
+/// The values are recorded (provenance: this department, `method`, `loa`) and, in the same
+/// transaction, one delivery is queued per department that receives the change (an active
+/// `ongoing` consent covering the attribute and a policy permit). After a `death`, releases
+/// stop except where policy says otherwise, the statutory recipients of the date of death are
+/// told, and every other holder of an `ongoing` consent is told that releases stopped.
+#[utoipa::path(
+    tag = "department api",
+    params(("sub" = String, Path, description = "The citizen's pairwise subject id for the department's sector")),
+    request_body(content = Report, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Recorded; deliveries queued", body = Accepted),
+        (status = 400, description = "`malformed_json`, `unknown_attribute`, `invalid_value`, `unknown_event`, `event_attributes_mismatch`, `no_attributes`", body = crate::http::problem::Problem),
+        (status = 401, description = "`invalid_token`, `token_expired`, `token_revoked`", body = crate::http::problem::Problem),
+        (status = 403, description = "`insufficient_scope` (needs `attributes:write`), `not_authoritative`", body = crate::http::problem::Problem),
+        (status = 404, description = "`subject_not_found`", body = crate::http::problem::Problem),
+        (status = 409, description = "`subject_deceased`", body = crate::http::problem::Problem),
+    )
+)]
+#[post("/api/v1/subjects/{sub}/attributes")]
+pub async fn report_change(
+    state: web::Data<AppState>,
+    caller: DepartmentCaller,
+    sub: web::Path<String>,
+    body: web::Json<Report>,
+) -> Result<HttpResponse, Error> {
+    caller.require(scope::ATTRIBUTES_WRITE)?;
+    let report = body.into_inner();
+    let (kind, values) = check(state.policy.catalogue(), &caller.department, &report)?;
+    let loa = report.loa.unwrap_or(3);
+    if !(1..=4).contains(&loa) {
+        return Err(Error::Input(crate::error::InputError::MalformedJson(
+            "`loa` must be 1 to 4".into(),
+        )));
+    }
+    let method = report
+        .method
+        .filter(|m| !m.trim().is_empty() && m.len() <= 64 && m.chars().all(|c| !c.is_control()))
+        .unwrap_or_else(|| "registry".to_owned());
+    let citizen_id = if crate::release::query::is_subject(&sub) {
+        crate::citizens::pairwise::citizen_for(
+            &state.db,
+            &caller.department.sector_identifier,
+            &sub,
+        )
+        .await?
+    } else {
+        None
+    };
+    let citizen_id = citizen_id.ok_or(RelayError::SubjectNotFound)?;
+    let citizen = crate::citizens::get(&state.db, &citizen_id)
+        .await
+        .map_err(RelayError::from)?
+        .ok_or(RelayError::SubjectNotFound)?;
+    match citizen.status {
+        Status::Erased => return Err(RelayError::SubjectNotFound.into()),
+        Status::Deceased => return Err(RelayError::SubjectDeceased.into()),
+        Status::Active => {}
+    }
+    let recorded = outbox::record(
+        &state,
+        NewChange {
+            citizen_id,
+            kind,
+            values,
+            provenance: Provenance {
+                source_kind: SourceKind::Department,
+                source_id: caller.department.id.clone(),
+                method,
+                loa,
+                verified: true,
+                recorded_at: now_ms(),
+            },
+            actor: Actor::new(ActorKind::Department, caller.department.id.clone()),
+            department_id: Some(caller.department.id.clone()),
+            client_id: Some(caller.client_id.clone()),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(Accepted {
+            change_id: recorded.change_id,
+            txn: recorded.txn,
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn department(authoritative: &[&str]) -> Department {
+        Department {
+            id: "vital-statistics".into(),
+            name_en: "v".into(),
+            name_fr: "v".into(),
+            sector_identifier: "v.example".into(),
+            active: true,
+            authoritative_for: authoritative.iter().map(|s| s.to_string()).collect(),
+            delivery: None,
+        }
+    }
+
+    fn report(event: Option<&str>, attributes: serde_json::Value) -> Report {
+        Report {
+            event: event.map(str::to_owned),
+            attributes: attributes.as_object().cloned().unwrap_or_default(),
+            method: None,
+            loa: None,
+        }
+    }
+
+    fn code(r: Result<(EventKind, Vec<(String, serde_json::Value)>), RelayError>) -> &'static str {
+        r.err().map_or("ok", |e| e.code())
+    }
+
+    #[test]
+    fn reports_are_checked_whole_with_stable_codes() {
+        let catalogue = policies::Catalogue::embedded().unwrap();
+        let vitals = department(&["birthdate", "date_of_death"]);
+        let death = report(
+            Some("death"),
+            serde_json::json!({"date_of_death": "2026-11-01"}),
+        );
+        let (kind, values) = check(&catalogue, &vitals, &death).unwrap();
+        assert_eq!(kind, EventKind::Death);
+        assert_eq!(values[0].0, "date_of_death");
+        let cases = [
+            (
+                report(None, serde_json::json!({"shoe_size": 42})),
+                "unknown_attribute",
+            ),
+            (
+                report(None, serde_json::json!({"birthdate": 19590314})),
+                "invalid_value",
+            ),
+            (
+                report(None, serde_json::json!({"birthdate": "1959-02-30"})),
+                "invalid_value",
+            ),
+            (
+                report(None, serde_json::json!({"email": "a@b.example"})),
+                "not_authoritative",
+            ),
+            (
+                report(
+                    Some("wedding"),
+                    serde_json::json!({"birthdate": "1959-03-14"}),
+                ),
+                "unknown_event",
+            ),
+            (
+                report(
+                    Some("death"),
+                    serde_json::json!({"birthdate": "1959-03-14"}),
+                ),
+                "event_attributes_mismatch",
+            ),
+            (
+                report(
+                    Some("move"),
+                    serde_json::json!({"date_of_death": "2026-11-01"}),
+                ),
+                "event_attributes_mismatch",
+            ),
+            (report(None, serde_json::json!({})), "no_attributes"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                code(check(&catalogue, &vitals, &input)),
+                expected,
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_never_repeats_the_value() {
+        let catalogue = policies::Catalogue::embedded().unwrap();
+        let vitals = department(&["birthdate"]);
+        let bad = report(
+            None,
+            serde_json::json!({"birthdate": "secret-looking-value"}),
+        );
+        let message = check(&catalogue, &vitals, &bad).unwrap_err().to_string();
+        assert!(message.contains("`birthdate`"), "{message}");
+        assert!(!message.contains("secret-looking-value"), "{message}");
+    }
+}

@@ -1,0 +1,42 @@
+//! The `[relay]` configuration section: how the delivery worker claims, retries and gives up.
+
+use serde::{Deserialize, Serialize};
+
+/// `[relay]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// Run the delivery worker in `broker serve` (turn off on instances that should only serve).
+    pub worker: bool,
+    /// How often the worker looks for due deliveries, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Most deliveries claimed in one pass (across departments).
+    pub batch_size: u64,
+    /// How long a claimed delivery stays with its worker; after that (a crashed broker) another
+    /// worker may claim it. Must exceed the slowest adapter's timeout.
+    pub lease_secs: u64,
+    /// Attempts before a delivery is dead-lettered (`failed`).
+    pub max_attempts: u32,
+    /// The first retry waits about this long; each next one twice as long (with jitter).
+    pub backoff_base_ms: u64,
+    /// The longest wait between two attempts.
+    pub backoff_max_secs: u64,
+    /// How long the worker waits for deliveries in flight at shutdown before leaving them to
+    /// their lease.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            poll_interval_ms: 250,
+            batch_size: 256,
+            lease_secs: 60,
+            max_attempts: 10,
+            backoff_base_ms: 2_000,
+            backoff_max_secs: 3_600,
+            shutdown_grace_secs: 5,
+        }
+    }
+}

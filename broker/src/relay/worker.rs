@@ -1,0 +1,431 @@
+//! The delivery worker: claims due outbox rows, builds and signs their SETs, hands them to each
+//! department's adapter, and records each outcome with its audit record.
+//!
+//! Claiming is one statement: `UPDATE … SET lease_owner, lease_until WHERE seq IN (SELECT seq …
+//! FOR UPDATE SKIP LOCKED LIMIT n) AND <still claimable> RETURNING *`. On PostgreSQL the row
+//! locks let several brokers claim side by side without taking the same row; on SQLite (which
+//! drops the lock clause) the statement runs under the database's single write lock. Either way a
+//! row is held by one worker until its lease runs out, and the worker records an outcome only
+//! while it still holds the lease.
+//!
+//! INVARIANT: per (department, citizen), a delivery is claimable only when no earlier delivery
+//! (lower `seq`) is still pending: deliveries go out in the order their changes were recorded.
+//! A dead-lettered (`failed`) delivery no longer holds the later ones back.
+//!
+//! Each department's deliveries run in a task of their own, and a department with a task in
+//! flight is not claimed for again, so a receiver that never answers holds up only itself (its
+//! adapter's timeout and concurrency limit bound how long and how many).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adapters::{DeliveryOutcome, Outgoing};
+use audit::{Action, Actor, ActorKind, Outcome};
+use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, Order, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::entities::{change, delivery};
+use super::set;
+use crate::audit_log::AuditLog;
+use crate::server::{AppState, Shutdown};
+use crate::store::now_ms;
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const FAILED: &str = "failed";
+
+/// Claims up to `limit` due deliveries for `owner` until `now + lease_ms`, skipping the
+/// departments in `busy`. Returns them in `seq` order.
+pub async fn claim(
+    db: &DatabaseConnection,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: u64,
+    busy: &[String],
+) -> Result<Vec<delivery::Model>, DbErr> {
+    use delivery::Column as C;
+    use sea_orm::sea_query::ExprTrait;
+    let table = delivery::Entity;
+    let earlier = Alias::new("earlier");
+    let blocked = Query::select()
+        .expr(Expr::val(1))
+        .from_as(table, earlier.clone())
+        .and_where(Expr::col((earlier.clone(), C::DepartmentId)).equals((table, C::DepartmentId)))
+        .and_where(Expr::col((earlier.clone(), C::CitizenId)).equals((table, C::CitizenId)))
+        .and_where(Expr::col((earlier.clone(), C::Status)).eq(PENDING))
+        .and_where(Expr::col((earlier, C::Seq)).lt(Expr::col((table, C::Seq))))
+        .to_owned();
+    let mut due = Query::select();
+    due.column((table, C::Seq))
+        .from(table)
+        .and_where(Expr::col((table, C::Status)).eq(PENDING))
+        .and_where(Expr::col((table, C::NextAttemptAt)).lte(now))
+        .cond_where(
+            Condition::any()
+                .add(Expr::col((table, C::LeaseUntil)).is_null())
+                .add(Expr::col((table, C::LeaseUntil)).lte(now)),
+        )
+        .and_where(Expr::exists(blocked).not())
+        .order_by((table, C::Seq), Order::Asc)
+        .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    if !busy.is_empty() {
+        due.and_where(Expr::col((table, C::DepartmentId)).is_not_in(busy.iter().cloned()));
+    }
+    let mut rows = delivery::Entity::update_many()
+        .col_expr(C::LeaseOwner, Expr::value(owner))
+        .col_expr(C::LeaseUntil, Expr::value(now.saturating_add(lease_ms)))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::Seq.in_subquery(due.to_owned()))
+        .filter(C::Status.eq(PENDING))
+        .filter(
+            Condition::any()
+                .add(C::LeaseUntil.is_null())
+                .add(C::LeaseUntil.lte(now)),
+        )
+        .exec_with_returning(db)
+        .await?;
+    rows.sort_by_key(|r| r.seq);
+    Ok(rows)
+}
+
+/// How long to wait before attempt `attempts + 1`, after `attempts` failed ones: `base · 2^(n-1)`
+/// capped at `max`, with "equal jitter" (half fixed, half random from `jitter` in `[0, 1)`), and
+/// never sooner than the receiver's `Retry-After`.
+pub fn backoff_ms(
+    attempts: u32,
+    base_ms: u64,
+    max_ms: u64,
+    jitter: f64,
+    retry_after_ms: Option<u64>,
+) -> u64 {
+    let exponent = attempts.saturating_sub(1).min(32);
+    let full = base_ms
+        .saturating_mul(1u64.checked_shl(exponent).unwrap_or(u64::MAX))
+        .min(max_ms);
+    let half = full / 2;
+    let random = (half as f64 * jitter.clamp(0.0, 1.0)) as u64;
+    (half + random)
+        .max(retry_after_ms.unwrap_or(0))
+        .min(max_ms.max(retry_after_ms.unwrap_or(0)))
+}
+
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+        return 0.5;
+    }
+    f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
+}
+
+/// Runs the worker until shutdown; deliveries in flight then get `shutdown_grace_secs` to finish
+/// (what is left is claimed again when its lease runs out).
+pub async fn run(state: AppState, mut stop: Shutdown) {
+    let settings = state.config.relay.clone();
+    let owner = format!("broker-{}", uuid::Uuid::new_v4().simple());
+    let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let wake = Arc::new(Notify::new());
+    let mut tasks = JoinSet::new();
+    let poll = Duration::from_millis(settings.poll_interval_ms.max(10));
+    let lease_ms = i64::try_from(settings.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
+    tracing::info!(%owner, "relay worker started");
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let busy_now: Vec<String> = busy
+            .lock()
+            .map(|b| b.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut claimed_any = false;
+        match claim(
+            &state.db,
+            &owner,
+            now_ms(),
+            lease_ms,
+            settings.batch_size.max(1),
+            &busy_now,
+        )
+        .await
+        {
+            Ok(rows) => {
+                claimed_any = !rows.is_empty();
+                let mut groups: Vec<(String, Vec<delivery::Model>)> = Vec::new();
+                for row in rows {
+                    match groups.iter_mut().find(|(d, _)| *d == row.department_id) {
+                        Some((_, list)) => list.push(row),
+                        None => groups.push((row.department_id.clone(), vec![row])),
+                    }
+                }
+                for (department, rows) in groups {
+                    if let Ok(mut b) = busy.lock() {
+                        b.insert(department.clone());
+                    }
+                    let (state, owner, busy, wake) =
+                        (state.clone(), owner.clone(), busy.clone(), wake.clone());
+                    tasks.spawn(async move {
+                        deliver_department(&state, &owner, &department, rows).await;
+                        if let Ok(mut b) = busy.lock() {
+                            b.remove(&department);
+                        }
+                        wake.notify_one();
+                    });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "relay: cannot claim deliveries"),
+        }
+        if claimed_any {
+            tokio::task::yield_now().await;
+            if *stop.borrow() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(poll) => {}
+            _ = wake.notified() => {}
+        }
+    }
+    let grace = Duration::from_secs(settings.shutdown_grace_secs);
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, drain).await.is_err() {
+        tasks.abort_all();
+        tracing::info!("relay worker stopped; unfinished deliveries wait for their lease");
+    } else {
+        tracing::info!("relay worker stopped");
+    }
+}
+
+/// Builds, delivers and settles one department's claimed rows.
+async fn deliver_department(
+    state: &AppState,
+    owner: &str,
+    department_id: &str,
+    rows: Vec<delivery::Model>,
+) {
+    let outcomes = attempt(state, department_id, &rows).await;
+    if let Err(e) = settle(state, owner, &rows, outcomes).await {
+        tracing::warn!(department = department_id, error = %e, "relay: cannot record delivery outcomes");
+    }
+}
+
+async fn attempt(
+    state: &AppState,
+    department_id: &str,
+    rows: &[delivery::Model],
+) -> Vec<DeliveryOutcome> {
+    let retry_all = |code: &str, detail: &str| {
+        rows.iter()
+            .map(|_| DeliveryOutcome::Retry {
+                error_code: code.to_owned(),
+                detail: detail.to_owned(),
+                retry_after: None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let reject_all = |code: &str, detail: &str| {
+        rows.iter()
+            .map(|_| DeliveryOutcome::Rejected {
+                error_code: code.to_owned(),
+                detail: detail.to_owned(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let department = match crate::departments::get(&state.db, department_id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return reject_all("department_unknown", "the department is not registered"),
+        Err(_) => return retry_all("database_error", "cannot read the department"),
+    };
+    if !department.active {
+        return retry_all("department_disabled", "the department is disabled");
+    }
+    let Some(settings) = department.delivery.clone() else {
+        return reject_all("no_adapter", "the department has no delivery adapter");
+    };
+    let adapter = match state.adapters.for_department(department_id, &settings) {
+        Ok(a) => a,
+        Err(_) => return reject_all("adapter_config", "the delivery settings are invalid"),
+    };
+    // Build every SET; those that cannot be built get their outcome now.
+    let mut outcomes: Vec<Option<DeliveryOutcome>> = vec![None; rows.len()];
+    let mut outgoing = Vec::new();
+    let mut positions = Vec::new();
+    let mut changes: HashMap<String, change::Model> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        if !changes.contains_key(&row.change_id) {
+            match change::Entity::find_by_id(row.change_id.clone())
+                .one(&state.db)
+                .await
+            {
+                Ok(Some(c)) => {
+                    changes.insert(row.change_id.clone(), c);
+                }
+                Ok(None) => {
+                    outcomes[i] = Some(DeliveryOutcome::Rejected {
+                        error_code: "change_missing".into(),
+                        detail: "the change is gone".into(),
+                    });
+                    continue;
+                }
+                Err(_) => {
+                    outcomes[i] = Some(DeliveryOutcome::Retry {
+                        error_code: "database_error".into(),
+                        detail: "cannot read the change".into(),
+                        retry_after: None,
+                    });
+                    continue;
+                }
+            }
+        }
+        let Some(change) = changes.get(&row.change_id) else {
+            continue;
+        };
+        let built = match set::claims(state, row, change, &department).await {
+            Ok(claims) => set::sign(state, &claims),
+            Err(e) => Err(e),
+        };
+        match built {
+            Ok(jwt) => {
+                positions.push(i);
+                outgoing.push(Outgoing {
+                    jti: row.id.clone(),
+                    department_id: department_id.to_owned(),
+                    set_jwt: jwt,
+                    event_type: super::EventKind::parse(&row.event)
+                        .map(|k| k.uri())
+                        .unwrap_or_default(),
+                    issued_at_ms: row.created_at,
+                });
+            }
+            Err(e) if e.is_transient() => {
+                outcomes[i] = Some(DeliveryOutcome::Retry {
+                    error_code: e.code().into(),
+                    detail: e.to_string(),
+                    retry_after: None,
+                });
+            }
+            Err(e) => {
+                outcomes[i] = Some(DeliveryOutcome::Rejected {
+                    error_code: e.code().into(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    if !outgoing.is_empty() {
+        let delivered = adapter.deliver_batch(&outgoing).await;
+        for (position, outcome) in positions.into_iter().zip(delivered) {
+            outcomes[position] = Some(outcome);
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| DeliveryOutcome::Retry {
+                error_code: "adapter_fault".into(),
+                detail: "the adapter returned no outcome".into(),
+                retry_after: None,
+            })
+        })
+        .collect()
+}
+
+/// Records every outcome (still holding the lease) with its audit record, in one transaction.
+async fn settle(
+    state: &AppState,
+    owner: &str,
+    rows: &[delivery::Model],
+    outcomes: Vec<DeliveryOutcome>,
+) -> Result<(), crate::error::Error> {
+    use delivery::Column as C;
+    let settings = &state.config.relay;
+    let now = now_ms();
+    let txn = state.db.begin().await?;
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        let attempts = row.attempts.saturating_add(1);
+        let mut update = delivery::Entity::update_many()
+            .col_expr(C::Attempts, Expr::value(attempts))
+            .col_expr(C::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(C::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(C::UpdatedAt, Expr::value(now));
+        let (action, outcome_word, error) = match &outcome {
+            DeliveryOutcome::Delivered { .. } => {
+                update = update
+                    .col_expr(C::Status, Expr::value(DELIVERED))
+                    .col_expr(C::DeliveredAt, Expr::value(now))
+                    .col_expr(C::LastError, Expr::value(Option::<String>::None));
+                (Action::DeliveryDelivered, Outcome::Ok, None)
+            }
+            DeliveryOutcome::Retry {
+                error_code,
+                retry_after,
+                ..
+            } if u32::try_from(attempts).unwrap_or(u32::MAX) < settings.max_attempts => {
+                let wait = backoff_ms(
+                    u32::try_from(attempts).unwrap_or(u32::MAX),
+                    settings.backoff_base_ms,
+                    settings.backoff_max_secs.saturating_mul(1000),
+                    jitter(),
+                    retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                );
+                let next = now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX));
+                update = update.col_expr(C::NextAttemptAt, Expr::value(next));
+                (
+                    Action::DeliveryFailed,
+                    Outcome::Error,
+                    Some(error_code.clone()),
+                )
+            }
+            DeliveryOutcome::Retry { error_code, .. }
+            | DeliveryOutcome::Rejected { error_code, .. } => {
+                update = update.col_expr(C::Status, Expr::value(FAILED));
+                (
+                    Action::DeliveryDeadLettered,
+                    Outcome::Error,
+                    Some(error_code.clone()),
+                )
+            }
+        };
+        if let Some(code) = &error {
+            let text: String = format!("{code}: {}", outcome.detail())
+                .chars()
+                .take(250)
+                .collect();
+            update = update.col_expr(C::LastError, Expr::value(text));
+        }
+        let result = update
+            .filter(C::Seq.eq(row.seq))
+            .filter(C::Status.eq(PENDING))
+            .filter(C::LeaseOwner.eq(owner))
+            .exec(&txn)
+            .await?;
+        if result.rows_affected == 0 {
+            // The lease ran out and another worker holds the row now: its outcome counts.
+            continue;
+        }
+        let mut record =
+            AuditLog::record(action, outcome_word, Actor::new(ActorKind::System, "relay"));
+        record.citizen_id = Some(row.citizen_id.clone());
+        record.department_id = Some(row.department_id.clone());
+        record.purpose = row.purpose.clone();
+        record.consent_id = row.consent_id.clone();
+        record.request_id = Some(row.id.clone());
+        record.attributes = serde_json::from_value(row.attributes.clone()).unwrap_or_default();
+        record.detail.insert("event".into(), row.event.clone());
+        record.detail.insert("attempt".into(), attempts.to_string());
+        if let Some(code) = error {
+            record.reasons.push(code);
+        }
+        state.audit.append_in(&txn, record).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! The citizen's pages: preview lists who will receive a change, confirming records it and shows
+//! each department's status (refreshing while pending); a change nobody receives sends nothing
+//! and says so; a withdrawn consent is pushed to the department that held it.
+
+use std::time::Duration;
+
+use broker_e2e::citizens::{SignedIn, signed_in};
+use serde_json::json;
+
+use super::*;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn get_page(relay: &Relay, who: &SignedIn, path: &str) -> (u16, String) {
+    let res = client()
+        .get(relay.broker.url(path))
+        .header("Cookie", format!("tuo_session={}", who.cookie))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn post_page(
+    relay: &Relay,
+    who: &SignedIn,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, Option<String>, String) {
+    let mut form: Vec<(&str, &str)> = vec![("csrf_token", who.csrf.as_str())];
+    form.extend_from_slice(fields);
+    let res = client()
+        .post(relay.broker.url(path))
+        .header("Cookie", format!("tuo_session={}", who.cookie))
+        .header("Accept", "text/html")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (res.status().as_u16(), location, res.text().await.unwrap())
+}
+
+const NEW_ADDRESS: [(&str, &str); 6] = [
+    ("attribute", "address"),
+    ("street_address", "42 Rue du Moulin"),
+    ("locality", "Gatineau"),
+    ("region", "QC"),
+    ("postal_code", "J8Y 2B2"),
+    ("country", "CA"),
+];
+
+#[tokio::test]
+async fn a_citizen_previews_who_receives_a_move_confirms_and_watches_it_arrive() {
+    let relay = Relay::start(&[], fast_env()).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    relay
+        .ongoing(&who.citizen_id, ESD, PENSION, &["address"])
+        .await;
+    let (status, form) = get_page(&relay, &who, "/me/update").await;
+    assert_eq!(status, 200);
+    assert!(form.contains("action=\"/me/update/preview\""));
+    let before = relay.counts().await;
+    let (status, _, preview) = post_page(&relay, &who, "/me/update/preview", &NEW_ADDRESS).await;
+    assert_eq!(status, 200, "{preview}");
+    assert!(preview.contains("Revenue Agency"), "{preview}");
+    assert!(
+        preview.contains("Employment and Social Development"),
+        "{preview}"
+    );
+    assert!(!preview.contains("Health Insurance Plan"), "{preview}");
+    assert!(!preview.contains("id=\"no-recipients\""));
+    // The preview writes nothing.
+    assert_eq!(relay.counts().await, before);
+    let (status, location, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    assert_eq!(status, 303);
+    let location = location.unwrap();
+    assert!(location.starts_with("/me/updates/"), "{location}");
+    // The value is the citizen's own, at the session's level of assurance.
+    let fact = citizens::current_fact(&relay.conn, &relay.vault, &who.citizen_id, "address")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fact.value["street_address"], "42 Rue du Moulin");
+    assert_eq!(fact.provenance.source_kind, SourceKind::Citizen);
+    assert_eq!(fact.provenance.loa, 2);
+    relay
+        .wait_until("both deliveries", Duration::from_secs(20), || async {
+            relay.deliveries("delivered").await.len() == 2
+        })
+        .await;
+    let (status, page) = get_page(&relay, &who, &location).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.matches("data-status=\"delivered\"").count(),
+        2,
+        "{page}"
+    );
+    assert!(
+        !page.contains("http-equiv=\"refresh\""),
+        "nothing pending: no refresh"
+    );
+    // Another citizen cannot see it.
+    let other = signed_in(&relay.conn, &relay.broker, 2).await;
+    let (status, _) = get_page(&relay, &other, &location).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_pending_delivery_shows_its_next_attempt_and_the_page_refreshes_itself() {
+    let relay = Relay::start(&["revenue=never"], fast_env()).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    let (_, location, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    let (status, page) = get_page(&relay, &who, &location.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-status=\"pending\""), "{page}");
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    assert!(page.contains("Next attempt"), "{page}");
+}
+
+#[tokio::test]
+async fn a_change_nobody_receives_sends_nothing_and_the_page_says_so() {
+    let relay = Relay::start(&[], fast_env()).await;
+    let who = signed_in(&relay.conn, &relay.broker, 3).await;
+    // A `once` consent is not a reason to push.
+    let (status, _, preview) = post_page(&relay, &who, "/me/update/preview", &NEW_ADDRESS).await;
+    assert_eq!(status, 200);
+    assert!(preview.contains("id=\"no-recipients\""), "{preview}");
+    let (status, location, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    assert_eq!(status, 303);
+    let (_, page) = get_page(&relay, &who, &location.unwrap()).await;
+    assert!(page.contains("id=\"no-recipients\""), "{page}");
+    assert!(!page.contains("http-equiv=\"refresh\""));
+    assert_eq!(relay.counts().await[1], 0, "no delivery row");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for path in ["revenue", "esd", "health"] {
+        assert_eq!(relay.stats(path).await["posts"], 0);
+    }
+}
+
+#[tokio::test]
+async fn a_bad_form_is_shown_again_and_changes_nothing() {
+    let relay = Relay::start(&[], fast_env()).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    let before = relay.counts().await;
+    let mut fields = NEW_ADDRESS.to_vec();
+    fields[1] = ("street_address", "   ");
+    let (status, _, page) = post_page(&relay, &who, "/me/update", &fields).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("error-summary"), "{page}");
+    let (status, _, _) = post_page(&relay, &who, "/me/update", &[("attribute", "birthdate")]).await;
+    assert_eq!(status, 400);
+    // Without the CSRF token: refused.
+    let res = client()
+        .post(relay.broker.url("/me/update"))
+        .header("Cookie", format!("tuo_session={}", who.cookie))
+        .form(&NEW_ADDRESS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(relay.counts().await, before);
+}
+
+#[tokio::test]
+async fn a_withdrawn_consent_is_pushed_to_the_department_that_held_it() {
+    let relay = Relay::start(&[], fast_env()).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    let consent = relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    let (status, _, body) = post_page(
+        &relay,
+        &who,
+        &format!("/me/consents/{}/revoke", consent.id()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    relay
+        .wait_until("the revocation", Duration::from_secs(20), || async {
+            relay.stats("revenue").await["accepted"] == 1
+        })
+        .await;
+    let received = relay.received("revenue").await;
+    let (uri, event) = event_of(&received[0]);
+    assert_eq!(uri, "urn:tell-us-once:secevent:consent-revoked");
+    assert_eq!(event["consent_id"], json!(consent.id().to_string()));
+    assert_eq!(event["state"], "revoked");
+    assert_eq!(event["attributes"], json!(["address"]));
+}
