@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use broker_e2e::departments::{call, keygen};
 use broker_e2e::release::*;
-use broker_e2e::{Broker, BrokerEnv, free_port, run_broker, signal, wait_timeout};
+use broker_e2e::{Broker, BrokerEnv, run_broker, signal, wait_timeout};
 use sea_orm::EntityTrait;
 use serde_json::json;
 
