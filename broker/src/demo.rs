@@ -59,7 +59,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     }
     println!("    personas: Alice Tremblay (both providers), Bob Singh (bank)");
     println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");
+    println!("  Officer console     {base}/officer  (search, export, {base}/officer/unusual)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
+    println!("  My activity         {base}/me/activity  (every access, with its proof)");
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");
@@ -72,6 +74,17 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("repository after `npm ci --prefix tests/peers`):");
     println!();
     println!("  {release_command}");
+    println!();
+    println!("Verify or export the audit log (from another terminal):");
+    println!();
+    println!(
+        "  BROKER_DATA_DIR={} broker audit verify",
+        data_dir.display()
+    );
+    println!(
+        "  BROKER_DATA_DIR={} broker audit export --format csv",
+        data_dir.display()
+    );
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await

@@ -139,6 +139,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::release::Api::openapi(),
         crate::consents::api::Api::openapi(),
         crate::signin::Api::openapi(),
+        crate::audit_log::Api::openapi(),
     ]
 }
 
@@ -157,7 +158,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::home::home)
         .service(crate::oauth::token::token)
         .service(crate::release::attributes)
-        .configure(crate::consents::api::routes);
+        .configure(crate::consents::api::routes)
+        .configure(crate::audit_log::routes);
     crate::signin::routes(cfg);
 }
 
