@@ -160,7 +160,7 @@ async fn tamper<C: ConnectionTrait>(c: &C, rng: &mut Rng) -> (String, Expect) {
             let (i, j) = (k.min(j), k.max(j));
             let (a, b) = (row(c, i).await, row(c, j).await);
             let mut parked = a.clone();
-            parked.id = format!("{}-parked", a.id);
+            parked.id = uuid::Uuid::now_v7().to_string();
             set_row(c, i, &parked).await;
             set_row(c, j, &a).await;
             set_row(c, i, &b).await;
