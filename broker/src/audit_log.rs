@@ -3,7 +3,8 @@
 //! appended here as an `audit::Record`.
 //!
 //! INVARIANT: an append is durable before the caller's response is sent: [`AuditLog::append`]
-//! returns only after its transaction commits, and [`AuditLog::append_in`] writes inside the
+//! returns only after the transaction holding its record commits (appends that arrive together
+//! share one transaction: `group`), and [`AuditLog::append_in`] writes inside the
 //! caller's transaction, so the record commits with the change it records or not at all.
 //!
 //! INVARIANT: appends are serialised across broker instances: each one first updates the single
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod console;
 pub mod entities;
 pub mod export;
+mod group;
 pub mod query;
 pub mod unusual;
 pub mod verify;
@@ -81,13 +83,19 @@ pub struct AuditLog {
     db: DatabaseConnection,
     keys: Arc<SigningKeys>,
     policy: CheckpointPolicy,
+    group: Arc<group::GroupCommit>,
 }
 
 const HEAD_ID: i16 = 1;
 
 impl AuditLog {
     pub fn new(db: DatabaseConnection, keys: Arc<SigningKeys>, policy: CheckpointPolicy) -> Self {
-        Self { db, keys, policy }
+        Self {
+            db,
+            keys,
+            policy,
+            group: Arc::default(),
+        }
     }
 
     /// A new record with a fresh id and the current time.
@@ -99,14 +107,6 @@ impl AuditLog {
             outcome,
             actor,
         )
-    }
-
-    /// Appends in a transaction of its own; durable when this returns.
-    pub async fn append(&self, record: Record) -> Result<AuditReceipt, AuditError> {
-        let txn = self.db.begin().await?;
-        let receipt = self.append_in(&txn, record).await?;
-        txn.commit().await?;
-        Ok(receipt)
     }
 
     /// Appends inside the caller's transaction (which must be one): the record commits with the
