@@ -246,7 +246,7 @@ async fn two_brokers_on_one_postgresql_deliver_each_change_once() {
         posts as usize, total,
         "no (department, change) was sent twice"
     );
-    // Both instances took part.
+    // Each delivery was recorded (and audited) once.
     let audit = super::api::audit_actions(&relay).await;
     assert_eq!(
         audit.iter().filter(|a| *a == "delivery-delivered").count(),
