@@ -5,6 +5,7 @@
 mod browser;
 mod cli;
 mod concurrent;
+mod demo;
 
 use std::sync::Arc;
 
