@@ -13,7 +13,7 @@ pub mod signin;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 pub use broker::store::testdb::{Backend, TestDb};
