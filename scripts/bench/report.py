@@ -130,7 +130,9 @@ def render(report):
     for c, r in sorted(floor.items()):
         lines.append(f"| {c} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r.get('cpu_us_per_request'), 1)} |")
     micro = report["micro"]
-    lines += ["", f"One ES256 signature (ring): {micro.get('floor/es256_sign', '—')}; verification: {micro.get('floor/es256_verify', '—')}.", ""]
+    if micro:
+        lines += ["", f"One ES256 signature (ring): {micro.get('floor/es256_sign', '—')}; verification: {micro.get('floor/es256_verify', '—')}."]
+    lines.append("")
     for run in report["runs"]:
         b = run["backend"]
         lines += [
@@ -174,9 +176,10 @@ def render(report):
         lines.append("")
     lines += relay_section(report)
     lines += audit_section(report)
-    lines += ["### Micro-benchmarks (criterion, median)", "", "| benchmark | time |", "|---|---:|"]
-    for name, t in sorted(micro.items()):
-        lines.append(f"| `{name}` | {t} |")
+    if micro:
+        lines += ["### Micro-benchmarks (criterion, median)", "", "| benchmark | time |", "|---|---:|"]
+        for name, t in sorted(micro.items()):
+            lines.append(f"| `{name}` | {t} |")
     extra = report.get("extra") or []
     for line in extra:
         lines.append(line)
