@@ -5,7 +5,12 @@ Measures, in one run on this machine: the criterion micro-benchmarks; the floor 
 endpoint returning a body of the release response's size, and one ES256 signature); the release
 broker on PostgreSQL and on SQLite with N seeded citizens: time to ready, idle RSS, token grants and
 attribute releases at 16/64/256 connections (throughput, p50/p99, CPU per request, peak RSS), and
-releases while the relay pushes changes when the relay exists. Writes docs/benchmarks.md.
+releases while the relay pushes changes (relay_bench in feed mode recording changes into the
+broker's database; the broker's own worker delivers them); the relay's throughput and latency
+(relay_bench) and the audit log's durable appends and verification (audit_bench) on both backends.
+Writes docs/benchmarks.json and the generated part of docs/benchmarks.md.
+
+Every knob is an environment variable, documented under "How to rerun" in docs/benchmarks.md.
 """
 
 import datetime
@@ -27,10 +32,21 @@ RELEASE = os.path.join(TARGET, "release")
 BROKER = os.path.join(RELEASE, "broker")
 FLOOR = os.path.join(RELEASE, "examples", "floor")
 SEED = os.path.join(RELEASE, "examples", "bench_seed")
+RELAY_BENCH = os.path.join(RELEASE, "examples", "relay_bench")
+AUDIT_BENCH = os.path.join(RELEASE, "examples", "audit_bench")
 LUA = os.path.join(ROOT, "scripts", "bench")
 CITIZENS = int(os.environ.get("BENCH_CITIZENS", "100000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-CONNECTIONS = [16, 64, 256]
+CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "16,64,256").split(",")]
+BACKENDS = os.environ.get("BENCH_BACKENDS", "postgres,sqlite").split(",")
+PARTS = set(os.environ.get("BENCH_PARTS", "micro,floor,load,relay,audit").split(","))
+RELAY_CHANGES = int(os.environ.get("BENCH_RELAY_CHANGES", "2000"))
+RELAY_RATE = float(os.environ.get("BENCH_RELAY_RATE", "100"))
+RELAY_CITIZENS = int(os.environ.get("BENCH_RELAY_CITIZENS", "1000"))
+FEED_RATE = float(os.environ.get("BENCH_FEED_RATE", "50"))
+AUDIT_RECORDS = int(os.environ.get("BENCH_AUDIT_RECORDS", "20000"))
+AUDIT_CONCURRENCY = os.environ.get("BENCH_AUDIT_CONCURRENCY", "1,8,64")
+AUDIT_VERIFY_RECORDS = int(os.environ.get("BENCH_AUDIT_VERIFY_RECORDS", "100000"))
 PG_ADMIN = os.environ.get("TUO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -159,7 +175,7 @@ def floor_runs(body_bytes):
 def create_database(backend, workdir):
     if backend == "sqlite":
         return f"sqlite://{workdir}/broker.db?mode=rwc", None
-    name = f"tuo_bench_{int(time.time())}"
+    name = f"tuo_bench_{int(time.time() * 1000)}"
     subprocess.run(["psql", PG_ADMIN, "-qc", f'CREATE DATABASE "{name}"'], check=True)
     return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
 
@@ -232,12 +248,98 @@ def broker_runs(backend):
         for c in CONNECTIONS:
             os.environ["BENCH_TOKEN"] = token(base, workdir)
             results["release"].append(wrk(base, c, os.path.join(LUA, "release.lua"), [paths], process=broker))
+        if "relay" in PARTS:
+            release_during_relay(results, base, workdir, url, paths, broker)
         results["peak_rss_mb"] = broker.status_kb("VmHWM") / 1024
         broker.stop()
     finally:
         drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def last_json(text):
+    """The last line of `text` that is a JSON object."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise SystemExit("no JSON result in the output")
+
+
+def release_during_relay(results, base, workdir, url, paths, broker):
+    """Attribute releases while relay_bench (feed mode) records changes into the broker's database
+    at BENCH_FEED_RATE changes/s, each fanning out to 20 receivers, delivered by the broker's own
+    worker."""
+    log(f"== {results['backend']}: releases while the relay pushes ({FEED_RATE:g} changes/s to 20 receivers)")
+    feed = Process([RELAY_BENCH, "feed", url, workdir, str(FEED_RATE), "200"], stdout=subprocess.PIPE)
+    line = feed.proc.stdout.readline().decode().strip()
+    if line != "READY":
+        feed.stop()
+        raise SystemExit(f"relay_bench feed did not start (log: {feed.log.name})")
+    time.sleep(1)
+    results["release_during_relay"] = []
+    for c in CONNECTIONS:
+        os.environ["BENCH_TOKEN"] = token(base, workdir)
+        results["release_during_relay"].append(
+            wrk(base, c, os.path.join(LUA, "release.lua"), [paths], process=broker))
+    feed.proc.send_signal(signal.SIGTERM)
+    out, _ = feed.proc.communicate(timeout=60)
+    results["relay_feed"] = last_json(out.decode())
+
+
+def relay_runs(backend):
+    """relay_bench run: a backlog drained by the real worker, then changes at BENCH_RELAY_RATE/s."""
+    workdir = tempfile.mkdtemp(prefix=f"tuo-bench-relay-{backend}-")
+    url, pg_name = create_database(backend, workdir)
+    try:
+        log(f"== {backend}: relay, {RELAY_CHANGES} changes x 20 receivers ({RELAY_CITIZENS} citizens)")
+        out = subprocess.run(
+            [RELAY_BENCH, "run", url, workdir, str(RELAY_CHANGES), str(RELAY_RATE), str(RELAY_CITIZENS)],
+            check=True, capture_output=True, text=True,
+        )
+        result = last_json(out.stdout)
+        result["backend"] = backend
+        return result
+    finally:
+        drop_database(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def broker_has_audit_verify():
+    return subprocess.run([BROKER, "audit", "verify", "--help"], capture_output=True).returncode == 0
+
+
+def audit_runs(backend):
+    """audit_bench: durable appends from 1, 8 and 64 tasks, then verification of the whole log (by
+    `broker audit verify` too when the binary has it)."""
+    workdir = tempfile.mkdtemp(prefix=f"tuo-bench-audit-{backend}-")
+    url, pg_name = create_database(backend, workdir)
+    try:
+        log(f"== {backend}: audit appends ({AUDIT_RECORDS} per level, {AUDIT_CONCURRENCY} appenders), "
+            f"verify {AUDIT_VERIFY_RECORDS}")
+        out = subprocess.run(
+            [AUDIT_BENCH, url, workdir, str(AUDIT_RECORDS), AUDIT_CONCURRENCY, str(AUDIT_VERIFY_RECORDS)],
+            check=True, capture_output=True, text=True,
+        )
+        result = last_json(out.stdout)
+        result["backend"] = backend
+        if broker_has_audit_verify():
+            env = dict(os.environ)
+            env.update({"BROKER_DATABASE_URL": url, "BROKER_DATA_DIR": workdir, "BROKER_LOG_LEVEL": "warn"})
+            started = time.time()
+            done = subprocess.run([BROKER, "audit", "verify"], env=env, capture_output=True, text=True)
+            seconds = time.time() - started
+            records = result["verify"]["records"]
+            result["cli_verify"] = {
+                "exit": done.returncode, "seconds": seconds, "records": records,
+                "seconds_per_million": seconds * 1e6 / max(records, 1),
+                "output": done.stdout.strip()[-300:],
+            }
+        return result
+    finally:
+        drop_database(pg_name)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def machine():
@@ -257,17 +359,26 @@ def machine():
 
 
 def main():
-    micro = criterion()
-    runs = [broker_runs("postgres"), broker_runs("sqlite")]
-    body = max((r.get("release_bytes") or 0) for r in runs) or 1200
-    floor = floor_runs(body)
+    micro = criterion() if "micro" in PARTS else {}
+    runs = [broker_runs(b) for b in BACKENDS] if "load" in PARTS else []
+    body = max([r.get("release_bytes") or 0 for r in runs] + [0]) or 1200
+    floor = floor_runs(body) if "floor" in PARTS else []
+    relay = [relay_runs(b) for b in BACKENDS] if "relay" in PARTS else []
+    audit = [audit_runs(b) for b in BACKENDS] if "audit" in PARTS else []
     report = {"machine": machine(), "micro": micro, "floor": floor, "runs": runs,
-              "citizens": CITIZENS, "seconds": SECONDS}
-    out = os.path.join(ROOT, "docs", "benchmarks.json")
+              "relay": relay, "audit": audit, "citizens": CITIZENS, "seconds": SECONDS,
+              "settings": {"parts": sorted(PARTS), "backends": BACKENDS, "connections": CONNECTIONS,
+                           "relay_changes": RELAY_CHANGES, "relay_rate": RELAY_RATE,
+                           "relay_citizens": RELAY_CITIZENS, "feed_rate": FEED_RATE,
+                           "audit_records": AUDIT_RECORDS, "audit_concurrency": AUDIT_CONCURRENCY,
+                           "audit_verify_records": AUDIT_VERIFY_RECORDS}}
+    out_dir = os.environ.get("BENCH_OUT", os.path.join(ROOT, "docs"))
+    os.makedirs(out_dir, exist_ok=True)
+    out = os.path.join(out_dir, "benchmarks.json")
     with open(out, "w") as f:
         json.dump(report, f, indent=1, default=str)
     subprocess.run([sys.executable, os.path.join(LUA, "report.py"), out], check=True)
-    log("wrote docs/benchmarks.json; docs/benchmarks.md regenerated")
+    log(f"wrote {out}; {os.path.join(out_dir, 'benchmarks.md')} regenerated")
 
 
 if __name__ == "__main__":
