@@ -47,6 +47,9 @@ def relay_section(report):
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
+        if r.get("error"):
+            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 9)
+            continue
         b, p = r.get("backlog", {}), r.get("paced", {})
         rate = b.get("deliveries_per_second") or 0
         p99 = p.get("latency_p99_ms")
@@ -77,6 +80,8 @@ def audit_section(report):
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
+        if r.get("error"):
+            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 4)
         for a in r.get("appends", []):
             verdict = "—"
             if r["backend"] == "postgres":
@@ -143,7 +148,9 @@ def render(report):
             f"{fmt(run.get('peak_rss_mb'), 1)} MB (target < 200 MB). Release response: {run.get('release_bytes')} bytes (HTTP {run.get('release_status')}).",
         ]
         feed = run.get("relay_feed")
-        if feed:
+        if feed and feed.get("error"):
+            lines += ["", f"Releases while the relay pushes: {feed['error']}."]
+        elif feed:
             lines += [
                 "",
                 f"Releases while the relay pushes: `relay_bench feed` recorded {fmt(feed.get('changes_recorded'))} changes "
