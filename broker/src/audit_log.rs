@@ -3,14 +3,24 @@
 //! appended here as an `audit::Record`.
 //!
 //! INVARIANT: an append is durable before the caller's response is sent: [`AuditLog::append`]
-//! returns only after its transaction commits, and [`AuditLog::append_in`] writes inside the
+//! returns only after the transaction holding its record commits (appends that arrive together
+//! share one transaction: `group`), and [`AuditLog::append_in`] writes inside the
 //! caller's transaction, so the record commits with the change it records or not at all.
 //!
 //! INVARIANT: appends are serialised across broker instances: each one first updates the single
 //! `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite) and holds it until commit,
 //! so the tree's frontier is read and written by one writer at a time.
 
+pub mod activity;
+pub mod api;
+pub mod cli;
+pub mod console;
 pub mod entities;
+pub mod export;
+mod group;
+pub mod query;
+pub mod unusual;
+pub mod verify;
 
 use std::sync::Arc;
 
@@ -73,13 +83,19 @@ pub struct AuditLog {
     db: DatabaseConnection,
     keys: Arc<SigningKeys>,
     policy: CheckpointPolicy,
+    group: Arc<group::GroupCommit>,
 }
 
 const HEAD_ID: i16 = 1;
 
 impl AuditLog {
     pub fn new(db: DatabaseConnection, keys: Arc<SigningKeys>, policy: CheckpointPolicy) -> Self {
-        Self { db, keys, policy }
+        Self {
+            db,
+            keys,
+            policy,
+            group: Arc::default(),
+        }
     }
 
     /// A new record with a fresh id and the current time.
@@ -91,14 +107,6 @@ impl AuditLog {
             outcome,
             actor,
         )
-    }
-
-    /// Appends in a transaction of its own; durable when this returns.
-    pub async fn append(&self, record: Record) -> Result<AuditReceipt, AuditError> {
-        let txn = self.db.begin().await?;
-        let receipt = self.append_in(&txn, record).await?;
-        txn.commit().await?;
-        Ok(receipt)
     }
 
     /// Appends inside the caller's transaction (which must be one): the record commits with the
@@ -153,10 +161,30 @@ impl AuditLog {
         Ok(signed)
     }
 
+    /// Signs a checkpoint over the current tree now if records were added since the last one
+    /// (so a proof can be served for a record the policy has not covered yet).
+    pub async fn checkpoint_now(&self) -> Result<Option<Checkpoint>, AuditError> {
+        let txn = self.db.begin().await?;
+        let mut head = lock_head(&txn).await?;
+        let signed = self.checkpoint_if(&txn, &mut head, true).await?;
+        save_head(&txn, &head).await?;
+        txn.commit().await?;
+        Ok(signed)
+    }
+
     async fn checkpoint_if_due<C: ConnectionTrait>(
         &self,
         conn: &C,
         head: &mut head::Model,
+    ) -> Result<Option<Checkpoint>, AuditError> {
+        self.checkpoint_if(conn, head, false).await
+    }
+
+    async fn checkpoint_if<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        head: &mut head::Model,
+        force: bool,
     ) -> Result<Option<Checkpoint>, AuditError> {
         let now = now_ms();
         let last = (head.checkpoint_size > 0).then(|| Checkpoint {
@@ -164,7 +192,8 @@ impl AuditLog {
             root_hash: audit::empty_root(),
             time_ms: head.checkpoint_ms,
         });
-        if !self.policy.due(last.as_ref(), head.tree_size as u64, now) {
+        let forced = force && head.tree_size > head.checkpoint_size;
+        if !forced && !self.policy.due(last.as_ref(), head.tree_size as u64, now) {
             return Ok(None);
         }
         let root =
@@ -239,5 +268,48 @@ async fn save_head<C: ConnectionTrait>(conn: &C, h: &head::Model) -> Result<(), 
     Ok(())
 }
 
+/// The OpenAPI part for the audit log: its API and pages.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        api::records,
+        api::proof,
+        api::checkpoints,
+        console::search,
+        console::download,
+        console::unusual_access,
+        activity::list,
+        activity::detail,
+        activity::download,
+    ),
+    components(schemas(
+        api::RecordPage,
+        api::ProofResponse,
+        api::CheckpointPage,
+        query::RecordView,
+        query::CheckpointView,
+        query::InclusionProof,
+    )),
+    tags((name = "audit", description = "The tamper-evident audit log: search, proofs, checkpoints"))
+)]
+pub struct Api;
+
+/// Registers the audit API, the officer console and the citizen's activity pages.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(api::records)
+        .service(api::proof)
+        .service(api::checkpoints)
+        .service(console::search)
+        .service(console::download)
+        .service(console::unusual_access)
+        .service(activity::list)
+        .service(activity::download)
+        .service(activity::detail);
+}
+
+#[cfg(test)]
+mod tamper_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod web_tests;

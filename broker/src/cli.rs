@@ -53,6 +53,9 @@ pub enum Command {
     /// The relay's deliveries to departments: list them, queue dead-lettered ones again.
     #[command(subcommand)]
     Deliveries(crate::relay::cli::DeliveriesCommand),
+    /// Verify or export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(crate::audit_log::cli::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +114,9 @@ pub enum CliError {
     Db(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Other(String),
+    /// `broker audit verify` found tampering: the finding, naming the first bad record.
+    #[error("the audit log was tampered with: {0}")]
+    Tampered(String),
 }
 
 pub fn main() -> ExitCode {
@@ -127,6 +133,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ CliError::Tampered(_)) => {
+            println!("TAMPERED: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -203,6 +213,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 verified.kid
             );
             Ok(())
+        }
+        Command::Audit(command) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::audit_log::cli::run(command, config).await
         }
         Command::Keys(KeysCommand::Rotate) => {
             let config = load_config(cli.config.as_deref())?;

@@ -66,11 +66,13 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         "    the demo citizen, with a pending request from the pension office), Bob Singh (bank)"
     );
     println!("  Officer sign-in     {base}/officer/signin  (Olivier Officer, provincial ID)");
+    println!("  Officer console     {base}/officer  (search, export, {base}/officer/unusual)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
     println!("  Update my address   {base}/me/update  (reaches two departments; watch the status)");
     for line in crate::relay::demo::describe(&receiver, &drop) {
         println!("{line}");
     }
+    println!("  My activity         {base}/me/activity  (every access, with its proof)");
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");
@@ -83,6 +85,17 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("repository after `npm ci --prefix tests/peers`):");
     println!();
     println!("  {}", alice.command);
+    println!();
+    println!("Verify or export the audit log (from another terminal):");
+    println!();
+    println!(
+        "  BROKER_DATA_DIR={} broker audit verify",
+        data_dir.display()
+    );
+    println!(
+        "  BROKER_DATA_DIR={} broker audit export --format csv",
+        data_dir.display()
+    );
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await

@@ -33,6 +33,8 @@ pub enum Error {
     #[error(transparent)]
     Audit(#[from] crate::audit_log::AuditError),
     #[error(transparent)]
+    AuditQuery(#[from] crate::audit_log::query::QueryError),
+    #[error(transparent)]
     Consent(#[from] crate::consents::LedgerError),
     #[error(transparent)]
     SignIn(#[from] crate::signin::SignInError),

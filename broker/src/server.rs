@@ -145,6 +145,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::consents::api::Api::openapi(),
         crate::signin::Api::openapi(),
         crate::relay::api::Api::openapi(),
+        crate::audit_log::Api::openapi(),
     ]
 }
 
@@ -163,7 +164,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::home::home)
         .service(crate::oauth::token::token)
         .service(crate::release::attributes)
-        .configure(crate::consents::api::routes);
+        .configure(crate::consents::api::routes)
+        .configure(crate::audit_log::routes);
     crate::signin::routes(cfg);
     crate::relay::routes(cfg);
 }

@@ -3,6 +3,7 @@
 //! it over HTTP like a department, a citizen's browser or an operator would.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod consents;
 mod foundation;
 mod oauth;

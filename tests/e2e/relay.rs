@@ -9,6 +9,7 @@
 mod api;
 mod crash;
 mod delivery;
+mod demo;
 mod pages;
 
 use std::time::{Duration, Instant};

@@ -13,7 +13,7 @@ pub mod signin;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 pub use broker::store::testdb::{Backend, TestDb};
@@ -126,11 +126,10 @@ impl Broker {
             env = env.set(&k, v);
         }
         let stderr = std::fs::File::create(&log).expect("log file");
+        let stdout = std::fs::File::create(data_dir.join(format!("broker-{port}.out")))
+            .expect("stdout file");
         let mut cmd = Command::new(broker_bin());
-        cmd.args(args)
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .env_clear();
+        cmd.args(args).stdout(stdout).stderr(stderr).env_clear();
         for key in ["PATH", "HOME", "TMPDIR"] {
             if let Ok(v) = std::env::var(key) {
                 cmd.env(key, v);

@@ -481,7 +481,53 @@ pub fn three_free_ports() -> u16 {
     panic!("no three consecutive free ports");
 }
 
+/// The development provider's persona page → approve as `persona` → the broker's callback.
+pub async fn choose_persona(client: &reqwest::Client, provider_page: &Page, persona: &str) -> Page {
+    assert!(
+        provider_page
+            .body
+            .contains("DEVELOPMENT PROVIDER — NOT FOR PRODUCTION"),
+        "{}",
+        provider_page.body
+    );
+    let marker = "name=\"interaction\" value=\"";
+    let i = provider_page.body.find(marker).unwrap() + marker.len();
+    let interaction = provider_page.body[i..].split('"').next().unwrap();
+    let base = url::Url::parse(&provider_page.url).unwrap();
+    let decide = base.join("/authorize/decide").unwrap();
+    post_form(
+        client,
+        decide.as_str(),
+        &[
+            ("interaction", interaction),
+            ("persona", persona),
+            ("action", "approve"),
+        ],
+    )
+    .await
+}
+
 impl Demo {
+    /// The first line the demo printed that starts with `prefix` (trimmed), waiting for it.
+    pub async fn printed_line(&self, prefix: &str) -> String {
+        let out = self
+            .broker
+            .data_dir
+            .join(format!("broker-{}.out", self.broker.port));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            if let Some(line) = text.lines().map(str::trim).find(|l| l.starts_with(prefix)) {
+                return line.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the demo did not print `{prefix}`: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn start() -> Demo {
         let dir = temp_dir();
         let port = three_free_ports();

@@ -139,6 +139,7 @@ impl Error {
                     S::CitizenUnavailable => (StatusCode::FORBIDDEN, "citizen_unavailable"),
                 }
             }
+            Error::AuditQuery(e) => (StatusCode::BAD_REQUEST, e.code()),
             Error::Audit(_) | Error::Sign(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }

@@ -81,26 +81,34 @@ async fn index(received: web::Data<Received>) -> HttpResponse {
         .body(html)
 }
 
-/// Starts the development receiver on `port` and returns its base URL.
+/// Starts the development receiver on `port` (any free port if that one is taken) and returns its
+/// base URL.
 pub fn start_receiver(port: u16) -> Result<String, CliError> {
     let received = web::Data::new(Received::default());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(received.clone())
-            .service(receive)
-            .service(index)
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", port))
-    .map_err(|e| {
-        CliError::Other(format!(
-            "demo: cannot start the development receiver on port {port}: {e}"
-        ))
-    })?
-    .run();
-    tokio::spawn(server);
-    Ok(format!("http://127.0.0.1:{port}"))
+    let make = || {
+        let received = received.clone();
+        HttpServer::new(move || {
+            App::new()
+                .app_data(received.clone())
+                .service(receive)
+                .service(index)
+        })
+        .workers(1)
+        .disable_signals()
+    };
+    let server = match make().bind(("127.0.0.1", port)) {
+        Ok(server) => server,
+        Err(_) => make()
+            .bind(("127.0.0.1", 0))
+            .map_err(|e| other("cannot start the development receiver", e))?,
+    };
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| other("the development receiver", "no address"))?;
+    tokio::spawn(server.run());
+    Ok(format!("http://{addr}"))
 }
 
 fn other(what: &str, e: impl std::fmt::Display) -> CliError {

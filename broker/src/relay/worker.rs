@@ -208,7 +208,7 @@ async fn deliver_department(
     department_id: &str,
     rows: Vec<delivery::Model>,
 ) {
-    let outcomes = attempt(state, department_id, &rows).await;
+    let outcomes = attempt(state, owner, department_id, &rows).await;
     if let Err(e) = settle(state, owner, &rows, outcomes).await {
         tracing::warn!(department = department_id, error = %e, "relay: cannot record delivery outcomes");
     }
@@ -216,6 +216,7 @@ async fn deliver_department(
 
 async fn attempt(
     state: &AppState,
+    owner: &str,
     department_id: &str,
     rows: &[delivery::Model],
 ) -> Vec<DeliveryOutcome> {
@@ -317,6 +318,31 @@ async fn attempt(
             }
         }
     }
+    // Building may have taken a while: renew the leases, and send only the rows still ours (a
+    // row whose lease ran out may be with another worker, which will send it).
+    let seqs: Vec<i64> = positions.iter().map(|&i| rows[i].seq).collect();
+    let kept = match renew(state, owner, &seqs).await {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::warn!(error = %e, "relay: cannot renew delivery leases");
+            HashSet::new()
+        }
+    };
+    let mut still = Vec::new();
+    let mut still_positions = Vec::new();
+    for (position, event) in positions.into_iter().zip(outgoing) {
+        if kept.contains(&rows[position].seq) {
+            still_positions.push(position);
+            still.push(event);
+        } else {
+            outcomes[position] = Some(DeliveryOutcome::Retry {
+                error_code: "lease_expired".into(),
+                detail: "the lease ran out before sending".into(),
+                retry_after: None,
+            });
+        }
+    }
+    let (positions, outgoing) = (still_positions, still);
     if !outgoing.is_empty() {
         let delivered = adapter.deliver_batch(&outgoing).await;
         for (position, outcome) in positions.into_iter().zip(delivered) {
@@ -333,6 +359,26 @@ async fn attempt(
             })
         })
         .collect()
+}
+
+/// Extends the lease of `seqs` still held by `owner`; returns those it still holds.
+async fn renew(state: &AppState, owner: &str, seqs: &[i64]) -> Result<HashSet<i64>, DbErr> {
+    use delivery::Column as C;
+    if seqs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let now = now_ms();
+    let lease_ms =
+        i64::try_from(state.config.relay.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
+    let rows = delivery::Entity::update_many()
+        .col_expr(C::LeaseUntil, Expr::value(now.saturating_add(lease_ms)))
+        .filter(C::Seq.is_in(seqs.iter().copied()))
+        .filter(C::Status.eq(PENDING))
+        .filter(C::LeaseOwner.eq(owner))
+        .filter(C::LeaseUntil.gt(now))
+        .exec_with_returning(&state.db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.seq).collect())
 }
 
 /// Records every outcome (still holding the lease) with its audit record, in one transaction.
@@ -418,6 +464,8 @@ async fn settle(
         record.attributes = serde_json::from_value(row.attributes.clone()).unwrap_or_default();
         record.detail.insert("event".into(), row.event.clone());
         record.detail.insert("attempt".into(), attempts.to_string());
+        // Which broker instance attempted it (several may share a database).
+        record.detail.insert("worker".into(), owner.to_owned());
         if let Some(code) = error {
             record.reasons.push(code);
         }

@@ -1,0 +1,100 @@
+//! The audit log end to end: the real `broker audit verify` and `broker audit export` binaries on
+//! a log the real broker wrote, tampering done directly in the database, two broker processes
+//! appending to one PostgreSQL, and the officer console and "my activity" in headless Chromium.
+
+mod browser;
+mod cli;
+mod concurrent;
+mod demo;
+
+use std::sync::Arc;
+
+use broker::audit_log::AuditLog;
+use broker::config::Config;
+use broker::web::session::{self, NewSession, Role};
+use broker_e2e::*;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+/// The environment of a broker that signs a checkpoint every 5 records.
+fn env() -> BrokerEnv {
+    BrokerEnv::default().set("BROKER_AUDIT__CHECKPOINT_EVERY_RECORDS", "5")
+}
+
+fn config_of(broker: &Broker) -> Config {
+    Config {
+        data_dir: broker.data_dir.clone(),
+        ..Config::default()
+    }
+}
+
+/// The broker's own audit log, opened with its keys (as another instance would).
+fn log_of(conn: &DatabaseConnection, broker: &Broker) -> AuditLog {
+    broker::jose::install_crypto_provider();
+    let keys = broker::keys::open_signing_keys(&config_of(broker)).expect("broker keys");
+    AuditLog::new(
+        conn.clone(),
+        Arc::new(keys),
+        audit::CheckpointPolicy {
+            every_records: 5,
+            every_ms: 0,
+        },
+    )
+}
+
+/// An officer session (`olivier`) started directly in the database; returns the cookie value.
+async fn officer_cookie(conn: &DatabaseConnection, broker: &Broker) -> String {
+    let (cookie, s) = session::start(
+        conn,
+        &config_of(broker),
+        NewSession {
+            citizen_id: None,
+            role: Role::Officer,
+            provider_id: Some("prov".into()),
+            loa: 3,
+            id_token_hint: None,
+        },
+    )
+    .await
+    .expect("officer session");
+    broker::signin::entities::officer_session::ActiveModel {
+        session_hash: Set(s.id_hash),
+        officer_id: Set("olivier".into()),
+        provider_id: Set("prov".into()),
+        created_at: Set(broker::store::now_ms()),
+    }
+    .insert(conn)
+    .await
+    .expect("officer row");
+    cookie
+}
+
+/// Appends `n` releases (about `citizen`, to the revenue agency) as the broker would.
+async fn releases(log: &AuditLog, citizen: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let mut r = AuditLog::record(
+            audit::Action::Release,
+            audit::Outcome::Permit,
+            audit::Actor::new(audit::ActorKind::Department, "revenue-agency"),
+        );
+        r.citizen_id = Some(citizen.to_owned());
+        r.department_id = Some("revenue-agency".into());
+        r.purpose = Some("benefit-eligibility".into());
+        r.attributes = vec!["address".into()];
+        ids.push(log.append(r).await.expect("append").id);
+    }
+    ids
+}
+
+/// `broker <args>` against `broker`'s database and data directory.
+fn run_cli(db: &TestDb, broker: &Broker, args: &[&str]) -> (i32, String, String) {
+    let data_dir = broker.data_dir.display().to_string();
+    let (status, out, err) = run_broker(
+        &[
+            ("BROKER_DATABASE_URL", db.url()),
+            ("BROKER_DATA_DIR", &data_dir),
+        ],
+        args,
+    );
+    (status.code().unwrap_or(-1), out, err)
+}
