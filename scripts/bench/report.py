@@ -72,8 +72,8 @@ def audit_section(report):
     lines = [
         "### Audit log",
         "",
-        "`audit_bench`: durable appends through `AuditLog::append` (each its own transaction, committed before "
-        "it returns) from concurrent tokio tasks; then the whole stored log verified (every record re-hashed, "
+        "`audit_bench`: durable appends through `AuditLog::append` (committed before it returns; appends that "
+        "arrive together share a group commit) from concurrent tokio tasks; then the whole stored log verified (every record re-hashed, "
         "every stored node and signed checkpoint checked).",
         "",
         "| backend | appenders | appends | appends/s | p50 ms | p99 ms | target |",
