@@ -1,6 +1,6 @@
 //! Audit log benchmark (used by scripts/bench): durable appends per second through the real
-//! `AuditLog::append` (each its own transaction, committed before it returns) from 1, 8 and 64
-//! concurrent tokio tasks, then the time to verify the stored log with the `audit` crate's
+//! `AuditLog::append` (committed before it returns; concurrent appends share a group commit) from
+//! 1, 8 and 64 concurrent tokio tasks, then the time to verify the stored log with the `audit` crate's
 //! `LogVerifier` (every row re-hashed into the Merkle tree, every stored node compared, every
 //! signed checkpoint checked against the broker's keys).
 //!

@@ -47,6 +47,9 @@ def relay_section(report):
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
+        if r.get("error"):
+            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 9)
+            continue
         b, p = r.get("backlog", {}), r.get("paced", {})
         rate = b.get("deliveries_per_second") or 0
         p99 = p.get("latency_p99_ms")
@@ -69,14 +72,16 @@ def audit_section(report):
     lines = [
         "### Audit log",
         "",
-        "`audit_bench`: durable appends through `AuditLog::append` (each its own transaction, committed before "
-        "it returns) from concurrent tokio tasks; then the whole stored log verified (every record re-hashed, "
+        "`audit_bench`: durable appends through `AuditLog::append` (committed before it returns; appends that "
+        "arrive together share a group commit) from concurrent tokio tasks; then the whole stored log verified (every record re-hashed, "
         "every stored node and signed checkpoint checked).",
         "",
         "| backend | appenders | appends | appends/s | p50 ms | p99 ms | target |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
+        if r.get("error"):
+            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 4)
         for a in r.get("appends", []):
             verdict = "—"
             if r["backend"] == "postgres":
@@ -143,7 +148,9 @@ def render(report):
             f"{fmt(run.get('peak_rss_mb'), 1)} MB (target < 200 MB). Release response: {run.get('release_bytes')} bytes (HTTP {run.get('release_status')}).",
         ]
         feed = run.get("relay_feed")
-        if feed:
+        if feed and feed.get("error"):
+            lines += ["", f"Releases while the relay pushes: {feed['error']}."]
+        elif feed:
             lines += [
                 "",
                 f"Releases while the relay pushes: `relay_bench feed` recorded {fmt(feed.get('changes_recorded'))} changes "

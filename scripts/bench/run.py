@@ -285,7 +285,10 @@ def release_during_relay(results, base, workdir, url, paths, broker):
             wrk(base, c, os.path.join(LUA, "release.lua"), [paths], process=broker))
     feed.proc.send_signal(signal.SIGTERM)
     out, _ = feed.proc.communicate(timeout=60)
-    results["relay_feed"] = last_json(out.decode())
+    try:
+        results["relay_feed"] = last_json(out.decode())
+    except SystemExit:
+        results["relay_feed"] = {"error": f"relay_bench feed exited {feed.proc.returncode} (log: {feed.log.name})"}
 
 
 def relay_runs(backend):
@@ -296,8 +299,11 @@ def relay_runs(backend):
         log(f"== {backend}: relay, {RELAY_CHANGES} changes x 20 receivers ({RELAY_CITIZENS} citizens)")
         out = subprocess.run(
             [RELAY_BENCH, "run", url, workdir, str(RELAY_CHANGES), str(RELAY_RATE), str(RELAY_CITIZENS)],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )
+        if out.returncode != 0:
+            log(out.stderr[-2000:])
+            return {"backend": backend, "error": f"relay_bench exited {out.returncode}"}
         result = last_json(out.stdout)
         result["backend"] = backend
         return result
@@ -320,8 +326,11 @@ def audit_runs(backend):
             f"verify {AUDIT_VERIFY_RECORDS}")
         out = subprocess.run(
             [AUDIT_BENCH, url, workdir, str(AUDIT_RECORDS), AUDIT_CONCURRENCY, str(AUDIT_VERIFY_RECORDS)],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )
+        if out.returncode != 0:
+            log(out.stderr[-2000:])
+            return {"backend": backend, "error": f"audit_bench exited {out.returncode}"}
         result = last_json(out.stdout)
         result["backend"] = backend
         if broker_has_audit_verify():

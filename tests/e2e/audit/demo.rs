@@ -46,7 +46,9 @@ async fn in_the_demo_an_officer_finds_and_exports_a_release_and_verify_names_an_
     assert!(
         console.body.contains("Information released")
             && console.body.contains("Employment and Social Development")
-            && console.body.contains("Given name, Family name, Date of birth, Home address"),
+            && console
+                .body
+                .contains("Given name, Family name, Date of birth, Home address"),
         "{}",
         console.body
     );
