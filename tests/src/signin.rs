@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 use crate::peers::Peer;
-use crate::{Broker, BrokerEnv, TestDb, free_port, temp_dir};
+use crate::{Broker, BrokerEnv, TestDb, browser_client, free_port, temp_dir};
 
 /// The client id every test provider registers for the broker.
 pub const CLIENT_ID: &str = "tuo-broker";
@@ -505,6 +505,27 @@ pub async fn choose_persona(client: &reqwest::Client, provider_page: &Page, pers
         ],
     )
     .await
+}
+
+/// Signs in at a demo development provider as `persona` (`officer`: at the officer sign-in);
+/// returns the browser (with its session cookie) and the broker's answer to the callback.
+pub async fn demo_sign_in(
+    broker: &Broker,
+    provider: &str,
+    persona: &str,
+    officer: bool,
+) -> (reqwest::Client, Page) {
+    let client = browser_client();
+    let path = if officer {
+        "/officer/signin/with/"
+    } else {
+        "/signin/with/"
+    };
+    let start = get(&client, &broker.url(&format!("{path}{provider}"))).await;
+    let persona_page = get(&client, start.location.as_ref().unwrap()).await;
+    let back = choose_persona(&client, &persona_page, persona).await;
+    let landed = get(&client, back.location.as_ref().unwrap()).await;
+    (client, landed)
 }
 
 impl Demo {

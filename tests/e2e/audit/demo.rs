@@ -27,15 +27,7 @@ async fn in_the_demo_an_officer_finds_and_exports_a_release_and_verify_names_an_
     assert_eq!(out["status"], 200, "{out}");
 
     // Olivier Officer signs in at the provincial ID and lands on the console.
-    let officer = browser_client();
-    let start = get(
-        &officer,
-        &broker.url("/officer/signin/with/demo-provincial-id"),
-    )
-    .await;
-    let persona_page = get(&officer, start.location.as_ref().unwrap()).await;
-    let back = choose_persona(&officer, &persona_page, "olivier").await;
-    let landed = get(&officer, back.location.as_ref().unwrap()).await;
+    let (officer, landed) = demo_sign_in(broker, "demo-provincial-id", "olivier", true).await;
     assert_eq!(
         landed.location.as_deref(),
         Some(broker.url("/officer").as_str())

@@ -93,15 +93,7 @@ async fn broker_demo_signs_a_newcomer_in_through_its_development_providers() {
     );
 
     // Olivier Officer is the demo's privacy officer.
-    let officer = browser_client();
-    let start = get(
-        &officer,
-        &broker.url("/officer/signin/with/demo-provincial-id"),
-    )
-    .await;
-    let persona_page = get(&officer, start.location.as_ref().unwrap()).await;
-    let back = choose_persona(&officer, &persona_page, "olivier").await;
-    let page = get(&officer, back.location.as_ref().unwrap()).await;
+    let (_officer, page) = demo_sign_in(broker, "demo-provincial-id", "olivier", true).await;
     assert_eq!(page.status, 303, "{}", page.body);
     assert_eq!(
         page.location.as_deref(),
