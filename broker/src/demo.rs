@@ -43,8 +43,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         .await
         .map_err(CliError::Other)?;
     let receiver = crate::relay::demo::start_receiver(args.port.saturating_add(3))?;
-    let drop = crate::relay::demo::prepare(&config, &receiver).await?;
-    let alice = seed(&config).await?;
+    let (alice, drop) = seed(&config, &receiver).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -103,9 +102,13 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
 
 /// Seeds the demo world on the demo database before the server starts: the pension office's
 /// client and key, Alice with her facts, consent and bank identity link, and the pension office's
-/// pending request to her, and her ongoing address consents to the relay's two demo departments.
+/// pending request to her, the relay's two demo departments' delivery, and her ongoing address
+/// consents to them.
 /// Idempotent per data directory.
-async fn seed(config: &Config) -> Result<crate::release::demo::Prepared, CliError> {
+async fn seed(
+    config: &Config,
+    receiver: &str,
+) -> Result<(crate::release::demo::Prepared, std::path::PathBuf), CliError> {
     let db = crate::store::connect(config).await?;
     crate::store::migrate(&db).await?;
     let state = crate::server::AppState::build(std::sync::Arc::new(config.clone()), db)?;
@@ -113,7 +116,8 @@ async fn seed(config: &Config) -> Result<crate::release::demo::Prepared, CliErro
     crate::consents::demo::seed_requests(&state, &alice.citizen_id)
         .await
         .map_err(|e| CliError::Other(format!("demo: the pension office's request: {e}")))?;
+    let drop = crate::relay::demo::prepare(&state, receiver).await?;
     crate::relay::demo::seed_consents(&state.db, &alice.citizen_id).await?;
     state.db.close().await?;
-    Ok(alice)
+    Ok((alice, drop))
 }

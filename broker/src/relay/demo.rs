@@ -15,7 +15,6 @@ use consent::{Actor, Change, ConsentEvent, DAY_MS, Mode, Uuid};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::cli::CliError;
-use crate::config::Config;
 use crate::departments;
 
 /// The push receiver's department, and the consent it holds.
@@ -116,19 +115,21 @@ fn other(what: &str, e: impl std::fmt::Display) -> CliError {
 }
 
 /// Configures the two demo departments' delivery (push to `receiver`, file drop under
-/// `data_dir`). Returns the drop directory.
-pub async fn prepare(config: &Config, receiver: &str) -> Result<std::path::PathBuf, CliError> {
-    let drop = config
+/// `data_dir`), on the demo database the catalogue departments were synced into. Returns the
+/// drop directory.
+pub async fn prepare(
+    state: &crate::server::AppState,
+    receiver: &str,
+) -> Result<std::path::PathBuf, CliError> {
+    let db = &state.db;
+    let drop = state
+        .config
         .data_dir
         .join("demo")
         .join("drop")
         .join(DROP_DEPARTMENT);
     std::fs::create_dir_all(&drop).map_err(|e| other("cannot create the drop directory", e))?;
     let drop = std::fs::canonicalize(&drop).map_err(|e| other("the drop directory", e))?;
-    let db = crate::store::connect(config).await?;
-    crate::store::migrate(&db).await?;
-    let policy = crate::server::load_policy(config)?;
-    departments::sync_catalogue(&db, policy.catalogue().departments()).await?;
     for (id, delivery) in [
         (
             PUSH_DEPARTMENT,
@@ -139,13 +140,12 @@ pub async fn prepare(config: &Config, receiver: &str) -> Result<std::path::PathB
             serde_json::json!({"kind": "file-drop", "directory": drop.display().to_string(), "batch_interval_secs": 60}),
         ),
     ] {
-        let mut department = departments::get(&db, id)
+        let mut department = departments::get(db, id)
             .await?
             .ok_or_else(|| other("the catalogue", format!("`{id}` is missing")))?;
         department.delivery = Some(delivery);
-        departments::upsert(&db, &department).await?;
+        departments::upsert(db, &department).await?;
     }
-    db.close().await?;
     Ok(drop)
 }
 
