@@ -116,76 +116,115 @@ impl AuditLog {
         conn: &C,
         record: Record,
     ) -> Result<AuditReceipt, AuditError> {
-        let mut head = lock_head(conn).await?;
-        let mut frontier = Frontier::from_bytes(&head.frontier)?;
-        let id = record.id.clone();
-        let appended = frontier.append(record)?;
-        let row = &appended.row;
-        record::Entity::insert(record::ActiveModel {
-            seq: Set(row.seq as i64),
-            id: Set(row.id.clone()),
-            entry: Set(row.entry.clone()),
-            leaf_hash: Set(row.leaf_hash.as_bytes().to_vec()),
-            time_ms: Set(row.time_ms),
-            action: Set(row.action.clone()),
-            outcome: Set(row.outcome.clone()),
-            citizen_id: Set(row.citizen_id.clone()),
-            department_id: Set(row.department_id.clone()),
-            purpose: Set(row.purpose.clone()),
-        })
-        .exec(conn)
-        .await?;
-        node::Entity::insert_many(appended.nodes.iter().map(|(id, hash)| node::ActiveModel {
-            level: Set(i16::from(id.level())),
-            idx: Set(id.index() as i64),
-            hash: Set(hash.as_bytes().to_vec()),
-        }))
-        .exec(conn)
-        .await?;
-        head.tree_size = frontier.size() as i64;
-        head.root_hash = frontier.root().as_bytes().to_vec();
-        head.frontier = frontier.to_bytes();
-        self.checkpoint_if_due(conn, &mut head).await?;
-        save_head(conn, &head).await?;
-        Ok(AuditReceipt { id, seq: row.seq })
+        self.append_many_in(conn, vec![record])
+            .await?
+            .pop()
+            .ok_or_else(|| AuditError::Db(DbErr::Custom("no audit receipt".into())))
     }
 
-    /// Signs a checkpoint over the current tree if the policy says one is due (called after each
-    /// append and by a periodic task, so a quiet log's tail is covered too).
+    /// Appends `records` in this order inside the caller's transaction, with one lock of the head,
+    /// one multi-row insert per table and one head update however many there are. A checkpoint
+    /// the policy makes due part-way (by count) is signed at that tree size, as if the records
+    /// had been appended one at a time.
+    pub async fn append_many_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        records: Vec<Record>,
+    ) -> Result<Vec<AuditReceipt>, AuditError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut head = lock_head(conn).await?;
+        let mut frontier = Frontier::from_bytes(&head.frontier)?;
+        let mut receipts = Vec::with_capacity(records.len());
+        let mut rows = Vec::with_capacity(records.len());
+        let mut nodes = Vec::new();
+        let mut checkpoints = Vec::new();
+        for record in records {
+            let id = record.id.clone();
+            let appended = frontier.append(record)?;
+            let row = appended.row;
+            receipts.push(AuditReceipt { id, seq: row.seq });
+            rows.push(record::ActiveModel {
+                seq: Set(row.seq as i64),
+                id: Set(row.id),
+                entry: Set(row.entry),
+                leaf_hash: Set(row.leaf_hash.as_bytes().to_vec()),
+                time_ms: Set(row.time_ms),
+                action: Set(row.action),
+                outcome: Set(row.outcome),
+                citizen_id: Set(row.citizen_id),
+                department_id: Set(row.department_id),
+                purpose: Set(row.purpose),
+            });
+            nodes.extend(
+                appended
+                    .nodes
+                    .into_iter()
+                    .map(|(id, hash)| node::ActiveModel {
+                        level: Set(i16::from(id.level())),
+                        idx: Set(id.index() as i64),
+                        hash: Set(hash.as_bytes().to_vec()),
+                    }),
+            );
+            head.tree_size = frontier.size() as i64;
+            if let Some(signed) = self.checkpoint_if(&mut head, false, || Ok(frontier.root()))? {
+                checkpoints.push(signed);
+            }
+        }
+        head.root_hash = frontier.root().as_bytes().to_vec();
+        // Bind parameters per statement stay well under SQLite's and PostgreSQL's limits.
+        for chunk in rows.chunks(RECORDS_PER_INSERT) {
+            record::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        for chunk in nodes.chunks(NODES_PER_INSERT) {
+            node::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        head.frontier = frontier.to_bytes();
+        save_checkpoints(conn, checkpoints).await?;
+        save_head(conn, &head).await?;
+        Ok(receipts)
+    }
+
+    /// Signs a checkpoint over the current tree if the policy says one is due (called by a
+    /// periodic task, so a quiet log's tail is covered too).
     pub async fn checkpoint_now_if_due(&self) -> Result<Option<Checkpoint>, AuditError> {
-        let txn = self.db.begin().await?;
-        let mut head = lock_head(&txn).await?;
-        let signed = self.checkpoint_if_due(&txn, &mut head).await?;
-        save_head(&txn, &head).await?;
-        txn.commit().await?;
-        Ok(signed)
+        self.checkpoint_locked(false).await
     }
 
     /// Signs a checkpoint over the current tree now if records were added since the last one
     /// (so a proof can be served for a record the policy has not covered yet).
     pub async fn checkpoint_now(&self) -> Result<Option<Checkpoint>, AuditError> {
+        self.checkpoint_locked(true).await
+    }
+
+    async fn checkpoint_locked(&self, force: bool) -> Result<Option<Checkpoint>, AuditError> {
         let txn = self.db.begin().await?;
         let mut head = lock_head(&txn).await?;
-        let signed = self.checkpoint_if(&txn, &mut head, true).await?;
+        let stored = head.root_hash.clone();
+        let signed = self.checkpoint_if(&mut head, force, || {
+            audit::Hash::from_slice(&stored).map_err(|_| audit::TreeError::BadFrontier.into())
+        })?;
+        let checkpoint = signed.as_ref().map(|s| s.checkpoint.clone());
+        save_checkpoints(&txn, signed.into_iter().collect()).await?;
         save_head(&txn, &head).await?;
         txn.commit().await?;
-        Ok(signed)
+        Ok(checkpoint)
     }
 
-    async fn checkpoint_if_due<C: ConnectionTrait>(
+    /// A checkpoint over `head`'s tree (of root `root()`, computed only when one is signed),
+    /// signed, when the policy makes one due (or `force` and records were added since the last);
+    /// `head` then names it as the last checkpoint.
+    fn checkpoint_if(
         &self,
-        conn: &C,
-        head: &mut head::Model,
-    ) -> Result<Option<Checkpoint>, AuditError> {
-        self.checkpoint_if(conn, head, false).await
-    }
-
-    async fn checkpoint_if<C: ConnectionTrait>(
-        &self,
-        conn: &C,
         head: &mut head::Model,
         force: bool,
-    ) -> Result<Option<Checkpoint>, AuditError> {
+        root: impl FnOnce() -> Result<audit::Hash, AuditError>,
+    ) -> Result<Option<SignedCheckpoint>, AuditError> {
         let now = now_ms();
         let last = (head.checkpoint_size > 0).then(|| Checkpoint {
             tree_size: head.checkpoint_size as u64,
@@ -196,20 +235,38 @@ impl AuditLog {
         if !forced && !self.policy.due(last.as_ref(), head.tree_size as u64, now) {
             return Ok(None);
         }
-        let root =
-            audit::Hash::from_slice(&head.root_hash).map_err(|_| audit::TreeError::BadFrontier)?;
         let cp = Checkpoint {
             tree_size: head.tree_size as u64,
-            root_hash: root,
+            root_hash: root()?,
             time_ms: now,
         };
-        let signed = SignedCheckpoint::sign(cp.clone(), &KeysSigner(&self.keys))?;
-        checkpoint::Entity::insert(checkpoint::ActiveModel {
-            tree_size: Set(head.tree_size),
-            root_hash: Set(head.root_hash.clone()),
-            time_ms: Set(now),
-            jws: Set(signed.jws),
-        })
+        let signed = SignedCheckpoint::sign(cp, &KeysSigner(&self.keys))?;
+        head.checkpoint_size = head.tree_size;
+        head.checkpoint_ms = now;
+        Ok(Some(signed))
+    }
+}
+
+/// Records per multi-row insert (10 columns each).
+const RECORDS_PER_INSERT: usize = 500;
+/// Tree nodes per multi-row insert (3 columns each).
+const NODES_PER_INSERT: usize = 1_000;
+
+/// Stores signed checkpoints (a size already stored is kept as it is).
+async fn save_checkpoints<C: ConnectionTrait>(
+    conn: &C,
+    signed: Vec<SignedCheckpoint>,
+) -> Result<(), AuditError> {
+    if signed.is_empty() {
+        return Ok(());
+    }
+    let rows = signed.into_iter().map(|s| checkpoint::ActiveModel {
+        tree_size: Set(s.checkpoint.tree_size as i64),
+        root_hash: Set(s.checkpoint.root_hash.as_bytes().to_vec()),
+        time_ms: Set(s.checkpoint.time_ms),
+        jws: Set(s.jws),
+    });
+    checkpoint::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(checkpoint::Column::TreeSize)
                 .do_nothing()
@@ -217,10 +274,7 @@ impl AuditLog {
         )
         .exec_without_returning(conn)
         .await?;
-        head.checkpoint_size = head.tree_size;
-        head.checkpoint_ms = now;
-        Ok(Some(cp))
-    }
+    Ok(())
 }
 
 /// Takes the single-writer lock: the first statement writes the head row, so the lock is held

@@ -48,6 +48,9 @@ pub struct AppState {
     pub providers: Arc<crate::signin::Providers>,
     /// Departments' delivery adapters for the relay.
     pub adapters: Arc<crate::relay::Adapters>,
+    /// Wakes this instance's relay worker when a transaction queues deliveries (other instances
+    /// find them at their next poll).
+    pub relay_wake: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +127,7 @@ impl AppState {
             openapi_json: openapi_json.into(),
             providers,
             adapters,
+            relay_wake: Arc::default(),
         })
     }
 }

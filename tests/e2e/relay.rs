@@ -248,18 +248,26 @@ impl Relay {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let rows: Vec<String> = delivery_row::Entity::find()
-            .all(&self.conn)
-            .await
-            .unwrap()
-            .into_iter()
-            .take(20)
+        // Every delivery summarised by (department, status, last error), then the first few.
+        let all = delivery_row::Entity::find().all(&self.conn).await.unwrap();
+        let mut summary: std::collections::BTreeMap<String, usize> = Default::default();
+        for d in &all {
+            let error = d.last_error.as_deref().unwrap_or("-");
+            let code = error.split(':').next().unwrap_or(error);
+            *summary
+                .entry(format!("{} {} {code}", d.department_id, d.status))
+                .or_default() += 1;
+        }
+        let rows: Vec<String> = all
+            .iter()
+            .take(10)
             .map(|d| {
                 format!(
                     "{} {} {} attempts={} {:?}",
                     d.department_id, d.event, d.status, d.attempts, d.last_error
                 )
             })
+            .chain(summary.iter().map(|(k, n)| format!("{n} × {k}")))
             .collect();
         panic!(
             "timed out waiting for {what}; deliveries: {rows:#?}\nbroker log tail:\n{}",
@@ -272,6 +280,15 @@ impl Relay {
         delivery_row::Entity::find()
             .filter(delivery_row::Column::Status.eq(status))
             .all(&self.conn)
+            .await
+            .unwrap()
+    }
+
+    /// How many deliveries have `status` (a count, cheap enough to poll with 10,000 rows).
+    pub async fn count(&self, status: &str) -> u64 {
+        delivery_row::Entity::find()
+            .filter(delivery_row::Column::Status.eq(status))
+            .count(&self.conn)
             .await
             .unwrap()
     }

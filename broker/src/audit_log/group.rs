@@ -115,10 +115,7 @@ impl AuditLog {
 
     async fn write(&self, records: Vec<Record>) -> Result<Vec<AuditReceipt>, AuditError> {
         let txn = self.db.begin().await?;
-        let mut receipts = Vec::with_capacity(records.len());
-        for record in records {
-            receipts.push(self.append_in(&txn, record).await?);
-        }
+        let receipts = self.append_many_in(&txn, records).await?;
         txn.commit().await?;
         self.group.commits.fetch_add(1, Ordering::Relaxed);
         Ok(receipts)

@@ -31,16 +31,54 @@ async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
             every_ms: 0,
         },
     );
-    let mut leaves = Vec::new();
     for i in 0..10 {
         let receipt = log.append(sample(i)).await.unwrap();
         assert_eq!(receipt.seq, i as u64);
     }
-    let rows = record::Entity::find()
-        .order_by_asc(record::Column::Seq)
-        .all(&db)
+    assert_tree(&db, &keys).await;
+}
+
+#[tokio::test]
+async fn a_batch_appended_in_one_statement_builds_the_same_tree_and_checkpoints() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    let keys = keys();
+    let log = AuditLog::new(
+        db.clone(),
+        keys.clone(),
+        CheckpointPolicy {
+            every_records: 4,
+            every_ms: 0,
+        },
+    );
+    // 7 then 3: the checkpoints due part-way (at 1 and 5, then 9) are signed at those sizes.
+    let txn = db.begin().await.unwrap();
+    let first = log
+        .append_many_in(&txn, (0..7).map(sample).collect())
         .await
         .unwrap();
+    txn.commit().await.unwrap();
+    let txn = db.begin().await.unwrap();
+    let second = log
+        .append_many_in(&txn, (7..10).map(sample).collect())
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    let seqs: Vec<u64> = first.iter().chain(&second).map(|r| r.seq).collect();
+    assert_eq!(seqs, (0..10).collect::<Vec<u64>>());
+    assert_tree(&db, &keys).await;
+}
+
+/// Ten records stored: leaves, head root (RFC 9162 MTH) and checkpoints at 1, 5 and 9, each
+/// signed over the root of its prefix.
+async fn assert_tree(db: &DatabaseConnection, keys: &SigningKeys) {
+    let mut leaves = Vec::new();
+    let rows = record::Entity::find()
+        .order_by_asc(record::Column::Seq)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 10);
     for row in &rows {
         leaves.push(audit::leaf_hash(&row.entry));
         assert_eq!(
@@ -49,7 +87,7 @@ async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
         );
     }
     let head = head::Entity::find_by_id(HEAD_ID)
-        .one(&db)
+        .one(db)
         .await
         .unwrap()
         .unwrap();
@@ -61,7 +99,7 @@ async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
     );
     let cps = checkpoint::Entity::find()
         .order_by_asc(checkpoint::Column::TreeSize)
-        .all(&db)
+        .all(db)
         .await
         .unwrap();
     assert_eq!(
@@ -78,7 +116,7 @@ async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
             },
             jws: cp.jws,
         };
-        signed.verify(&KeysVerifier(&keys)).unwrap();
+        signed.verify(&KeysVerifier(keys)).unwrap();
         let n = cp.tree_size as usize;
         assert_eq!(
             signed.checkpoint.root_hash,

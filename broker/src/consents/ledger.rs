@@ -515,6 +515,7 @@ pub async fn revoke(state: &AppState, citizen_id: &str, id: &str) -> Result<Cons
     // Tell the department, in the same transaction (the relay's outbox).
     crate::relay::outbox::consent_ended(&txn, state, &consent, false, &receipt.id).await?;
     txn.commit().await?;
+    state.relay_wake.notify_one();
     Ok(consent)
 }
 
@@ -551,5 +552,6 @@ pub async fn expire(state: &AppState, mut consent: Consent, now: i64) -> Result<
     let receipt = state.audit.append_in(&txn, r).await?;
     crate::relay::outbox::consent_ended(&txn, state, &consent, true, &receipt.id).await?;
     txn.commit().await?;
+    state.relay_wake.notify_one();
     Ok(true)
 }

@@ -151,6 +151,9 @@ pub async fn record(state: &AppState, change: NewChange) -> Result<Recorded, Err
         .await?;
     }
     txn.commit().await?;
+    if !recipients.is_empty() {
+        state.relay_wake.notify_one();
+    }
     Ok(Recorded {
         change_id,
         txn: receipt.id,

@@ -26,7 +26,6 @@ use sea_orm::sea_query::{Alias, Expr, LockBehavior, LockType, Order, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
 };
-use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::entities::{change, delivery};
@@ -130,7 +129,7 @@ pub async fn run(state: AppState, mut stop: Shutdown) {
     let settings = state.config.relay.clone();
     let owner = format!("broker-{}", uuid::Uuid::new_v4().simple());
     let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let wake = Arc::new(Notify::new());
+    let wake = state.relay_wake.clone();
     let mut tasks = JoinSet::new();
     let poll = Duration::from_millis(settings.poll_interval_ms.max(10));
     let lease_ms = i64::try_from(settings.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
@@ -319,9 +318,11 @@ async fn attempt(
         }
     }
     // Building may have taken a while: renew the leases, and send only the rows still ours (a
-    // row whose lease ran out may be with another worker, which will send it).
+    // row whose lease ran out may have been claimed by another worker, which will send it).
     let seqs: Vec<i64> = positions.iter().map(|&i| rows[i].seq).collect();
-    let kept = match renew(state, owner, &seqs).await {
+    let lease_ms =
+        i64::try_from(state.config.relay.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
+    let kept = match renew(&state.db, owner, &seqs, now_ms(), lease_ms).await {
         Ok(kept) => kept,
         Err(e) => {
             tracing::warn!(error = %e, "relay: cannot renew delivery leases");
@@ -335,9 +336,10 @@ async fn attempt(
             still_positions.push(position);
             still.push(event);
         } else {
+            // Another worker holds it now; `settle` leaves the row to that worker.
             outcomes[position] = Some(DeliveryOutcome::Retry {
-                error_code: "lease_expired".into(),
-                detail: "the lease ran out before sending".into(),
+                error_code: "lease_lost".into(),
+                detail: "another worker claimed it before sending".into(),
                 retry_after: None,
             });
         }
@@ -361,27 +363,36 @@ async fn attempt(
         .collect()
 }
 
-/// Extends the lease of `seqs` still held by `owner`; returns those it still holds.
-async fn renew(state: &AppState, owner: &str, seqs: &[i64]) -> Result<HashSet<i64>, DbErr> {
+/// Extends to `now + lease_ms` the lease of the `seqs` that `owner` still holds; returns those.
+///
+/// A row is still ours while its `lease_owner` is us, even if the lease ran out meanwhile: every
+/// claim rewrites `lease_owner`, so no other worker has taken it (or sent it). Requiring an
+/// unexpired lease here would let a batch that takes longer to build than the lease never be
+/// sent at all, however often it is claimed again.
+pub async fn renew(
+    db: &DatabaseConnection,
+    owner: &str,
+    seqs: &[i64],
+    now: i64,
+    lease_ms: i64,
+) -> Result<HashSet<i64>, DbErr> {
     use delivery::Column as C;
     if seqs.is_empty() {
         return Ok(HashSet::new());
     }
-    let now = now_ms();
-    let lease_ms =
-        i64::try_from(state.config.relay.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
     let rows = delivery::Entity::update_many()
         .col_expr(C::LeaseUntil, Expr::value(now.saturating_add(lease_ms)))
         .filter(C::Seq.is_in(seqs.iter().copied()))
         .filter(C::Status.eq(PENDING))
         .filter(C::LeaseOwner.eq(owner))
-        .filter(C::LeaseUntil.gt(now))
-        .exec_with_returning(&state.db)
+        .exec_with_returning(db)
         .await?;
     Ok(rows.into_iter().map(|r| r.seq).collect())
 }
 
-/// Records every outcome (still holding the lease) with its audit record, in one transaction.
+/// Records every outcome (still holding the lease) with its audit record, in one transaction:
+/// the delivered rows in one statement, each retry or dead letter in its own (their next attempt
+/// and error differ), and every audit record in one append.
 async fn settle(
     state: &AppState,
     owner: &str,
@@ -389,22 +400,46 @@ async fn settle(
     outcomes: Vec<DeliveryOutcome>,
 ) -> Result<(), crate::error::Error> {
     use delivery::Column as C;
+    use sea_orm::sea_query::ExprTrait;
     let settings = &state.config.relay;
     let now = now_ms();
-    let txn = state.db.begin().await?;
-    for (row, outcome) in rows.iter().zip(outcomes) {
-        let attempts = row.attempts.saturating_add(1);
-        let mut update = delivery::Entity::update_many()
-            .col_expr(C::Attempts, Expr::value(attempts))
+    let still_ours = |update: sea_orm::UpdateMany<delivery::Entity>| {
+        update
+            .col_expr(C::Attempts, Expr::col(C::Attempts).add(1))
             .col_expr(C::LeaseOwner, Expr::value(Option::<String>::None))
             .col_expr(C::LeaseUntil, Expr::value(Option::<i64>::None))
-            .col_expr(C::UpdatedAt, Expr::value(now));
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Status.eq(PENDING))
+            .filter(C::LeaseOwner.eq(owner))
+    };
+    let txn = state.db.begin().await?;
+    let delivered: Vec<i64> = rows
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, DeliveryOutcome::Delivered { .. }))
+        .map(|(r, _)| r.seq)
+        .collect();
+    // Rows whose lease ran out and that another worker holds now are not ours to settle: their
+    // outcome is that worker's.
+    let mut settled: HashSet<i64> = HashSet::new();
+    if !delivered.is_empty() {
+        let done = still_ours(delivery::Entity::update_many())
+            .col_expr(C::Status, Expr::value(DELIVERED))
+            .col_expr(C::DeliveredAt, Expr::value(now))
+            .col_expr(C::LastError, Expr::value(Option::<String>::None))
+            .filter(C::Seq.is_in(delivered))
+            .exec_with_returning(&txn)
+            .await?;
+        settled.extend(done.into_iter().map(|r| r.seq));
+    }
+    let mut records = Vec::with_capacity(rows.len());
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        let attempts = row.attempts.saturating_add(1);
         let (action, outcome_word, error) = match &outcome {
             DeliveryOutcome::Delivered { .. } => {
-                update = update
-                    .col_expr(C::Status, Expr::value(DELIVERED))
-                    .col_expr(C::DeliveredAt, Expr::value(now))
-                    .col_expr(C::LastError, Expr::value(Option::<String>::None));
+                if !settled.contains(&row.seq) {
+                    continue;
+                }
                 (Action::DeliveryDelivered, Outcome::Ok, None)
             }
             DeliveryOutcome::Retry {
@@ -420,7 +455,11 @@ async fn settle(
                     retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
                 );
                 let next = now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX));
-                update = update.col_expr(C::NextAttemptAt, Expr::value(next));
+                let update =
+                    delivery::Entity::update_many().col_expr(C::NextAttemptAt, Expr::value(next));
+                if !settle_one(still_ours(update), row, &outcome, error_code, &txn).await? {
+                    continue;
+                }
                 (
                     Action::DeliveryFailed,
                     Outcome::Error,
@@ -429,7 +468,11 @@ async fn settle(
             }
             DeliveryOutcome::Retry { error_code, .. }
             | DeliveryOutcome::Rejected { error_code, .. } => {
-                update = update.col_expr(C::Status, Expr::value(FAILED));
+                let update =
+                    delivery::Entity::update_many().col_expr(C::Status, Expr::value(FAILED));
+                if !settle_one(still_ours(update), row, &outcome, error_code, &txn).await? {
+                    continue;
+                }
                 (
                     Action::DeliveryDeadLettered,
                     Outcome::Error,
@@ -437,23 +480,6 @@ async fn settle(
                 )
             }
         };
-        if let Some(code) = &error {
-            let text: String = format!("{code}: {}", outcome.detail())
-                .chars()
-                .take(250)
-                .collect();
-            update = update.col_expr(C::LastError, Expr::value(text));
-        }
-        let result = update
-            .filter(C::Seq.eq(row.seq))
-            .filter(C::Status.eq(PENDING))
-            .filter(C::LeaseOwner.eq(owner))
-            .exec(&txn)
-            .await?;
-        if result.rows_affected == 0 {
-            // The lease ran out and another worker holds the row now: its outcome counts.
-            continue;
-        }
         let mut record =
             AuditLog::record(action, outcome_word, Actor::new(ActorKind::System, "relay"));
         record.citizen_id = Some(row.citizen_id.clone());
@@ -469,10 +495,32 @@ async fn settle(
         if let Some(code) = error {
             record.reasons.push(code);
         }
-        state.audit.append_in(&txn, record).await?;
+        records.push(record);
     }
+    state.audit.append_many_in(&txn, records).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Records one failed attempt of `row` with its error; false when the row is no longer ours.
+async fn settle_one(
+    update: sea_orm::UpdateMany<delivery::Entity>,
+    row: &delivery::Model,
+    outcome: &DeliveryOutcome,
+    error_code: &str,
+    txn: &sea_orm::DatabaseTransaction,
+) -> Result<bool, DbErr> {
+    use delivery::Column as C;
+    let text: String = format!("{error_code}: {}", outcome.detail())
+        .chars()
+        .take(250)
+        .collect();
+    let result = update
+        .col_expr(C::LastError, Expr::value(text))
+        .filter(C::Seq.eq(row.seq))
+        .exec(txn)
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 #[cfg(test)]

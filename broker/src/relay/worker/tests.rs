@@ -104,6 +104,37 @@ async fn an_expired_lease_is_claimed_again_and_busy_departments_are_skipped() {
     assert!(health.is_empty());
 }
 
+#[tokio::test]
+async fn a_worker_keeps_a_row_whose_lease_ran_out_until_another_claims_it() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    change_row(&db, "ch").await;
+    delivery_row(&db, "r1", "revenue", "alice").await;
+    delivery_row(&db, "h1", "health", "alice").await;
+    let got = claim(&db, "w1", 1_000, 5_000, 100, &[]).await.unwrap();
+    let (r1, h1) = (got[0].seq, got[1].seq);
+    // Building took longer than the lease: nobody else claimed r1, so w1 still holds it and may
+    // send it; h1 was claimed by w2 meanwhile, so w1 must leave it alone.
+    let taken = claim(&db, "w2", 7_000, 5_000, 100, &["revenue".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(ids(&taken), ["h1"]);
+    let kept = renew(&db, "w1", &[r1, h1], 8_000, 5_000).await.unwrap();
+    assert_eq!(kept, HashSet::from([r1]));
+    // Renewed: not claimable by anyone until the new lease ends (h1's, w2's, has run out).
+    let later = claim(&db, "w3", 12_999, 5_000, 100, &[]).await.unwrap();
+    assert_eq!(ids(&later), ["h1"]);
+    let row = delivery::Entity::find_by_id(r1)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.lease_owner.as_deref(), row.lease_until),
+        (Some("w1"), Some(13_000))
+    );
+}
+
 #[test]
 fn backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() {
     // attempts 1, 2, 3 with no jitter: half of 1 s, 2 s, 4 s
