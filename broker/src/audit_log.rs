@@ -67,13 +67,14 @@ impl CheckpointSigner for KeysSigner<'_> {
     }
 }
 
-/// Verifies checkpoints with any published key (current or still in its grace period).
+/// Verifies checkpoints with any key the broker ever signed with (current, in its grace period,
+/// or archived after it: checkpoints outlive keys).
 pub struct KeysVerifier<'a>(pub &'a SigningKeys);
 
 impl CheckpointVerifier for KeysVerifier<'_> {
     type Error = VerifyError;
     fn verify(&self, jws: &str) -> Result<Vec<u8>, VerifyError> {
-        self.0.verify(jws).map(|(_, payload)| payload)
+        self.0.verify_historic(jws).map(|(_, payload)| payload)
     }
 }
 
@@ -83,7 +84,7 @@ pub struct AuditLog {
     db: DatabaseConnection,
     keys: Arc<SigningKeys>,
     policy: CheckpointPolicy,
-    group: Arc<group::GroupCommit>,
+    group: Arc<group::Appends>,
 }
 
 const HEAD_ID: i16 = 1;
@@ -94,7 +95,7 @@ impl AuditLog {
             db,
             keys,
             policy,
-            group: Arc::default(),
+            group: Arc::new(group::Appends::new(group::MAX_BATCH)),
         }
     }
 
@@ -247,10 +248,13 @@ impl AuditLog {
     }
 }
 
-/// Records per multi-row insert (10 columns each).
-const RECORDS_PER_INSERT: usize = 500;
-/// Tree nodes per multi-row insert (3 columns each).
-const NODES_PER_INSERT: usize = 1_000;
+/// Records per multi-row insert (about 650 bytes each). Every statement stays under 16 KB, one TLS
+/// record: sqlx leaves Nagle's algorithm on, so a statement split over two TLS records waits for
+/// the server's delayed ACK (40 ms on Linux) before its tail is sent. Measured: 16 records a
+/// statement, 10,000 appends/s; 24, 530/s.
+const RECORDS_PER_INSERT: usize = 16;
+/// Tree nodes per multi-row insert (about 60 bytes each; under 16 KB as above).
+const NODES_PER_INSERT: usize = 200;
 
 /// Stores signed checkpoints (a size already stored is kept as it is).
 async fn save_checkpoints<C: ConnectionTrait>(
@@ -329,6 +333,7 @@ async fn save_head<C: ConnectionTrait>(conn: &C, h: &head::Model) -> Result<(), 
         api::records,
         api::proof,
         api::checkpoints,
+        api::signing_keys,
         console::search,
         console::download,
         console::unusual_access,
@@ -352,6 +357,7 @@ pub struct Api;
 pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
     cfg.service(api::records)
         .service(api::proof)
+        .service(api::signing_keys)
         .service(api::checkpoints)
         .service(console::search)
         .service(console::download)

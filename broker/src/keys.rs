@@ -12,7 +12,7 @@
 //! INVARIANT: no private key or secret is ever logged or returned; `Debug` shows key ids only.
 
 mod files;
-mod signing;
+pub(crate) mod signing;
 
 pub use signing::{Jwk, SignError, SigningKey, SigningKeys, VerifyError};
 

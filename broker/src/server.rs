@@ -51,6 +51,8 @@ pub struct AppState {
     /// Wakes this instance's relay worker when a transaction queues deliveries (other instances
     /// find them at their next poll).
     pub relay_wake: Arc<tokio::sync::Notify>,
+    /// Client assertion ids seen by the token endpoint (stored in group commits).
+    pub assertions: Arc<crate::oauth::token::SeenAssertions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,9 @@ impl AppState {
             providers,
             adapters,
             relay_wake: Arc::default(),
+            assertions: Arc::new(crate::oauth::token::SeenAssertions::new(
+                crate::oauth::token::SEEN_BATCH,
+            )),
         })
     }
 }

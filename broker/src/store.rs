@@ -4,6 +4,7 @@
 //! INVARIANT: no query here or elsewhere branches on the backend; sea-orm writes both dialects.
 //! The only backend-specific code is connection set-up (SQLite pragmas) and pool metrics.
 
+pub mod group;
 mod migrations;
 pub mod testdb;
 

@@ -261,3 +261,19 @@ pub async fn checkpoints(
         next_cursor,
     }))
 }
+
+/// Every key that signed for this broker: the published ones (as in `/jwks.json`) and those past
+/// their grace period, kept so that old checkpoints and consent receipts still verify. Never use
+/// this set to accept tokens. Public, like the checkpoints.
+#[utoipa::path(
+    tag = "audit",
+    responses((status = 200, description = "JSON Web Key Set: published keys first, then archived ones", body = crate::http::discovery::JwkSet))
+)]
+#[get("/api/v1/audit/keys")]
+pub async fn signing_keys(state: web::Data<AppState>) -> HttpResponse {
+    let mut keys = state.keys.published();
+    keys.extend(state.keys.archived());
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(crate::http::discovery::JwkSet { keys })
+}

@@ -486,3 +486,41 @@ async fn the_console_and_my_activity_render_in_both_languages_and_need_their_ses
     let (status, _) = get!(app, "/me/activity", Some(&officer), None);
     assert_eq!(status, 303, "an officer has no activity page");
 }
+
+#[actix_web::test]
+async fn checkpoints_signed_by_an_archived_key_still_verify_and_its_public_half_is_served() {
+    let h = Harness::new().await;
+    let app = app!(h);
+    h.release("c1", "revenue-agency", Outcome::Permit).await;
+    let old = h.state.keys.current_kid();
+    // Two rotations with no grace period: the first key is archived (private half deleted).
+    let dir = crate::keys::keys_dir(&h.state.config).join("signing");
+    crate::keys::signing::rotate(&dir, 0).unwrap();
+    crate::keys::signing::rotate(&dir, 0).unwrap();
+    h.state.keys.reload().unwrap();
+    h.release("c2", "revenue-agency", Outcome::Permit).await;
+    h.state.audit.checkpoint_now().await.unwrap();
+
+    let (_, body) = get!(app, "/jwks.json", None, None);
+    assert!(!body.contains(&old), "no longer published for tokens");
+    let (status, body) = get!(app, "/api/v1/audit/keys", None, None);
+    assert_eq!(status, 200, "{body}");
+    let keys: Value = serde_json::from_str(&body).unwrap();
+    let kids: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(kids.contains(&old.as_str()), "{kids:?}");
+    assert_eq!(kids[0], h.state.keys.current_kid(), "published keys first");
+
+    // The whole log, its first checkpoint signed by the archived key, verifies clean.
+    let verdict = super::verify::verify(&h.state.db, &h.state.keys, 0, |_| {})
+        .await
+        .unwrap();
+    assert!(
+        matches!(verdict, super::verify::Verdict::Clean(ref s) if s.checkpoints_verified >= 2),
+        "{verdict:?}"
+    );
+}

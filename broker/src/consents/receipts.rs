@@ -244,7 +244,8 @@ pub struct Verified {
     pub expires_at: String,
 }
 
-/// Checks a presented receipt: signature (current or previous keys), then the ledger.
+/// Checks a presented receipt: signature (any key the broker signed with: receipts outlive
+/// keys), then the ledger.
 pub async fn verify<C: ConnectionTrait>(
     conn: &C,
     keys: &SigningKeys,
@@ -252,7 +253,7 @@ pub async fn verify<C: ConnectionTrait>(
     now_ms: i64,
 ) -> Result<Verified, LedgerError> {
     let jws = jws.trim();
-    let (header, payload) = keys.verify(jws).map_err(|e| match e {
+    let (header, payload) = keys.verify_historic(jws).map_err(|e| match e {
         VerifyError::Malformed => LedgerError::ReceiptMalformed,
         VerifyError::Algorithm | VerifyError::UnknownKey | VerifyError::Signature => {
             LedgerError::ReceiptSignature

@@ -1,6 +1,11 @@
 //! ES256 signing keys: the current one signs, previous ones stay published until their grace period
 //! ends. Compact JWS are built here directly with the cached ring key pair (parsing a PKCS#8 key per
 //! signature would double the cost of every token).
+//!
+//! A key past its grace period is archived: its private half is deleted at the next rotation, its
+//! public half stays in `keyset.json` for ever, so what outlives keys (audit checkpoints, consent
+//! receipts) still verifies ([`SigningKeys::verify_historic`]); tokens do not (they expire within
+//! minutes, long before the grace period ends).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -85,15 +90,6 @@ impl SigningKey {
     pub fn jwk(&self) -> &Jwk {
         &self.jwk
     }
-
-    fn verify_raw(&self, message: &[u8], signature: &[u8]) -> bool {
-        sig::UnparsedPublicKey::new(
-            &sig::ECDSA_P256_SHA256_FIXED,
-            self.pair.public_key().as_ref(),
-        )
-        .verify(message, signature)
-        .is_ok()
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -101,6 +97,15 @@ struct Manifest {
     current: String,
     #[serde(default)]
     previous: Vec<Retired>,
+    /// Keys past their grace period: public halves only (the private files are deleted).
+    #[serde(default)]
+    archived: Vec<Archived>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Archived {
+    retired_at_ms: i64,
+    jwk: Jwk,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +120,30 @@ struct Keyset {
     by_kid: HashMap<String, Arc<SigningKey>>,
     /// Published order: current first.
     published: Vec<Arc<SigningKey>>,
+    /// Past their grace period: kid → public key (for records that outlive keys only).
+    archived: HashMap<String, ArchivedKey>,
+}
+
+#[derive(Debug)]
+struct ArchivedKey {
+    jwk: Jwk,
+    /// The uncompressed P-256 point (0x04 ‖ x ‖ y).
+    point: Vec<u8>,
+}
+
+impl ArchivedKey {
+    fn from_jwk(jwk: Jwk) -> Option<Self> {
+        let x = b64_decode(&jwk.x).ok()?;
+        let y = b64_decode(&jwk.y).ok()?;
+        if jwk.kty != "EC" || jwk.crv != "P-256" || x.len() != 32 || y.len() != 32 {
+            return None;
+        }
+        let mut point = Vec::with_capacity(65);
+        point.push(4);
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        Some(Self { jwk, point })
+    }
 }
 
 #[derive(Debug)]
@@ -225,9 +254,39 @@ impl SigningKeys {
         Ok(format!("{signing_input}.{}", b64(signature.as_ref())))
     }
 
+    /// Every key that ever signed and is not published any more (past its grace period): public
+    /// halves, for checking old checkpoints and receipts.
+    pub fn archived(&self) -> Vec<Jwk> {
+        let mut keys: Vec<Jwk> = self
+            .keyset()
+            .archived
+            .values()
+            .map(|k| k.jwk.clone())
+            .collect();
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+        keys
+    }
+
     /// Verifies a compact JWS made by one of our published keys; returns the header and the
     /// payload bytes. Claims are the caller's to check.
     pub fn verify(&self, token: &str) -> Result<(serde_json::Value, Vec<u8>), VerifyError> {
+        self.verify_with(token, false)
+    }
+
+    /// Like [`SigningKeys::verify`], also accepting keys past their grace period: for signed
+    /// records that outlive keys (audit checkpoints, consent receipts), never for tokens.
+    pub fn verify_historic(
+        &self,
+        token: &str,
+    ) -> Result<(serde_json::Value, Vec<u8>), VerifyError> {
+        self.verify_with(token, true)
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        historic: bool,
+    ) -> Result<(serde_json::Value, Vec<u8>), VerifyError> {
         let (header_b64, payload_b64, signature_b64) =
             split_compact(token).ok_or(VerifyError::Malformed)?;
         let header: serde_json::Value = b64_decode(header_b64)
@@ -242,10 +301,16 @@ impl SigningKeys {
             .and_then(|k| k.as_str())
             .ok_or(VerifyError::UnknownKey)?;
         let keyset = self.keyset();
-        let key = keyset.by_kid.get(kid).ok_or(VerifyError::UnknownKey)?;
+        let point = match (keyset.by_kid.get(kid), keyset.archived.get(kid)) {
+            (Some(key), _) => key.pair.public_key().as_ref(),
+            (None, Some(archived)) if historic => archived.point.as_slice(),
+            _ => return Err(VerifyError::UnknownKey),
+        };
         let signature = b64_decode(signature_b64).map_err(|_| VerifyError::Malformed)?;
         let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-        if !key.verify_raw(&token.as_bytes()[..signing_input_len], &signature) {
+        let verified = sig::UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
+            .verify(&token.as_bytes()[..signing_input_len], &signature);
+        if verified.is_err() {
             return Err(VerifyError::Signature);
         }
         let payload = b64_decode(payload_b64).map_err(|_| VerifyError::Malformed)?;
@@ -260,6 +325,7 @@ impl Keyset {
             published: vec![key.clone()],
             current: key,
             by_kid,
+            archived: HashMap::new(),
         }
     }
 }
@@ -301,6 +367,7 @@ fn generate_first(dir: &Path) -> Result<(), KeyError> {
         &Manifest {
             current: kid,
             previous: Vec::new(),
+            archived: Vec::new(),
         },
     )
 }
@@ -328,21 +395,31 @@ fn load_dir(dir: &Path, grace_secs: u64) -> Result<Keyset, KeyError> {
     let current = load_key(dir, &manifest.current)?;
     let mut keyset = Keyset::single(current);
     let now = crate::store::now_ms();
-    for retired in manifest
-        .previous
-        .iter()
-        .filter(|r| within_grace(r, grace_secs, now))
-    {
-        let key = load_key(dir, &retired.kid)?;
-        keyset.by_kid.insert(key.kid.clone(), key.clone());
-        keyset.published.push(key);
+    for retired in &manifest.previous {
+        if within_grace(retired, grace_secs, now) {
+            let key = load_key(dir, &retired.kid)?;
+            keyset.by_kid.insert(key.kid.clone(), key.clone());
+            keyset.published.push(key);
+        } else if let Ok(key) = load_key(dir, &retired.kid) {
+            // Past its grace period, not yet archived by a rotation: verify-only already.
+            archive(&mut keyset, key.jwk.clone());
+        }
+    }
+    for archived in &manifest.archived {
+        archive(&mut keyset, archived.jwk.clone());
     }
     Ok(keyset)
 }
 
-/// Makes a new key current; keeps the previous one published for the grace period and deletes key
-/// files whose grace period has ended.
-pub(super) fn rotate(dir: &Path, grace_secs: u64) -> Result<String, KeyError> {
+fn archive(keyset: &mut Keyset, jwk: Jwk) {
+    if let Some(key) = ArchivedKey::from_jwk(jwk) {
+        keyset.archived.insert(key.jwk.kid.clone(), key);
+    }
+}
+
+/// Makes a new key current; keeps the previous one published for the grace period, and archives
+/// keys whose grace period has ended (public half kept in the manifest, private file deleted).
+pub(crate) fn rotate(dir: &Path, grace_secs: u64) -> Result<String, KeyError> {
     if !dir.join("keyset.json").exists() {
         generate_first(dir)?;
     }
@@ -354,10 +431,17 @@ pub(super) fn rotate(dir: &Path, grace_secs: u64) -> Result<String, KeyError> {
         retired_at_ms: now,
     }];
     let mut expired = Vec::new();
+    let mut archived = manifest.archived;
     for retired in manifest.previous {
         if within_grace(&retired, grace_secs, now) {
             previous.push(retired);
         } else {
+            if let Ok(key) = load_key(dir, &retired.kid) {
+                archived.push(Archived {
+                    retired_at_ms: retired.retired_at_ms,
+                    jwk: key.jwk.clone(),
+                });
+            }
             expired.push(retired.kid);
         }
     }
@@ -366,6 +450,7 @@ pub(super) fn rotate(dir: &Path, grace_secs: u64) -> Result<String, KeyError> {
         &Manifest {
             current: new_kid.clone(),
             previous,
+            archived,
         },
     )?;
     for kid in expired {
@@ -439,5 +524,39 @@ mod tests {
         assert_eq!(zero.published().len(), 1);
         rotate(&dir, 0).unwrap();
         assert!(!dir.join(format!("{old}.p8")).exists());
+    }
+
+    #[test]
+    fn a_key_past_its_grace_period_verifies_only_records_that_outlive_keys() {
+        let dir = tmp();
+        let keys = SigningKeys::open_dir(&dir, 0).unwrap();
+        let old = keys.current_kid();
+        let record = keys
+            .sign(Some("checkpoint+jws"), &serde_json::json!({"n": 1}))
+            .unwrap();
+        rotate(&dir, 0).unwrap();
+        rotate(&dir, 0).unwrap();
+        // The private half is gone; the public half is kept in the manifest only.
+        assert!(!dir.join(format!("{old}.p8")).exists());
+        let manifest = std::fs::read_to_string(dir.join("keyset.json")).unwrap();
+        assert!(manifest.contains(&old) && !manifest.contains("\"d\""));
+        let keys = SigningKeys::open_dir(&dir, 0).unwrap();
+        assert!(keys.published().iter().all(|k| k.kid != old));
+        assert_eq!(keys.verify(&record), Err(VerifyError::UnknownKey));
+        let (_, payload) = keys.verify_historic(&record).unwrap();
+        assert_eq!(payload, br#"{"n":1}"#);
+        // The first key (archived by the second rotation) and the second (past its grace period
+        // at load, its file not yet deleted) are both verify-only.
+        let archived: Vec<String> = keys.archived().into_iter().map(|k| k.kid).collect();
+        assert_eq!(archived.len(), 2);
+        assert!(archived.contains(&old));
+        // Tampering is still caught with an archived key.
+        let mut tampered = record.clone().into_bytes();
+        let i = record.find('.').unwrap() + 2;
+        tampered[i] = if tampered[i] == b'a' { b'b' } else { b'a' };
+        assert!(
+            keys.verify_historic(&String::from_utf8(tampered).unwrap())
+                .is_err()
+        );
     }
 }

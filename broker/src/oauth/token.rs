@@ -4,7 +4,7 @@
 
 use actix_web::{HttpResponse, post, web};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde::Serialize;
 
 use super::assertion::{self, AssertionError};
@@ -12,6 +12,7 @@ use super::{ACCESS_TOKEN_TTL_SECS, api_audience, token_endpoint};
 use crate::departments::{self, entities::assertion_jti};
 use crate::error::Error;
 use crate::server::AppState;
+use crate::store::group::GroupCommit;
 use crate::store::now_ms;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -204,28 +205,83 @@ fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, 
     }
 }
 
+/// A client assertion's id, to be remembered until the assertion expires.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SeenAssertion {
+    client_id: String,
+    jti: String,
+    /// Milliseconds since the epoch.
+    expires_at: i64,
+}
+
+/// The single-use assertion ids of this instance's token requests, stored in group commits (one
+/// durable transaction for the grants that arrive together).
+pub type SeenAssertions = GroupCommit<SeenAssertion, bool, DbErr>;
+
+/// Most assertion ids in one transaction.
+pub const SEEN_BATCH: usize = 256;
+
+/// Assertion ids per multi-row insert (each statement under 16 KB: see `audit_log`).
+const SEEN_PER_INSERT: usize = 64;
+
 /// Stores the assertion's `jti` until it expires; a second use, on any instance, is refused.
 async fn remember_jti(state: &AppState, v: &assertion::Verified) -> Result<(), Error> {
-    let row = assertion_jti::ActiveModel {
-        client_id: Set(v.client_id.clone()),
-        jti: Set(v.jti.clone()),
-        expires_at: Set((v.expires_at + super::CLOCK_SKEW_SECS) * 1000),
+    let seen = SeenAssertion {
+        client_id: v.client_id.clone(),
+        jti: v.jti.clone(),
+        expires_at: (v.expires_at + super::CLOCK_SKEW_SECS) * 1000,
     };
-    let result = assertion_jti::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([assertion_jti::Column::ClientId, assertion_jti::Column::Jti])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec(&state.db)
-        .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(DbErr::RecordNotInserted) => {
-            Err(OAuthError::InvalidClient(ClientAuthError::Replayed).into())
-        }
-        Err(e) => Err(e.into()),
+    let db = state.db.clone();
+    let fresh = state
+        .assertions
+        .submit(seen, move |batch| remember_all(db.clone(), batch))
+        .await?;
+    if fresh {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidClient(ClientAuthError::Replayed).into())
     }
+}
+
+/// Inserts a batch of assertion ids in one transaction; for each, whether it was new. An id
+/// already stored, or repeated earlier in the same batch, is not.
+pub async fn remember_all(
+    db: sea_orm::DatabaseConnection,
+    batch: Vec<SeenAssertion>,
+) -> Result<Vec<bool>, DbErr> {
+    let mut first = std::collections::HashSet::new();
+    let unique: Vec<&SeenAssertion> = batch.iter().filter(|s| first.insert(*s)).collect();
+    let txn = db.begin().await?;
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in unique.chunks(SEEN_PER_INSERT) {
+        let rows = chunk.iter().map(|s| assertion_jti::ActiveModel {
+            client_id: Set(s.client_id.clone()),
+            jti: Set(s.jti.clone()),
+            expires_at: Set(s.expires_at),
+        });
+        let stored = assertion_jti::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([assertion_jti::Column::ClientId, assertion_jti::Column::Jti])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_with_returning(&txn)
+            .await;
+        match stored {
+            Ok(models) => inserted.extend(models.into_iter().map(|m| (m.client_id, m.jti))),
+            Err(DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    txn.commit().await?;
+    let mut answered = std::collections::HashSet::new();
+    Ok(batch
+        .iter()
+        .map(|s| {
+            answered.insert((s.client_id.clone(), s.jti.clone()))
+                && inserted.contains(&(s.client_id.clone(), s.jti.clone()))
+        })
+        .collect())
 }
 
 /// Forgets assertion ids whose assertions have expired (they could not be replayed anyway).
@@ -269,5 +325,58 @@ mod tests {
             parse_params(b"grant_type=client_credentials&grant_type=client_credentials").is_err()
         );
         assert_eq!(parse_params(b"a=1&b=2").unwrap().len(), 2);
+    }
+
+    use crate::store::testdb::TestDb;
+
+    fn seen(client: &str, jti: &str) -> SeenAssertion {
+        SeenAssertion {
+            client_id: client.into(),
+            jti: jti.into(),
+            expires_at: now_ms() + 60_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_assertion_id_is_new_once_within_a_batch_and_across_batches() {
+        let test = TestDb::new().await.unwrap();
+        let db = test.migrated().await.unwrap();
+        let first = remember_all(
+            db.clone(),
+            vec![
+                seen("a", "1"),
+                seen("a", "2"),
+                seen("a", "1"),
+                seen("b", "1"),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(first, [true, true, false, true]);
+        let second = remember_all(db.clone(), vec![seen("a", "2"), seen("a", "3")])
+            .await
+            .unwrap();
+        assert_eq!(second, [false, true]);
+        // Through the group commit, many at once: each id is accepted exactly once.
+        let group = std::sync::Arc::new(SeenAssertions::new(SEEN_BATCH));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let (group, db) = (group.clone(), db.clone());
+            tasks.spawn(async move {
+                let item = seen("c", &(i % 10).to_string());
+                group
+                    .submit(item, move |batch| remember_all(db.clone(), batch))
+                    .await
+                    .unwrap()
+            });
+        }
+        let accepted = tasks
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|fresh| *fresh)
+            .count();
+        assert_eq!(accepted, 10);
+        assert!(group.commits() < 40, "{} commits", group.commits());
     }
 }

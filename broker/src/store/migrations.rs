@@ -25,6 +25,7 @@ mod m20261126_000103_create_officer_sessions;
 mod m20261126_000200_create_consent_receipts;
 mod m20261126_000500_create_relay_changes;
 mod m20261126_000501_create_relay_deliveries;
+mod m20261127_000201_index_consents_for_release;
 
 pub struct Migrator;
 
@@ -53,6 +54,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000200_create_consent_receipts::Migration),
             Box::new(m20261126_000500_create_relay_changes::Migration),
             Box::new(m20261126_000501_create_relay_deliveries::Migration),
+            // Added after the relay's: applied in this order.
+            Box::new(m20261127_000201_index_consents_for_release::Migration),
         ]
     }
 }
