@@ -16,8 +16,8 @@ impl MigrationName for Migration {
     }
 }
 
-const OLD: &[&'static str] = &["citizen_id", "department_id", "purpose"];
-const NEW: &[&'static str] = &["citizen_id", "department_id", "purpose", "created_at"];
+const OLD: &[&str] = &["citizen_id", "department_id", "purpose"];
+const NEW: &[&str] = &["citizen_id", "department_id", "purpose", "created_at"];
 
 async fn replace(
     manager: &SchemaManager<'_>,
