@@ -8,7 +8,7 @@
 
 use audit::{Action, Actor, Outcome};
 use consent::Consent;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, NotSet, Set, TransactionTrait};
 use serde_json::json;
 
 use super::entities::{change, delivery};
@@ -131,25 +131,27 @@ pub async fn record(state: &AppState, change: NewChange) -> Result<Recorded, Err
     }
     .insert(&txn)
     .await?;
-    for recipient in &recipients {
-        let kind = if recipient.notice_only {
-            EventKind::ReleasesStopped
-        } else {
-            change.kind
-        };
-        let department = departments.iter().find(|d| d.id == recipient.department_id);
-        enqueue(
-            &txn,
-            state,
-            &change_id,
-            &change.citizen_id,
-            department,
-            recipient,
-            kind,
-            now,
-        )
-        .await?;
-    }
+    let queued = recipients
+        .iter()
+        .map(|recipient| {
+            let kind = if recipient.notice_only {
+                EventKind::ReleasesStopped
+            } else {
+                change.kind
+            };
+            let department = departments.iter().find(|d| d.id == recipient.department_id);
+            queued(
+                state,
+                &change_id,
+                &change.citizen_id,
+                department,
+                recipient,
+                kind,
+                now,
+            )
+        })
+        .collect();
+    enqueue(&txn, state, queued).await?;
     txn.commit().await?;
     if !recipients.is_empty() {
         state.relay_wake.notify_one();
@@ -170,10 +172,17 @@ fn first_due(state: &AppState, department: Option<&Department>, now: i64) -> i64
         .map_or(now, |adapter| adapter.schedule().next_due_ms(now))
 }
 
-/// Inserts one delivery row (and its `delivery-queued` audit record) in the caller's transaction.
-#[allow(clippy::too_many_arguments)]
-async fn enqueue<C: ConnectionTrait>(
-    conn: &C,
+/// A delivery row to insert, with its `delivery-queued` audit record.
+struct Queued {
+    row: delivery::ActiveModel,
+    record: audit::Record,
+}
+
+/// Delivery rows per multi-row insert (each statement under 16 KB: see `audit_log`).
+const DELIVERIES_PER_INSERT: usize = 24;
+
+/// One delivery of `change_id` to `recipient`, and its audit record.
+fn queued(
     state: &AppState,
     change_id: &str,
     citizen_id: &str,
@@ -181,9 +190,9 @@ async fn enqueue<C: ConnectionTrait>(
     recipient: &Recipient,
     kind: EventKind,
     now: i64,
-) -> Result<String, Error> {
+) -> Queued {
     let id = uuid::Uuid::now_v7().to_string();
-    delivery::ActiveModel {
+    let row = delivery::ActiveModel {
         seq: NotSet,
         id: Set(id.clone()),
         change_id: Set(change_id.to_owned()),
@@ -202,9 +211,7 @@ async fn enqueue<C: ConnectionTrait>(
         delivered_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(conn)
-    .await?;
+    };
     let mut record = AuditLog::record(
         Action::DeliveryQueued,
         Outcome::Ok,
@@ -214,15 +221,31 @@ async fn enqueue<C: ConnectionTrait>(
     record.department_id = Some(recipient.department_id.clone());
     record.purpose = recipient.purpose.clone();
     record.consent_id = recipient.consent_id.clone();
-    record.request_id = Some(id.clone());
+    record.request_id = Some(id);
     record.attributes = recipient.attributes.clone();
     record.reasons = recipient.policy_ids.clone();
     record
         .detail
         .insert("event".into(), kind.as_str().to_owned());
     record.detail.insert("change".into(), change_id.to_owned());
-    state.audit.append_in(conn, record).await?;
-    Ok(id)
+    Queued { row, record }
+}
+
+/// Inserts the delivery rows (in order, so their `seq` follows) and appends their audit records,
+/// in the caller's transaction: a few statements however many departments receive the change.
+async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    state: &AppState,
+    queued: Vec<Queued>,
+) -> Result<(), Error> {
+    let (rows, records): (Vec<_>, Vec<_>) = queued.into_iter().map(|q| (q.row, q.record)).unzip();
+    for chunk in rows.chunks(DELIVERIES_PER_INSERT) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    state.audit.append_many_in(conn, records).await?;
+    Ok(())
 }
 
 /// Inside the transaction that records a consent's revocation or expiry: a `consent-revoked`
@@ -272,8 +295,7 @@ pub async fn consent_ended<C: ConnectionTrait>(
         policy_ids: Vec::new(),
         notice_only: true,
     };
-    let id = enqueue(
-        conn,
+    let queued = queued(
         state,
         &change_id,
         &citizen_id,
@@ -281,7 +303,8 @@ pub async fn consent_ended<C: ConnectionTrait>(
         &recipient,
         EventKind::ConsentRevoked,
         now,
-    )
-    .await?;
-    Ok(Some(id))
+    );
+    let id = queued.record.request_id.clone();
+    enqueue(conn, state, vec![queued]).await?;
+    Ok(id)
 }
