@@ -18,19 +18,22 @@ fn sample(i: usize) -> Record {
     r
 }
 
-#[tokio::test]
-async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
+/// A fresh database and a log that signs a checkpoint every 4 records.
+async fn checkpoint_every_four() -> (TestDb, DatabaseConnection, Arc<SigningKeys>, AuditLog) {
     let test = TestDb::new().await.unwrap();
     let db = test.migrated().await.unwrap();
     let keys = keys();
-    let log = AuditLog::new(
-        db.clone(),
-        keys.clone(),
-        CheckpointPolicy {
-            every_records: 4,
-            every_ms: 0,
-        },
-    );
+    let policy = CheckpointPolicy {
+        every_records: 4,
+        every_ms: 0,
+    };
+    let log = AuditLog::new(db.clone(), keys.clone(), policy);
+    (test, db, keys, log)
+}
+
+#[tokio::test]
+async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
+    let (_test, db, keys, log) = checkpoint_every_four().await;
     for i in 0..10 {
         let receipt = log.append(sample(i)).await.unwrap();
         assert_eq!(receipt.seq, i as u64);
@@ -40,17 +43,7 @@ async fn appends_build_the_rfc9162_tree_and_sign_checkpoints() {
 
 #[tokio::test]
 async fn a_batch_appended_in_one_statement_builds_the_same_tree_and_checkpoints() {
-    let test = TestDb::new().await.unwrap();
-    let db = test.migrated().await.unwrap();
-    let keys = keys();
-    let log = AuditLog::new(
-        db.clone(),
-        keys.clone(),
-        CheckpointPolicy {
-            every_records: 4,
-            every_ms: 0,
-        },
-    );
+    let (_test, db, keys, log) = checkpoint_every_four().await;
     // 7 then 3: the checkpoints due part-way (at 1 and 5, then 9) are signed at those sizes.
     let txn = db.begin().await.unwrap();
     let first = log
