@@ -291,49 +291,43 @@ def release_during_relay(results, base, workdir, url, paths, broker):
         results["relay_feed"] = {"error": f"relay_bench feed exited {feed.proc.returncode} (log: {feed.log.name})"}
 
 
+def bench_json(argv, backend):
+    """Runs a bench example; its last JSON line with `backend` added, or an error entry."""
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode != 0:
+        log(out.stderr[-2000:])
+        return {"backend": backend, "error": f"{os.path.basename(argv[0])} exited {out.returncode}"}
+    result = last_json(out.stdout)
+    result["backend"] = backend
+    return result
+
+
 def relay_runs(backend):
     """relay_bench run: a backlog drained by the real worker, then changes at BENCH_RELAY_RATE/s."""
     workdir = tempfile.mkdtemp(prefix=f"tuo-bench-relay-{backend}-")
     url, pg_name = create_database(backend, workdir)
     try:
         log(f"== {backend}: relay, {RELAY_CHANGES} changes x 20 receivers ({RELAY_CITIZENS} citizens)")
-        out = subprocess.run(
+        return bench_json(
             [RELAY_BENCH, "run", url, workdir, str(RELAY_CHANGES), str(RELAY_RATE), str(RELAY_CITIZENS)],
-            capture_output=True, text=True,
-        )
-        if out.returncode != 0:
-            log(out.stderr[-2000:])
-            return {"backend": backend, "error": f"relay_bench exited {out.returncode}"}
-        result = last_json(out.stdout)
-        result["backend"] = backend
-        return result
+            backend)
     finally:
         drop_database(pg_name)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def broker_has_audit_verify():
-    return subprocess.run([BROKER, "audit", "verify", "--help"], capture_output=True).returncode == 0
-
-
 def audit_runs(backend):
     """audit_bench: durable appends from 1, 8 and 64 tasks, then verification of the whole log (by
-    `broker audit verify` too when the binary has it)."""
+    audit_bench's verifier and by `broker audit verify`)."""
     workdir = tempfile.mkdtemp(prefix=f"tuo-bench-audit-{backend}-")
     url, pg_name = create_database(backend, workdir)
     try:
         log(f"== {backend}: audit appends ({AUDIT_RECORDS} per level, {AUDIT_CONCURRENCY} appenders), "
             f"verify {AUDIT_VERIFY_RECORDS}")
-        out = subprocess.run(
+        result = bench_json(
             [AUDIT_BENCH, url, workdir, str(AUDIT_RECORDS), AUDIT_CONCURRENCY, str(AUDIT_VERIFY_RECORDS)],
-            capture_output=True, text=True,
-        )
-        if out.returncode != 0:
-            log(out.stderr[-2000:])
-            return {"backend": backend, "error": f"audit_bench exited {out.returncode}"}
-        result = last_json(out.stdout)
-        result["backend"] = backend
-        if broker_has_audit_verify():
+            backend)
+        if not result.get("error"):
             env = dict(os.environ)
             env.update({"BROKER_DATABASE_URL": url, "BROKER_DATA_DIR": workdir, "BROKER_LOG_LEVEL": "warn"})
             started = time.time()

@@ -206,7 +206,7 @@ fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, 
 }
 
 /// A client assertion's id, to be remembered until the assertion expires.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct SeenAssertion {
     client_id: String,
     jti: String,
@@ -249,8 +249,15 @@ pub async fn remember_all(
     db: sea_orm::DatabaseConnection,
     batch: Vec<SeenAssertion>,
 ) -> Result<Vec<bool>, DbErr> {
-    let mut first = std::collections::HashSet::new();
-    let unique: Vec<&SeenAssertion> = batch.iter().filter(|s| first.insert(*s)).collect();
+    let key = |s: &SeenAssertion| (s.client_id.clone(), s.jti.clone());
+    // Only the first of a repeated (client, jti) may be new.
+    let mut keys = std::collections::HashSet::new();
+    let first: Vec<bool> = batch.iter().map(|s| keys.insert(key(s))).collect();
+    let unique: Vec<&SeenAssertion> = batch
+        .iter()
+        .zip(&first)
+        .filter_map(|(s, &first)| first.then_some(s))
+        .collect();
     let txn = db.begin().await?;
     let mut inserted = std::collections::HashSet::new();
     for chunk in unique.chunks(SEEN_PER_INSERT) {
@@ -274,13 +281,10 @@ pub async fn remember_all(
         }
     }
     txn.commit().await?;
-    let mut answered = std::collections::HashSet::new();
     Ok(batch
         .iter()
-        .map(|s| {
-            answered.insert((s.client_id.clone(), s.jti.clone()))
-                && inserted.contains(&(s.client_id.clone(), s.jti.clone()))
-        })
+        .zip(first)
+        .map(|(s, first)| first && inserted.contains(&key(s)))
         .collect())
 }
 

@@ -40,3 +40,10 @@ impl Default for RelayConfig {
         }
     }
 }
+
+impl RelayConfig {
+    /// `lease_secs` in milliseconds.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+}

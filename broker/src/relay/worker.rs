@@ -132,7 +132,7 @@ pub async fn run(state: AppState, mut stop: Shutdown) {
     let wake = state.relay_wake.clone();
     let mut tasks = JoinSet::new();
     let poll = Duration::from_millis(settings.poll_interval_ms.max(10));
-    let lease_ms = i64::try_from(settings.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
+    let lease_ms = settings.lease_ms();
     tracing::info!(%owner, "relay worker started");
     loop {
         while tasks.try_join_next().is_some() {}
@@ -320,8 +320,7 @@ async fn attempt(
     // Building may have taken a while: renew the leases, and send only the rows still ours (a
     // row whose lease ran out may have been claimed by another worker, which will send it).
     let seqs: Vec<i64> = positions.iter().map(|&i| rows[i].seq).collect();
-    let lease_ms =
-        i64::try_from(state.config.relay.lease_secs.saturating_mul(1000)).unwrap_or(60_000);
+    let lease_ms = state.config.relay.lease_ms();
     let kept = match renew(&state.db, owner, &seqs, now_ms(), lease_ms).await {
         Ok(kept) => kept,
         Err(e) => {

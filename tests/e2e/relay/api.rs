@@ -12,7 +12,13 @@ use super::*;
 
 #[tokio::test]
 async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() {
-    let relay = Relay::start(&[], fast_env()).await;
+    // The worker polls once a minute: the change reaches the departments within the wait only
+    // because recording it wakes the worker.
+    let relay = Relay::start(
+        &[],
+        fast_env().set("BROKER_RELAY__POLL_INTERVAL_MS", "60000"),
+    )
+    .await;
     let citizen = relay.citizen(3).await;
     relay
         .ongoing(&citizen, REVENUE, BENEFITS, &["address"])
