@@ -11,6 +11,7 @@ mod crash;
 mod delivery;
 mod demo;
 mod pages;
+mod withdrawal;
 
 use std::time::{Duration, Instant};
 
@@ -162,25 +163,7 @@ impl Relay {
         purpose: &str,
         attributes: &[&str],
     ) -> Consent {
-        let now = broker::store::now_ms();
-        broker::consents::create(
-            &self.conn,
-            Uuid::parse_str(citizen).unwrap(),
-            department,
-            purpose,
-            Mode::Ongoing,
-            ConsentEvent::new(
-                1,
-                Actor::citizen(citizen),
-                now,
-                Change::Granted {
-                    attributes: attributes.iter().map(|s| s.to_string()).collect(),
-                    expires_at_ms: now + 90 * 86_400_000,
-                },
-            ),
-        )
-        .await
-        .unwrap()
+        ongoing_in(&self.conn, citizen, department, purpose, attributes).await
     }
 
     /// The pairwise id of `citizen` in `sector` (recorded for reverse lookup).
@@ -306,6 +289,45 @@ impl Relay {
                 .await
                 .unwrap(),
         ]
+    }
+}
+
+/// An active `ongoing` consent for 90 days, written on `conn` (a transaction, for bulk fixtures).
+pub async fn ongoing_in(
+    conn: &impl sea_orm::ConnectionTrait,
+    citizen: &str,
+    department: &str,
+    purpose: &str,
+    attributes: &[&str],
+) -> Consent {
+    let now = broker::store::now_ms();
+    broker::consents::create(
+        conn,
+        Uuid::parse_str(citizen).unwrap(),
+        department,
+        purpose,
+        Mode::Ongoing,
+        ConsentEvent::new(
+            1,
+            Actor::citizen(citizen),
+            now,
+            Change::Granted {
+                attributes: attributes.iter().map(|s| s.to_string()).collect(),
+                expires_at_ms: now + 90 * 86_400_000,
+            },
+        ),
+    )
+    .await
+    .unwrap()
+}
+
+/// The purpose each test department receives address changes under.
+pub fn purpose_of(department: &str) -> &'static str {
+    match department {
+        REVENUE => BENEFITS,
+        ESD => PENSION,
+        HEALTH => COVERAGE,
+        other => panic!("no test purpose for `{other}`"),
     }
 }
 
