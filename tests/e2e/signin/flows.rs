@@ -80,7 +80,8 @@ async fn a_first_sign_in_creates_the_citizen_link_and_session_and_shows_where_fa
         "Tremblay",
         "1958-04-12",
         "alice@example.org",
-        "+1 819 555 0100",
+        // Held in E.164, the catalogue's one rule for telephone numbers (separators dropped).
+        "+18195550100",
         "123 Rue Principale",
         "Gatineau QC J8X 1A1",
         "bank (EN)",
