@@ -223,6 +223,59 @@ struct Tally {
     skipped: usize,
 }
 
+/// Why a poll failed, in the broker's own words.
+struct Failure {
+    code: String,
+    description: String,
+    retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// The feed could not be read (the adapter's errors never carry what the department sent).
+    fn adapter(error: &AdapterError) -> Self {
+        Self {
+            code: error_code(error),
+            description: error.to_string(),
+            retry_after: error.retry_after(),
+        }
+    }
+
+    /// The broker's own failure (its database, vault or audit log).
+    fn own(code: &str, error: &dyn std::fmt::Display) -> Self {
+        Self {
+            code: code.to_owned(),
+            description: error.to_string(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Records a failed poll: the cursor stays, the lease is given back, and the department is due
+/// again after the backoff; one WARN says so.
+async fn failed(
+    state: &AppState,
+    owner: &str,
+    department: &str,
+    failed_before: i32,
+    failure: Failure,
+) {
+    let failures = failed_before.saturating_add(1);
+    let now = now_ms();
+    let next = retry_at(state, now, failures, failure.retry_after);
+    tracing::warn!(
+        department,
+        code = %failure.code,
+        error = %failure.description,
+        failures,
+        retry_in_ms = next - now,
+        "pull: cannot read the department's changes; the cursor stays and the poll is retried"
+    );
+    let error = format!("{}: {}", failure.code, failure.description);
+    if let Err(e) = store::fail(&state.db, owner, department, now, failures, &error, next).await {
+        tracing::warn!(department, error = %e, "pull: cannot record a failed poll");
+    }
+}
+
 /// Polls one claimed department: pages until it has no more (or the budget is spent, or the
 /// broker stops), each page's changes recorded before its cursor is stored.
 async fn poll(
@@ -235,71 +288,102 @@ async fn poll(
     stop: &Shutdown,
 ) {
     let id = department.id.as_str();
-    let lease_ms = state.config.relay.lease_ms();
-    let failures = row.failures.saturating_add(1);
-    let failed = |code: String, description: String, retry_after: Option<Duration>| async move {
-        let now = now_ms();
-        let next = retry_at(state, now, failures, retry_after);
-        tracing::warn!(
-            department = id,
-            code = %code,
-            error = %description,
-            failures,
-            retry_in_ms = next - now,
-            "pull: cannot read the department's changes; the cursor stays and the poll is retried"
-        );
-        let error = format!("{code}: {description}");
-        if let Err(e) = store::fail(&state.db, owner, id, now, failures, &error, next).await {
-            tracing::warn!(department = id, error = %e, "pull: cannot record a failed poll");
-        }
-    };
+    // Failed polls in a row before this one; a page read resets it.
+    let mut failed_before = row.failures;
     let source = match sources.get(id, settings) {
         Ok(source) => source,
-        Err(e) => return failed(error_code(&e), e.to_string(), None).await,
+        Err(e) => return failed(state, owner, id, failed_before, Failure::adapter(&e)).await,
     };
     let key = source_key(settings);
     let mut cursor = row
         .cursor
         .filter(|_| row.source_key.as_deref() == Some(&key));
     for _ in 0..PAGES_PER_CLAIM {
-        match store::renew(&state.db, owner, id, now_ms(), lease_ms).await {
-            Ok(true) => {}
-            Ok(false) => return, // another broker holds it now
-            Err(e) => return failed("database_error".into(), e.to_string(), None).await,
-        }
-        let page = match source.changes_since(cursor.as_deref()).await {
-            Ok(page) => page,
-            Err(e) => return failed(error_code(&e), e.to_string(), e.retry_after()).await,
+        let outcome = page(state, owner, department, &source, &key, cursor.as_deref()).await;
+        let next_cursor = match outcome {
+            Ok(Some(next_cursor)) => next_cursor,
+            Ok(None) => return, // read to the end, or another broker holds it now
+            Err(failure) => return failed(state, owner, id, failed_before, failure).await,
         };
-        let mut tally = Tally::default();
-        for change in ingest::latest_per_subject(page.changes) {
-            match ingest::ingest(state, department, source.loa(), &change).await {
-                Ok(Ingested::Recorded { .. }) => tally.recorded += 1,
-                Ok(Ingested::Unchanged) => tally.unchanged += 1,
-                Ok(Ingested::Skipped(_)) => tally.skipped += 1,
-                Err(e) => return failed("internal_error".into(), e.to_string(), None).await,
+        failed_before = 0;
+        if *stop.borrow() {
+            break;
+        }
+        cursor = Some(next_cursor);
+    }
+    if let Err(e) = store::release(&state.db, owner, id, now_ms(), now_ms()).await {
+        tracing::warn!(department = id, error = %e, "pull: cannot give back a lease");
+    }
+}
+
+/// Reads one page, records its changes, then stores its cursor. `Ok(Some(cursor))` when the
+/// department has more at once (the lease is kept), `Ok(None)` when it has not (the lease is
+/// given back until the next poll) or the row is no longer ours.
+async fn page(
+    state: &AppState,
+    owner: &str,
+    department: &Department,
+    source: &PullSource,
+    key: &str,
+    cursor: Option<&str>,
+) -> Result<Option<String>, Failure> {
+    let id = department.id.as_str();
+    let lease_ms = state.config.relay.lease_ms();
+    let db_failure = |e: sea_orm::DbErr| Failure::own("database_error", &e);
+    if !store::renew(&state.db, owner, id, now_ms(), lease_ms)
+        .await
+        .map_err(db_failure)?
+    {
+        return Ok(None);
+    }
+    let page = source
+        .changes_since(cursor)
+        .await
+        .map_err(|e| Failure::adapter(&e))?;
+    let mut tally = Tally::default();
+    let mut renewed_at = now_ms();
+    for change in ingest::latest_per_subject(page.changes) {
+        // A long page keeps its lease: were it to run out, another broker could read the same
+        // page at the same time, and both could record a change before either did.
+        if now_ms().saturating_sub(renewed_at) > lease_ms / 3 {
+            renewed_at = now_ms();
+            if !store::renew(&state.db, owner, id, renewed_at, lease_ms)
+                .await
+                .map_err(db_failure)?
+            {
+                return Ok(None);
             }
         }
-        // A feed that says "more" without moving its cursor would be read forever.
-        let more = page.has_more && cursor.as_deref() != Some(page.next_cursor.as_str());
-        let stopping = *stop.borrow();
-        let now = now_ms();
-        let interval = i64::try_from(source.poll_interval().as_millis()).unwrap_or(i64::MAX);
-        let next = store::Advance {
-            source_key: &key,
-            cursor: &page.next_cursor,
-            next_poll_at: if more {
-                now
-            } else {
-                now.saturating_add(interval)
-            },
-            keep_until: (more && !stopping).then(|| now.saturating_add(lease_ms)),
-        };
-        match store::advance(&state.db, owner, id, now, &next).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => return failed("database_error".into(), e.to_string(), None).await,
+        match ingest::ingest(state, department, source.loa(), &change).await {
+            Ok(Ingested::Recorded { .. }) => tally.recorded += 1,
+            Ok(Ingested::Unchanged) => tally.unchanged += 1,
+            Ok(Ingested::Skipped(_)) => tally.skipped += 1,
+            Err(e) => return Err(Failure::own("internal_error", &e)),
         }
+    }
+    // A feed that says "more" without moving its cursor would be read forever.
+    let more = page.has_more && cursor != Some(page.next_cursor.as_str());
+    let now = now_ms();
+    let interval = i64::try_from(source.poll_interval().as_millis()).unwrap_or(i64::MAX);
+    let next = store::Advance {
+        source_key: key,
+        cursor: &page.next_cursor,
+        next_poll_at: if more {
+            now
+        } else {
+            now.saturating_add(interval)
+        },
+        keep_until: more.then(|| now.saturating_add(lease_ms)),
+    };
+    if !store::advance(&state.db, owner, id, now, &next)
+        .await
+        .map_err(db_failure)?
+    {
+        return Ok(None);
+    }
+    if tally == Tally::default() {
+        tracing::debug!(department = id, more, "pull: nothing new");
+    } else {
         tracing::info!(
             department = id,
             recorded = tally.recorded,
@@ -308,14 +392,8 @@ async fn poll(
             more,
             "pull: page recorded"
         );
-        if !more || stopping {
-            return;
-        }
-        cursor = Some(page.next_cursor);
     }
-    if let Err(e) = store::release(&state.db, owner, id, now_ms(), now_ms()).await {
-        tracing::warn!(department = id, error = %e, "pull: cannot give back a lease");
-    }
+    Ok(more.then_some(page.next_cursor))
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use super::*;
 enum Glitch {
     Status(u16, Option<u64>),
     Garbage,
+    /// Served as usual (to reach a later request).
+    Pass,
 }
 
 #[derive(Default)]
@@ -52,7 +54,7 @@ async fn changes(feed: web::Data<Mutex<Feed>>, req: HttpRequest) -> HttpResponse
                 .content_type("application/json")
                 .body(r#"{"changes": "9 Secret Lane"}"#);
         }
-        None => {}
+        Some(Glitch::Pass) | None => {}
     }
     let at: usize = since
         .as_deref()
@@ -220,6 +222,30 @@ async fn pages_are_read_in_turn_and_failures_keep_the_cursor() {
         (Some("c2"), 0, None)
     );
     assert_eq!(run.h.changes().await, 2);
+
+    // A page read, then the next one fails: the first page's cursor is kept, and the run of
+    // failures starts again from that good page.
+    run.glitch(Glitch::Garbage);
+    assert_eq!(run.poll().await.failures, 1);
+    {
+        let mut feed = run.feed.lock().unwrap();
+        feed.pages
+            .push(vec![item(&alice, "family_name", json!("Roy"))]);
+        feed.pages
+            .push(vec![item(&bob, "family_name", json!("Gagnon"))]);
+    }
+    run.glitch(Glitch::Pass);
+    run.glitch(Glitch::Status(503, None));
+    let row = run.poll().await;
+    assert_eq!(
+        run.requests()[run.requests().len() - 2..],
+        [Some("c2".to_owned()), Some("c3".to_owned())]
+    );
+    assert_eq!((row.cursor.as_deref(), row.failures), (Some("c3"), 1));
+    assert_eq!(run.h.changes().await, 3);
+    let row = run.poll().await;
+    assert_eq!((row.cursor.as_deref(), row.failures), (Some("c4"), 0));
+    assert_eq!(run.h.changes().await, 4);
 }
 
 #[tokio::test]
