@@ -288,4 +288,43 @@ async fn a_pulled_change_is_recorded_pushed_and_never_recorded_twice() {
     ] {
         assert!(!log.contains(secret), "the log shows `{secret}`");
     }
+
+    // The operator sees where the feed is read up to, and can stop it; bad input changes nothing.
+    let (ok, out, err) = cli(&relay, &["departments", "show", REGISTRY]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["pull_state"]["cursor"], "c3");
+    assert_eq!(shown["pull_state"]["failures"], 0);
+    let (ok, _, err) = cli(
+        &relay,
+        &["departments", "add", REGISTRY, "--pull-source", "{not json"],
+    );
+    assert!(!ok && err.contains("not valid JSON"), "{err}");
+    let (ok, _, err) = cli(
+        &relay,
+        &[
+            "departments",
+            "add",
+            REGISTRY,
+            "--pull-source",
+            r#"{"base_url": "http://feed.example/tuo"}"#,
+        ],
+    );
+    assert!(
+        !ok && err.contains("`pull_source`") && err.contains("https"),
+        "{err}"
+    );
+    let (_, out, _) = cli(&relay, &["departments", "show", REGISTRY]);
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        shown["pull_source"]["base_url"],
+        format!("{}/tuo", feed.url)
+    );
+    let (ok, out, err) = cli(&relay, &["departments", "remove-pull-source", REGISTRY]);
+    assert!(ok, "{out}\n{err}");
+    let (_, out, _) = cli(&relay, &["departments", "show", REGISTRY]);
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["pull_source"], Value::Null);
+    let (ok, _, err) = cli(&relay, &["departments", "remove-pull-source", REGISTRY]);
+    assert!(!ok && err.contains("has no pull source"), "{err}");
 }
