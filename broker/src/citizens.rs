@@ -4,6 +4,7 @@
 //! INVARIANT: a value is never overwritten: every change is a new version. Values leave this module
 //! only as [`Fact`]s handed to callers that must not log them.
 
+pub mod cli;
 pub mod entities;
 pub mod pairwise;
 
@@ -27,6 +28,9 @@ pub enum CitizenError {
     Vault(#[from] VaultError),
     #[error("a stored value is not valid JSON")]
     Corrupt,
+    /// A stored status, source kind or level this code does not know: refused, never guessed.
+    #[error("stored {field} `{value}` is not one this broker knows")]
+    Unknown { field: &'static str, value: String },
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
 }
@@ -51,11 +55,12 @@ impl SourceKind {
             SourceKind::Citizen => "citizen",
         }
     }
-    fn parse(s: &str) -> SourceKind {
+    fn parse(s: &str) -> Result<SourceKind, CitizenError> {
         match s {
-            "provider" => SourceKind::Provider,
-            "department" => SourceKind::Department,
-            _ => SourceKind::Citizen,
+            "provider" => Ok(SourceKind::Provider),
+            "department" => Ok(SourceKind::Department),
+            "citizen" => Ok(SourceKind::Citizen),
+            other => Err(unknown("source kind", other)),
         }
     }
 }
@@ -98,18 +103,27 @@ pub struct Citizen {
     pub deceased_at: Option<i64>,
 }
 
-fn to_citizen(m: citizen::Model) -> Citizen {
+/// A stored word this code does not know (at most 32 characters of it, for the log).
+fn unknown(field: &'static str, value: &str) -> CitizenError {
+    CitizenError::Unknown {
+        field,
+        value: value.chars().take(32).collect(),
+    }
+}
+
+fn to_citizen(m: citizen::Model) -> Result<Citizen, CitizenError> {
     let status = match m.status.as_str() {
+        "active" => Status::Active,
         "deceased" => Status::Deceased,
         "erased" => Status::Erased,
-        _ => Status::Active,
+        other => return Err(unknown("citizen status", other)),
     };
-    Citizen {
+    Ok(Citizen {
         id: m.id,
         status,
         created_at: m.created_at,
         deceased_at: m.deceased_at,
-    }
+    })
 }
 
 /// Creates a citizen with a fresh data key. Call inside the transaction that creates its first link.
@@ -139,10 +153,11 @@ pub async fn create<C: ConnectionTrait>(conn: &C, vault: &Vault) -> Result<Strin
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<Citizen>, CitizenError> {
-    Ok(citizen::Entity::find_by_id(id.to_owned())
+    citizen::Entity::find_by_id(id.to_owned())
         .one(conn)
         .await?
-        .map(to_citizen))
+        .map(to_citizen)
+        .transpose()
 }
 
 async fn data_key<C: ConnectionTrait>(
@@ -169,10 +184,13 @@ fn decrypt(dk: &crate::vault::DataKey, row: attribute_value::Model) -> Result<Fa
         version: row.version,
         value,
         provenance: Provenance {
-            source_kind: SourceKind::parse(&row.source_kind),
+            source_kind: SourceKind::parse(&row.source_kind)?,
             source_id: row.source_id,
             method: row.method,
-            loa: u8::try_from(row.loa).unwrap_or(1),
+            loa: u8::try_from(row.loa)
+                .ok()
+                .filter(|loa| (1..=4).contains(loa))
+                .ok_or_else(|| unknown("level of assurance", &row.loa.to_string()))?,
             verified: row.verified,
             recorded_at: row.recorded_at,
         },

@@ -47,6 +47,9 @@ pub enum Command {
     /// Register departments and their clients; enable or disable them.
     #[command(subcommand)]
     Departments(crate::departments::cli::DepartmentsCommand),
+    /// Citizens' data: erase a citizen (crypto-erasure).
+    #[command(subcommand)]
+    Citizens(crate::citizens::cli::CitizensCommand),
     /// Consent receipts.
     #[command(subcommand)]
     Consent(ConsentCommand),
@@ -112,6 +115,12 @@ pub enum CliError {
     Audit(#[from] crate::audit_log::AuditError),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
+    #[error("no department `{0}`")]
+    UnknownDepartment(String),
+    #[error("no citizen `{0}`")]
+    UnknownCitizen(String),
+    #[error(transparent)]
+    Service(#[from] crate::error::Error),
     #[error("{0}")]
     Other(String),
     /// `broker audit verify` found tampering: the finding, naming the first bad record.
@@ -193,6 +202,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Departments(command) => {
             let config = load_config(cli.config.as_deref())?;
             crate::departments::cli::run(command, config).await
+        }
+        Command::Citizens(command) => {
+            let config = load_config(cli.config.as_deref())?;
+            crate::citizens::cli::run(command, config).await
         }
         Command::Keys(KeysCommand::RotateData) => {
             let config = load_config(cli.config.as_deref())?;

@@ -46,12 +46,10 @@ pub enum ConsentStoreError {
     Db(#[from] DbErr),
 }
 
-fn parse_mode(s: &str) -> Mode {
-    if s == "ongoing" {
-        Mode::Ongoing
-    } else {
-        Mode::Once
-    }
+/// A stored mode; anything but the two known words is a corrupt row, never a default.
+fn parse_mode(id: &str, s: &str) -> Result<Mode, ConsentStoreError> {
+    s.parse()
+        .map_err(|_| ConsentStoreError::Corrupt(id.to_owned()))
 }
 
 fn event_model(
@@ -68,9 +66,12 @@ fn event_model(
     })
 }
 
+/// Whether `e` is a unique-key violation, as the driver reports it (typed, not by its text).
 fn is_duplicate_key(e: &DbErr) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    text.contains("unique") || text.contains("duplicate")
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 /// Records a new consent with its first event (a department's request, or a citizen's grant).
@@ -144,7 +145,7 @@ fn replay_all(
             citizen,
             row.department_id.clone(),
             row.purpose.clone(),
-            parse_mode(&row.mode),
+            parse_mode(&row.id, &row.mode)?,
             events,
         )
         .map_err(|_| corrupt())?;
@@ -181,6 +182,22 @@ pub async fn load<C: ConnectionTrait>(
         return Ok(None);
     };
     Ok(load_rows(conn, vec![row]).await?.pop())
+}
+
+/// The consents with these ids (those that exist), in one read of the rows and one of their
+/// events.
+pub async fn load_many<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[String],
+) -> Result<Vec<Consent>, ConsentStoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = consent_row::Entity::find()
+        .filter(consent_row::Column::Id.is_in(ids.iter().cloned()))
+        .all(conn)
+        .await?;
+    load_rows(conn, rows).await
 }
 
 /// Every consent of a citizen, newest first.

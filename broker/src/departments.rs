@@ -45,47 +45,66 @@ pub struct Client {
     pub scopes: Vec<String>,
 }
 
-fn to_department(m: department::Model) -> Department {
-    Department {
-        active: m.status == "active",
-        authoritative_for: serde_json::from_value(m.authoritative_for).unwrap_or_default(),
+/// A stored row this code cannot read: an error naming the row and field, never a default (an
+/// unknown status read as "active", or unreadable scopes read as "none", would be a guess).
+fn unreadable(what: &str, id: &str, field: &str) -> DbErr {
+    DbErr::Type(format!(
+        "stored {what} `{}` has an unreadable `{field}`",
+        id.chars().take(64).collect::<String>()
+    ))
+}
+
+fn to_department(m: department::Model) -> Result<Department, DbErr> {
+    let active = match m.status.as_str() {
+        "active" => true,
+        "disabled" => false,
+        _ => return Err(unreadable("department", &m.id, "status")),
+    };
+    let authoritative_for = serde_json::from_value(m.authoritative_for)
+        .map_err(|_| unreadable("department", &m.id, "authoritative_for"))?;
+    Ok(Department {
+        active,
+        authoritative_for,
         delivery: m.delivery,
         id: m.id,
         name_en: m.name_en,
         name_fr: m.name_fr,
         sector_identifier: m.sector_identifier,
-    }
+    })
 }
 
-fn to_client(m: client::Model) -> Client {
+fn to_client(m: client::Model) -> Result<Client, DbErr> {
     let keys = match (m.jwks, m.jwks_uri) {
         (_, Some(uri)) => ClientKeys::Uri(uri),
         (Some(jwks), None) => ClientKeys::Inline(jwks),
         (None, None) => ClientKeys::Inline(serde_json::json!({ "keys": [] })),
     };
-    Client {
+    let scopes = serde_json::from_value(m.scopes)
+        .map_err(|_| unreadable("client", &m.client_id, "scopes"))?;
+    Ok(Client {
         client_id: m.client_id,
         department_id: m.department_id,
         keys,
-        scopes: serde_json::from_value(m.scopes).unwrap_or_default(),
-    }
+        scopes,
+    })
 }
 
 pub async fn get<C: ConnectionTrait>(conn: &C, id: &str) -> Result<Option<Department>, DbErr> {
-    Ok(department::Entity::find_by_id(id.to_owned())
+    department::Entity::find_by_id(id.to_owned())
         .one(conn)
         .await?
-        .map(to_department))
+        .map(to_department)
+        .transpose()
 }
 
 pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<Department>, DbErr> {
-    Ok(department::Entity::find()
+    department::Entity::find()
         .order_by_asc(department::Column::Id)
         .all(conn)
         .await?
         .into_iter()
         .map(to_department)
-        .collect())
+        .collect::<Result<_, _>>()
 }
 
 /// Inserts or updates a department's description. An existing department keeps its status: only
@@ -214,7 +233,7 @@ pub async fn set_pull_source<C: ConnectionTrait>(
 pub async fn active_pull_sources<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<Vec<(Department, serde_json::Value)>, DbErr> {
-    Ok(department::Entity::find()
+    department::Entity::find()
         .filter(department::Column::Status.eq("active"))
         .filter(department::Column::PullSource.is_not_null())
         .order_by_asc(department::Column::Id)
@@ -223,19 +242,20 @@ pub async fn active_pull_sources<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|mut m| {
             let settings = m.pull_source.take().filter(|v| !v.is_null())?;
-            Some((to_department(m), settings))
+            Some(to_department(m).map(|d| (d, settings)))
         })
-        .collect())
+        .collect()
 }
 
 pub async fn client<C: ConnectionTrait>(
     conn: &C,
     client_id: &str,
 ) -> Result<Option<Client>, DbErr> {
-    Ok(client::Entity::find_by_id(client_id.to_owned())
+    client::Entity::find_by_id(client_id.to_owned())
         .one(conn)
         .await?
-        .map(to_client))
+        .map(to_client)
+        .transpose()
 }
 
 /// A client with its department, in one query (the bearer check reads both on every API call).
@@ -243,25 +263,26 @@ pub async fn client_with_department<C: ConnectionTrait>(
     conn: &C,
     client_id: &str,
 ) -> Result<Option<(Client, Option<Department>)>, DbErr> {
-    Ok(client::Entity::find_by_id(client_id.to_owned())
+    client::Entity::find_by_id(client_id.to_owned())
         .find_also_related(department::Entity)
         .one(conn)
         .await?
-        .map(|(c, d)| (to_client(c), d.map(to_department))))
+        .map(|(c, d)| Ok::<_, DbErr>((to_client(c)?, d.map(to_department).transpose()?)))
+        .transpose()
 }
 
 pub async fn clients_of<C: ConnectionTrait>(
     conn: &C,
     department_id: &str,
 ) -> Result<Vec<Client>, DbErr> {
-    Ok(client::Entity::find()
+    client::Entity::find()
         .filter(client::Column::DepartmentId.eq(department_id))
         .order_by_asc(client::Column::ClientId)
         .all(conn)
         .await?
         .into_iter()
         .map(to_client)
-        .collect())
+        .collect::<Result<_, _>>()
 }
 
 /// Registers or replaces a client of a department.

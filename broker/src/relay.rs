@@ -26,10 +26,14 @@ mod error;
 pub mod outbox;
 pub mod pages;
 pub mod pull;
+pub mod recheck;
 pub mod recipients;
 pub mod set;
 pub mod settings;
 pub mod worker;
+
+#[cfg(test)]
+mod withdrawal_tests;
 
 pub use error::RelayError;
 
@@ -78,6 +82,14 @@ impl EventKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
+    }
+
+    /// Whether its SET carries new values (and so needs a `ReleaseGrant` when it is sent).
+    pub fn carries_values(self) -> bool {
+        match self {
+            EventKind::Update | EventKind::Move | EventKind::NameChange | EventKind::Death => true,
+            EventKind::ReleasesStopped | EventKind::ConsentRevoked => false,
+        }
     }
 
     /// The SET event type (the key of its `events` claim).

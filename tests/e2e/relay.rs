@@ -13,6 +13,7 @@ mod delivery;
 mod demo;
 mod pages;
 mod pull;
+mod withdrawal;
 
 use std::time::{Duration, Instant};
 
@@ -164,25 +165,7 @@ impl Relay {
         purpose: &str,
         attributes: &[&str],
     ) -> Consent {
-        let now = broker::store::now_ms();
-        broker::consents::create(
-            &self.conn,
-            Uuid::parse_str(citizen).unwrap(),
-            department,
-            purpose,
-            Mode::Ongoing,
-            ConsentEvent::new(
-                1,
-                Actor::citizen(citizen),
-                now,
-                Change::Granted {
-                    attributes: attributes.iter().map(|s| s.to_string()).collect(),
-                    expires_at_ms: now + 90 * 86_400_000,
-                },
-            ),
-        )
-        .await
-        .unwrap()
+        ongoing_in(&self.conn, citizen, department, purpose, attributes).await
     }
 
     /// The pairwise id of `citizen` in `sector` (recorded for reverse lookup).
@@ -308,6 +291,45 @@ impl Relay {
                 .await
                 .unwrap(),
         ]
+    }
+}
+
+/// An active `ongoing` consent for 90 days, written on `conn` (a transaction, for bulk fixtures).
+pub async fn ongoing_in(
+    conn: &impl sea_orm::ConnectionTrait,
+    citizen: &str,
+    department: &str,
+    purpose: &str,
+    attributes: &[&str],
+) -> Consent {
+    let now = broker::store::now_ms();
+    broker::consents::create(
+        conn,
+        Uuid::parse_str(citizen).unwrap(),
+        department,
+        purpose,
+        Mode::Ongoing,
+        ConsentEvent::new(
+            1,
+            Actor::citizen(citizen),
+            now,
+            Change::Granted {
+                attributes: attributes.iter().map(|s| s.to_string()).collect(),
+                expires_at_ms: now + 90 * 86_400_000,
+            },
+        ),
+    )
+    .await
+    .unwrap()
+}
+
+/// The purpose each test department receives address changes under.
+pub fn purpose_of(department: &str) -> &'static str {
+    match department {
+        REVENUE => BENEFITS,
+        ESD => PENSION,
+        HEALTH => COVERAGE,
+        other => panic!("no test purpose for `{other}`"),
     }
 }
 

@@ -61,11 +61,15 @@ pub enum Action {
     OfficerExport,
     /// An operator changed configuration, keys or registrations.
     AdminAction,
+    /// A queued delivery was cancelled before it was sent: the consent behind it ended, the
+    /// department was disabled, the citizen's data was erased or the policy no longer allows it.
+    /// `reasons` says which.
+    DeliveryCancelled,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Self::Release,
         Self::ReleaseDenied,
         Self::ConsentRequested,
@@ -89,6 +93,7 @@ impl Action {
         Self::OfficerView,
         Self::OfficerExport,
         Self::AdminAction,
+        Self::DeliveryCancelled,
     ];
 
     /// The stable string form.
@@ -117,6 +122,7 @@ impl Action {
             Self::OfficerView => "officer-view",
             Self::OfficerExport => "officer-export",
             Self::AdminAction => "admin-action",
+            Self::DeliveryCancelled => "delivery-cancelled",
         }
     }
 }
@@ -284,7 +290,7 @@ mod tests {
              consent-revoked,consent-expired,delivery-queued,delivery-delivered,delivery-failed,\
              delivery-dead-lettered,sign-in,sign-in-failed,sign-out,identity-linked,\
              identity-unlinked,attribute-updated,attribute-erased,life-event,officer-search,\
-             officer-view,officer-export,admin-action"
+             officer-view,officer-export,admin-action,delivery-cancelled"
         );
     }
 

@@ -513,7 +513,14 @@ pub async fn revoke(state: &AppState, citizen_id: &str, id: &str) -> Result<Cons
     r.attributes = consent.attributes().map(str::to_owned).collect();
     let receipt = state.audit.append_in(&txn, r).await?;
     // Tell the department, in the same transaction (the relay's outbox).
-    crate::relay::outbox::consent_ended(&txn, state, &consent, false, &receipt.id).await?;
+    crate::relay::outbox::consent_ended(
+        &txn,
+        state,
+        &consent,
+        crate::relay::outbox::Ended::Revoked,
+        &receipt.id,
+    )
+    .await?;
     txn.commit().await?;
     state.relay_wake.notify_one();
     Ok(consent)
@@ -550,7 +557,14 @@ pub async fn expire(state: &AppState, mut consent: Consent, now: i64) -> Result<
     );
     r.attributes = consent.attributes().map(str::to_owned).collect();
     let receipt = state.audit.append_in(&txn, r).await?;
-    crate::relay::outbox::consent_ended(&txn, state, &consent, true, &receipt.id).await?;
+    crate::relay::outbox::consent_ended(
+        &txn,
+        state,
+        &consent,
+        crate::relay::outbox::Ended::Expired,
+        &receipt.id,
+    )
+    .await?;
     txn.commit().await?;
     state.relay_wake.notify_one();
     Ok(true)

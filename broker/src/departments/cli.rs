@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use audit::{Action, Actor, ActorKind, Outcome};
 use clap::{Args, Subcommand};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use super::file::{self, ClientEntry, DepartmentEntry, RegistryFile};
 use super::{ClientKeys, Department};
@@ -223,22 +223,50 @@ async fn show(db: &DatabaseConnection, d: &Department) -> Result<serde_json::Val
     }))
 }
 
+/// Enables or disables a department, with its audit record, in one transaction. Disabling also
+/// cancels every delivery still queued for it: a disabled department receives nothing, and
+/// enabling it again does not send what was cancelled.
 async fn set_active(
     db: &DatabaseConnection,
     log: &AuditLog,
     id: &str,
     active: bool,
 ) -> Result<(), CliError> {
-    if !super::set_active(db, id, active).await? {
-        return Err(CliError::Other(format!("no department `{id}`")));
+    let txn = db.begin().await?;
+    if !super::set_active(&txn, id, active).await? {
+        return Err(CliError::UnknownDepartment(id.to_owned()));
     }
+    let cancelled = if active {
+        0
+    } else {
+        crate::relay::outbox::cancel(
+            &txn,
+            log,
+            crate::relay::outbox::Pending::ForDepartment(id),
+            crate::relay::outbox::CancelReason::DepartmentDisabled,
+        )
+        .await?
+    };
+    let mut record = AuditLog::record(Action::AdminAction, Outcome::Ok, operator());
+    record.department_id = Some(id.to_owned());
     let change = if active {
         "department-enabled"
     } else {
         "department-disabled"
     };
-    record_change(log, Some(id), None, change).await?;
-    println!("{} {id}", if active { "enabled" } else { "disabled" });
+    record.detail.insert("change".into(), change.to_owned());
+    if !active {
+        record
+            .detail
+            .insert("deliveries_cancelled".into(), cancelled.to_string());
+    }
+    log.append_in(&txn, record).await?;
+    txn.commit().await?;
+    if active {
+        println!("enabled {id}");
+    } else {
+        println!("disabled {id}; {cancelled} queued deliveries cancelled");
+    }
     Ok(())
 }
 

@@ -18,6 +18,8 @@ pub mod change {
         pub loa: i16,
         /// The audit record of the change.
         pub txn: String,
+        /// For a `consent-revoked` change: how the consent ended (`revoked` or `expired`).
+        pub ended: Option<String>,
         pub created_at: i64,
     }
 
@@ -46,7 +48,9 @@ pub mod delivery {
         pub consent_id: Option<String>,
         /// The attribute names this department receives.
         pub attributes: Json,
-        /// `pending`, `delivered` or `failed`.
+        /// `pending`, `delivered`, `failed` (dead letter) or `cancelled` (never sent: the
+        /// consent ended, the department was disabled, the citizen erased, or policy refused it
+        /// at sending time; `last_error` holds the reason code).
         pub status: String,
         pub attempts: i32,
         pub next_attempt_at: i64,

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::entities::{change, delivery};
 use super::outbox::{self, NewChange};
-use super::recipients::{Changed, Recipient};
-use super::worker::{DELIVERED, FAILED};
+use super::recipients::{Changed, Plan};
+use super::worker::{CANCELLED, DELIVERED, FAILED};
 use super::{EventKind, RelayError};
 use crate::citizens::{Provenance, SourceKind};
 use crate::error::Error;
@@ -194,32 +194,46 @@ struct PreviewPage {
 async fn recipient_views(
     state: &AppState,
     lang: Lang,
-    recipients: &[Recipient],
-) -> Vec<RecipientView> {
+    plan: &Plan,
+) -> Result<Vec<RecipientView>, Error> {
     let catalogue = state.policy.catalogue();
-    let departments = crate::departments::list(&state.db)
-        .await
-        .unwrap_or_default();
-    recipients
-        .iter()
-        .map(|r| RecipientView {
-            department: departments.iter().find(|d| d.id == r.department_id).map_or(
-                r.department_id.clone(),
-                |d| match lang {
-                    Lang::En => d.name_en.clone(),
-                    Lang::Fr => d.name_fr.clone(),
-                },
-            ),
-            purpose: r
-                .purpose
-                .as_deref()
-                .and_then(|p| catalogue.purpose(p))
+    let departments = crate::departments::list(&state.db).await?;
+    Ok(plan
+        .departments()
+        .into_iter()
+        .map(|(department, purpose)| RecipientView {
+            department: department_name(&departments, catalogue, department, lang),
+            purpose: catalogue
+                .purpose(purpose)
                 .map_or_else(String::new, |p| match lang {
                     Lang::En => p.text_en.clone(),
                     Lang::Fr => p.text_fr.clone(),
                 }),
         })
-        .collect()
+        .collect())
+}
+
+/// A department's name in `lang`: from the registry, else the catalogue; its id only if neither
+/// knows it (a department removed since).
+fn department_name(
+    departments: &[crate::departments::Department],
+    catalogue: &policies::Catalogue,
+    id: &str,
+    lang: Lang,
+) -> String {
+    if let Some(d) = departments.iter().find(|d| d.id == id) {
+        return match lang {
+            Lang::En => d.name_en.clone(),
+            Lang::Fr => d.name_fr.clone(),
+        };
+    }
+    catalogue.department(id).map_or_else(
+        || id.to_owned(),
+        |d| match lang {
+            Lang::En => d.name_en.clone(),
+            Lang::Fr => d.name_fr.clone(),
+        },
+    )
 }
 
 fn lines(values: &[(String, Value)]) -> Vec<String> {
@@ -279,7 +293,7 @@ pub async fn preview(
             attribute,
             hidden,
             lines: lines(&values),
-            recipients: recipient_views(&state, page.lang, &recipients).await,
+            recipients: recipient_views(&state, page.lang, &recipients).await?,
         },
     )
 }
@@ -367,30 +381,39 @@ pub async fn update_status(
     let deliveries: Vec<DeliveryView> = rows
         .iter()
         .map(|row| DeliveryView {
-            department: departments
-                .iter()
-                .find(|d| d.id == row.department_id)
-                .map_or(row.department_id.clone(), |d| match page.lang {
-                    Lang::En => d.name_en.clone(),
-                    Lang::Fr => d.name_fr.clone(),
-                }),
+            department: department_name(&departments, catalogue, &row.department_id, page.lang),
             status: row.status.clone(),
             when: match row.status.as_str() {
                 DELIVERED => row.delivered_at.map(|t| format_time(t, page.lang)),
-                FAILED => None,
+                FAILED | CANCELLED => None,
                 _ => Some(format_time(row.next_attempt_at.max(now_ms()), page.lang)),
             },
-            error: (row.status == FAILED)
-                .then(|| {
+            error: match row.status.as_str() {
+                FAILED => row
+                    .last_error
+                    .as_deref()
+                    .and_then(|e| e.split(':').next())
+                    .map(str::to_owned),
+                // The page words a cancellation by its reason; reasons it has no words for
+                // read as "the rules no longer allow it".
+                CANCELLED => Some(
                     row.last_error
                         .as_deref()
-                        .and_then(|e| e.split(':').next())
-                        .map(str::to_owned)
-                })
-                .flatten(),
+                        .filter(|code| {
+                            matches!(
+                                *code,
+                                "consent_revoked" | "consent_expired" | "department_disabled"
+                            )
+                        })
+                        .unwrap_or("other")
+                        .to_owned(),
+                ),
+                _ => None,
+            },
         })
         .collect();
     let attributes = super::set::versions(&change)
+        .map_err(|e| Error::Internal(e.to_string()))?
         .into_iter()
         .map(|(name, _)| {
             catalogue

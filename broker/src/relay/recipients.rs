@@ -6,9 +6,13 @@
 //!
 //! Pure: no I/O. The preview page and the outbox ask the same function, so what the citizen is
 //! shown is what is written.
+//!
+//! INVARIANT: a [`Recipient`] — the promise to send new values — is built only from a
+//! [`ReleaseGrant`], and lists only the attributes its grant lists. A [`Notice`] carries names,
+//! never values. The worker decides again, with a fresh grant, when it sends (`worker`).
 
 use consent::{Consent, Mode, State};
-use policies::{PolicyEngine, ReleaseRequest};
+use policies::{PolicyEngine, ReleaseGrant, ReleaseRequest};
 
 use crate::departments::Department;
 
@@ -22,18 +26,82 @@ pub struct Changed {
     pub loa: u8,
 }
 
-/// What the relay will send one department.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A department that will receive new values, under the grant that allows it now.
+///
+/// No public constructor: only [`for_change`] and [`for_death`] build one, from a grant.
+#[derive(Debug)]
 pub struct Recipient {
-    pub department_id: String,
-    pub purpose: Option<String>,
-    pub consent_id: Option<String>,
-    /// The attributes whose new values it receives (empty for a notice without values).
-    pub attributes: Vec<String>,
+    grant: ReleaseGrant,
+}
+
+impl Recipient {
+    pub fn department_id(&self) -> &str {
+        self.grant.department()
+    }
+
+    pub fn purpose(&self) -> &str {
+        self.grant.purpose()
+    }
+
+    /// The consent relied on (none for a statutory release).
+    pub fn consent_id(&self) -> Option<String> {
+        self.grant.consent_id().map(|id| id.to_string())
+    }
+
+    /// The attributes whose new values it receives: exactly the grant's.
+    pub fn attributes(&self) -> Vec<String> {
+        self.grant.attributes().map(str::to_owned).collect()
+    }
+
     /// The permits behind it (for the audit record).
-    pub policy_ids: Vec<String>,
-    /// `true` for the notice that releases stopped (after a death), which carries no value.
-    pub notice_only: bool,
+    pub fn policy_ids(&self) -> Vec<String> {
+        self.grant
+            .policy_ids()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A department that is told something without any value: releases stopped after a death.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub department_id: String,
+    pub purpose: String,
+    pub consent_id: String,
+    /// The attributes the consent covered (names only).
+    pub attributes: Vec<String>,
+}
+
+/// Who hears of one change.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub recipients: Vec<Recipient>,
+    pub notices: Vec<Notice>,
+}
+
+impl Plan {
+    /// Departments told anything, values or not.
+    pub fn len(&self) -> usize {
+        self.recipients.len() + self.notices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every department told anything, in order (values first), with the purpose it is told under.
+    pub fn departments(&self) -> Vec<(&str, &str)> {
+        self.recipients
+            .iter()
+            .map(|r| (r.department_id(), r.purpose()))
+            .chain(
+                self.notices
+                    .iter()
+                    .map(|n| (n.department_id.as_str(), n.purpose.as_str())),
+            )
+            .collect()
+    }
 }
 
 /// The departments that may receive pushed changes: active, with an adapter.
@@ -43,7 +111,14 @@ fn can_receive<'a>(departments: &'a [Department], id: &str) -> Option<&'a Depart
         .find(|d| d.id == id && d.active && d.delivery.is_some())
 }
 
-/// The recipients of a change of `changed` for a citizen whose consents are `consents`.
+/// Whether `consent` is one the relay pushes under: `ongoing` and active now.
+fn live_ongoing(consent: &Consent, now_ms: i64) -> bool {
+    consent.mode() == Mode::Ongoing && consent.effective_state(now_ms) == State::Active
+}
+
+/// The recipients of a change of `changed` for a citizen whose consents are `consents`: one per
+/// department and consent, each consent granting only attributes no earlier consent of the same
+/// department already granted (so a department covered twice receives the change once).
 pub fn for_change(
     engine: &PolicyEngine,
     departments: &[Department],
@@ -52,81 +127,45 @@ pub fn for_change(
     citizen_deceased: bool,
     now_ms: i64,
 ) -> Vec<Recipient> {
+    // One change has one provenance; if it ever mixed levels, decide at the lowest.
+    let loa = changed.iter().map(|c| c.loa).min().unwrap_or(1);
     let mut out: Vec<Recipient> = Vec::new();
     for consent in consents {
-        if consent.mode() != Mode::Ongoing || consent.effective_state(now_ms) != State::Active {
+        if !live_ongoing(consent, now_ms)
+            || can_receive(departments, consent.department()).is_none()
+        {
             continue;
         }
-        if can_receive(departments, consent.department()).is_none() {
+        let already: Vec<String> = out
+            .iter()
+            .filter(|r| r.department_id() == consent.department())
+            .flat_map(Recipient::attributes)
+            .collect();
+        let attributes: Vec<String> = changed
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|name| !already.contains(name))
+            .filter(|name| consent.covers(name, consent.purpose(), now_ms).is_covered())
+            .collect();
+        if attributes.is_empty() {
             continue;
         }
-        for item in changed {
-            if !consent
-                .covers(&item.name, consent.purpose(), now_ms)
-                .is_covered()
-            {
-                continue;
-            }
-            let attributes = [item.name.clone()];
-            let decision = engine.decide_receive(
-                &ReleaseRequest {
-                    department: consent.department(),
-                    purpose: consent.purpose(),
-                    attributes: &attributes,
-                    loa: item.loa,
-                    citizen_deceased,
-                    now_ms,
-                },
-                Some(consent),
-            );
-            let Ok(grant) = decision.into_grant() else {
-                continue;
-            };
-            let policy_ids: Vec<String> =
-                grant.policy_ids().into_iter().map(str::to_owned).collect();
-            add(
-                &mut out,
-                consent.department(),
-                Some(consent.purpose()),
-                Some(consent.id().to_string()),
-                grant.attributes().map(str::to_owned).collect(),
-                policy_ids,
-            );
+        let decision = engine.decide_receive(
+            &ReleaseRequest {
+                department: consent.department(),
+                purpose: consent.purpose(),
+                attributes: &attributes,
+                loa,
+                citizen_deceased,
+                now_ms,
+            },
+            Some(consent),
+        );
+        if let Ok(grant) = decision.into_grant() {
+            out.push(Recipient { grant });
         }
     }
     out
-}
-
-fn add(
-    out: &mut Vec<Recipient>,
-    department: &str,
-    purpose: Option<&str>,
-    consent_id: Option<String>,
-    attributes: Vec<String>,
-    policy_ids: Vec<String>,
-) {
-    // One delivery per department and change, whatever the number of consents behind it.
-    if let Some(existing) = out.iter_mut().find(|r| r.department_id == department) {
-        for a in attributes {
-            if !existing.attributes.contains(&a) {
-                existing.attributes.push(a);
-            }
-        }
-        for p in policy_ids {
-            if !existing.policy_ids.contains(&p) {
-                existing.policy_ids.push(p);
-            }
-        }
-        return;
-    }
-    out.push(Recipient {
-        department_id: department.to_owned(),
-        purpose: purpose.map(str::to_owned),
-        consent_id,
-        attributes,
-        policy_ids,
-        notice_only: false,
-    });
 }
 
 /// The recipients of a death: the statutory recipients of `date_of_death`, then every other
@@ -137,8 +176,8 @@ pub fn for_death(
     consents: &[Consent],
     loa: u8,
     now_ms: i64,
-) -> Vec<Recipient> {
-    let mut out = Vec::new();
+) -> Plan {
+    let mut plan = Plan::default();
     let attributes = ["date_of_death".to_owned()];
     for department in departments
         .iter()
@@ -156,36 +195,27 @@ pub fn for_death(
             None,
         );
         if let Ok(grant) = decision.into_grant() {
-            let policy_ids = grant.policy_ids().into_iter().map(str::to_owned).collect();
-            add(
-                &mut out,
-                &department.id,
-                Some(DEATH_NOTIFICATION),
-                None,
-                grant.attributes().map(str::to_owned).collect(),
-                policy_ids,
-            );
+            plan.recipients.push(Recipient { grant });
         }
     }
     for consent in consents {
-        if consent.mode() != Mode::Ongoing || consent.effective_state(now_ms) != State::Active {
-            continue;
-        }
-        if can_receive(departments, consent.department()).is_none()
-            || out.iter().any(|r| r.department_id == consent.department())
+        if !live_ongoing(consent, now_ms)
+            || can_receive(departments, consent.department()).is_none()
+            || plan
+                .departments()
+                .iter()
+                .any(|(d, _)| *d == consent.department())
         {
             continue;
         }
-        out.push(Recipient {
+        plan.notices.push(Notice {
             department_id: consent.department().to_owned(),
-            purpose: Some(consent.purpose().to_owned()),
-            consent_id: Some(consent.id().to_string()),
-            attributes: Vec::new(),
-            policy_ids: Vec::new(),
-            notice_only: true,
+            purpose: consent.purpose().to_owned(),
+            consent_id: consent.id().to_string(),
+            attributes: consent.attributes().map(str::to_owned).collect(),
         });
     }
-    out
+    plan
 }
 
 #[cfg(test)]
@@ -269,9 +299,10 @@ mod tests {
         ];
         let got = for_change(&engine, &departments, &consents, &address(2), false, DAY);
         assert_eq!(got.len(), 1, "{got:?}");
-        assert_eq!(got[0].department_id, "revenue-agency");
-        assert_eq!(got[0].attributes, ["address"]);
-        assert_eq!(got[0].policy_ids, ["revenue-address-benefits"]);
+        assert_eq!(got[0].department_id(), "revenue-agency");
+        assert_eq!(got[0].attributes(), ["address"]);
+        assert_eq!(got[0].policy_ids(), ["revenue-address-benefits"]);
+        assert_eq!(got[0].consent_id(), Some(consents[0].id().to_string()));
         // below the policy's assurance: nobody
         assert!(for_change(&engine, &departments, &consents, &address(1), false, DAY).is_empty());
         // after the consent's expiry: nobody
@@ -309,11 +340,11 @@ mod tests {
         )];
         let got = for_death(&engine, &departments, &consents, 3, DAY);
         assert_eq!(got.len(), 2, "{got:?}");
-        assert_eq!(got[0].department_id, "revenue-agency");
-        assert_eq!(got[0].attributes, ["date_of_death"]);
-        assert!(!got[0].notice_only);
-        assert_eq!(got[1].department_id, "health-insurance");
-        assert!(got[1].notice_only && got[1].attributes.is_empty());
+        assert_eq!(got.recipients[0].department_id(), "revenue-agency");
+        assert_eq!(got.recipients[0].attributes(), ["date_of_death"]);
+        assert_eq!(got.recipients[0].consent_id(), None);
+        assert_eq!(got.notices[0].department_id, "health-insurance");
+        assert_eq!(got.notices[0].attributes, ["address"]);
         // and no address is pushed to anyone once the citizen is deceased
         assert!(for_change(&engine, &departments, &consents, &address(3), true, DAY).is_empty());
     }

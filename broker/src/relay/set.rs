@@ -9,29 +9,32 @@
 //! type, the purpose and consent it is sent under and, for a new value, `verified_claims`
 //! (OpenID Connect for Identity Assurance) holding the new values with their provenance.
 
+use policies::ReleaseGrant;
 use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};
 
 use super::EventKind;
 use super::entities::{change, delivery};
-use crate::citizens::{self, CitizenError, Status};
+use super::outbox::Ended;
+use crate::citizens::{self, CitizenError};
 use crate::departments::Department;
 use crate::server::AppState;
 
 /// The JOSE `typ` of a SET (RFC 8417 §2.3).
 pub const SET_TYP: &str = "secevent+jwt";
 
-/// Why a SET cannot be built. Permanent: the delivery is dead-lettered with the code.
+/// Why a SET cannot be built. Permanent unless [`BuildError::is_transient`]: the delivery is
+/// dead-lettered with the code.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("the citizen's data has been erased")]
-    Erased,
     #[error("the recorded value of `{0}` is gone")]
     ValueMissing(String),
     #[error("the stored change is not readable")]
     Corrupt,
     #[error("cannot read the citizen's facts: {0}")]
     Citizen(#[from] CitizenError),
+    #[error("cannot read the consent behind the delivery")]
+    Consent,
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("signing failed")]
@@ -42,9 +45,11 @@ impl BuildError {
     /// A stable code for the delivery's `last_error`.
     pub fn code(&self) -> &'static str {
         match self {
-            BuildError::Erased | BuildError::Citizen(CitizenError::Erased) => "citizen_erased",
+            BuildError::Citizen(CitizenError::Erased) => "citizen_erased",
             BuildError::ValueMissing(_) => "value_missing",
-            BuildError::Corrupt | BuildError::Citizen(_) => "change_unreadable",
+            BuildError::Corrupt | BuildError::Citizen(_) | BuildError::Consent => {
+                "change_unreadable"
+            }
             BuildError::Db(_) => "database_error",
             BuildError::Sign(_) => "signing_failed",
         }
@@ -52,31 +57,35 @@ impl BuildError {
 
     /// Whether trying again later may help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, BuildError::Db(_) | BuildError::Sign(_))
+        matches!(
+            self,
+            BuildError::Db(_) | BuildError::Sign(_) | BuildError::Citizen(CitizenError::Db(_))
+        )
     }
 }
 
-/// The attribute versions a change recorded.
-pub fn versions(change: &change::Model) -> Vec<(String, i32)> {
-    change
-        .attributes
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| {
-                    Some((
-                        i.get("name")?.as_str()?.to_owned(),
-                        i32::try_from(i.get("version")?.as_i64()?).ok()?,
-                    ))
-                })
-                .collect()
+/// The attribute versions a change recorded; a row that does not read is an error, never empty.
+pub fn versions(change: &change::Model) -> Result<Vec<(String, i32)>, BuildError> {
+    let items = change.attributes.as_array().ok_or(BuildError::Corrupt)?;
+    items
+        .iter()
+        .map(|i| {
+            let name = i.get("name").and_then(Value::as_str);
+            let version = i
+                .get("version")
+                .and_then(Value::as_i64)
+                .and_then(|v| i32::try_from(v).ok());
+            match (name, version) {
+                (Some(name), Some(version)) => Ok((name.to_owned(), version)),
+                _ => Err(BuildError::Corrupt),
+            }
         })
-        .unwrap_or_default()
+        .collect()
 }
 
-fn names(value: &Value) -> Vec<String> {
-    serde_json::from_value(value.clone()).unwrap_or_default()
+/// The attribute names a delivery row carries.
+pub fn names(delivery: &delivery::Model) -> Result<Vec<String>, BuildError> {
+    serde_json::from_value(delivery.attributes.clone()).map_err(|_| BuildError::Corrupt)
 }
 
 /// The department's pairwise id for the citizen: read when already issued (most deliveries), else
@@ -96,23 +105,17 @@ async fn pairwise(state: &AppState, sector: &str, citizen: &str) -> Result<Strin
     )
 }
 
-/// The claims of `delivery`'s SET.
-pub async fn claims(
+/// The claims common to every SET, with the event's `body`.
+async fn envelope(
     state: &AppState,
     delivery: &delivery::Model,
     change: &change::Model,
     department: &Department,
+    kind: EventKind,
+    mut body: Map<String, Value>,
+    attributes: Vec<String>,
 ) -> Result<Value, BuildError> {
-    let citizen = citizens::get(&state.db, &delivery.citizen_id)
-        .await?
-        .ok_or(BuildError::Erased)?;
-    if citizen.status == Status::Erased {
-        return Err(BuildError::Erased);
-    }
     let subject = pairwise(state, &department.sector_identifier, &delivery.citizen_id).await?;
-    let kind = EventKind::parse(&delivery.event).ok_or(BuildError::Corrupt)?;
-    let attributes = names(&delivery.attributes);
-    let mut body = Map::new();
     body.insert("change".into(), json!(kind.as_str()));
     if let Some(purpose) = &delivery.purpose {
         body.insert("purpose".into(), json!(purpose));
@@ -121,25 +124,6 @@ pub async fn claims(
         body.insert("consent_id".into(), json!(consent));
     }
     body.insert("attributes".into(), json!(attributes));
-    match kind {
-        EventKind::ConsentRevoked => {
-            let how = if change.source_id == "expired" {
-                "expired"
-            } else {
-                "revoked"
-            };
-            body.insert("state".into(), json!(how));
-        }
-        EventKind::ReleasesStopped => {
-            body.insert("reason".into(), json!("subject_deceased"));
-        }
-        EventKind::Update | EventKind::Move | EventKind::NameChange | EventKind::Death => {
-            body.insert(
-                "verified_claims".into(),
-                verified_claims(state, delivery, change, &attributes).await?,
-            );
-        }
-    }
     Ok(json!({
         "iss": state.config.public_url,
         "aud": department.id,
@@ -152,6 +136,66 @@ pub async fn claims(
     }))
 }
 
+/// The claims of a SET that carries new values: exactly the attributes `grant` lists, from the
+/// versions the change recorded. The grant is spent.
+pub async fn disclosure(
+    state: &AppState,
+    grant: ReleaseGrant,
+    delivery: &delivery::Model,
+    change: &change::Model,
+    department: &Department,
+) -> Result<Value, BuildError> {
+    let kind = EventKind::parse(&delivery.event).ok_or(BuildError::Corrupt)?;
+    if !kind.carries_values() || grant.department() != department.id {
+        return Err(BuildError::Corrupt);
+    }
+    let attributes: Vec<String> = grant.attributes().map(str::to_owned).collect();
+    let mut body = Map::new();
+    body.insert(
+        "verified_claims".into(),
+        verified_claims(state, delivery, change, &attributes).await?,
+    );
+    envelope(state, delivery, change, department, kind, body, attributes).await
+}
+
+/// The claims of a SET that carries no value: a consent that ended, or releases stopped after a
+/// death.
+pub async fn notice(
+    state: &AppState,
+    delivery: &delivery::Model,
+    change: &change::Model,
+    department: &Department,
+) -> Result<Value, BuildError> {
+    let kind = EventKind::parse(&delivery.event).ok_or(BuildError::Corrupt)?;
+    let mut body = Map::new();
+    match kind {
+        EventKind::ConsentRevoked => {
+            let how = change
+                .ended
+                .as_deref()
+                .and_then(Ended::parse)
+                .ok_or(BuildError::Corrupt)?;
+            body.insert("state".into(), json!(how.as_str()));
+        }
+        EventKind::ReleasesStopped => {
+            body.insert("reason".into(), json!("subject_deceased"));
+        }
+        EventKind::Update | EventKind::Move | EventKind::NameChange | EventKind::Death => {
+            return Err(BuildError::Corrupt);
+        }
+    }
+    envelope(
+        state,
+        delivery,
+        change,
+        department,
+        kind,
+        body,
+        names(delivery)?,
+    )
+    .await
+}
+
 async fn verified_claims(
     state: &AppState,
     delivery: &delivery::Model,
@@ -160,7 +204,7 @@ async fn verified_claims(
 ) -> Result<Value, BuildError> {
     let mut claims = Map::new();
     let mut verification = json!({"trust_framework": "pctf"});
-    for (name, version) in versions(change) {
+    for (name, version) in versions(change)? {
         if !attributes.contains(&name) {
             continue;
         }
@@ -182,6 +226,9 @@ async fn verified_claims(
             "method": p.method,
         });
         claims.insert(name, fact.value);
+    }
+    if claims.is_empty() {
+        return Err(BuildError::Corrupt);
     }
     Ok(json!({"verification": verification, "claims": claims}))
 }

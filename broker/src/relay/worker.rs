@@ -29,6 +29,7 @@ use sea_orm::{
 use tokio::task::JoinSet;
 
 use super::entities::{change, delivery};
+use super::recheck::{self, Verdict};
 use super::set;
 use crate::audit_log::AuditLog;
 use crate::server::{AppState, Shutdown};
@@ -37,6 +38,35 @@ use crate::store::now_ms;
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
+/// Never sent, and never will be: decided against when it was due, or withdrawn with its consent,
+/// its department, or its citizen's data.
+pub const CANCELLED: &str = "cancelled";
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone)]
+enum Attempted {
+    /// Handed to the adapter, or failed before it could be.
+    Adapter(DeliveryOutcome),
+    /// Decided against now: not sent, and cancelled with this reason.
+    Cancelled(&'static str),
+}
+
+impl Attempted {
+    fn retry(code: &str, detail: &str) -> Self {
+        Attempted::Adapter(DeliveryOutcome::Retry {
+            error_code: code.to_owned(),
+            detail: detail.to_owned(),
+            retry_after: None,
+        })
+    }
+
+    fn reject(code: &str, detail: &str) -> Self {
+        Attempted::Adapter(DeliveryOutcome::Rejected {
+            error_code: code.to_owned(),
+            detail: detail.to_owned(),
+        })
+    }
+}
 
 /// Claims up to `limit` due deliveries for `owner` until `now + lease_ms`, skipping the
 /// departments in `busy`. Returns them in `seq` order.
@@ -218,44 +248,64 @@ async fn attempt(
     owner: &str,
     department_id: &str,
     rows: &[delivery::Model],
-) -> Vec<DeliveryOutcome> {
-    let retry_all = |code: &str, detail: &str| {
-        rows.iter()
-            .map(|_| DeliveryOutcome::Retry {
-                error_code: code.to_owned(),
-                detail: detail.to_owned(),
-                retry_after: None,
-            })
-            .collect::<Vec<_>>()
-    };
-    let reject_all = |code: &str, detail: &str| {
-        rows.iter()
-            .map(|_| DeliveryOutcome::Rejected {
-                error_code: code.to_owned(),
-                detail: detail.to_owned(),
-            })
-            .collect::<Vec<_>>()
-    };
+) -> Vec<Attempted> {
+    let all = |outcome: Attempted| rows.iter().map(|_| outcome.clone()).collect::<Vec<_>>();
     let department = match crate::departments::get(&state.db, department_id).await {
         Ok(Some(d)) => d,
-        Ok(None) => return reject_all("department_unknown", "the department is not registered"),
-        Err(_) => return retry_all("database_error", "cannot read the department"),
+        Ok(None) => {
+            return all(Attempted::reject(
+                "department_unknown",
+                "the department is not registered",
+            ));
+        }
+        Err(_) => {
+            return all(Attempted::retry(
+                "database_error",
+                "cannot read the department",
+            ));
+        }
     };
     if !department.active {
-        return retry_all("department_disabled", "the department is disabled");
+        return all(Attempted::Cancelled("department_disabled"));
     }
     let Some(settings) = department.delivery.clone() else {
-        return reject_all("no_adapter", "the department has no delivery adapter");
+        return all(Attempted::reject(
+            "no_adapter",
+            "the department has no delivery adapter",
+        ));
     };
     let adapter = match state.adapters.for_department(department_id, &settings) {
         Ok(a) => a,
-        Err(_) => return reject_all("adapter_config", "the delivery settings are invalid"),
+        Err(_) => {
+            return all(Attempted::reject(
+                "adapter_config",
+                "the delivery settings are invalid",
+            ));
+        }
     };
-    // Build every SET; those that cannot be built get their outcome now.
-    let mut outcomes: Vec<Option<DeliveryOutcome>> = vec![None; rows.len()];
+    // Decide and build every SET; those that cannot go get their outcome now.
+    let mut outcomes: Vec<Option<Attempted>> = vec![None; rows.len()];
     let mut outgoing = Vec::new();
     let mut positions = Vec::new();
     let mut changes: HashMap<String, change::Model> = HashMap::new();
+    let mut citizens: HashMap<String, Option<crate::citizens::Citizen>> = HashMap::new();
+    // The consents the batch was queued under, as stored now: one read for the whole batch.
+    let consent_ids: Vec<String> = rows.iter().filter_map(|r| r.consent_id.clone()).collect();
+    let consents: HashMap<String, consent::Consent> = match crate::consents::load_many(
+        &state.db,
+        &consent_ids,
+    )
+    .await
+    {
+        Ok(found) => found.into_iter().map(|c| (c.id().to_string(), c)).collect(),
+        Err(e) => {
+            tracing::warn!(department = department_id, error = %e, "relay: cannot read consents");
+            return all(Attempted::retry(
+                "database_error",
+                "cannot read the consents",
+            ));
+        }
+    };
     for (i, row) in rows.iter().enumerate() {
         if !changes.contains_key(&row.change_id) {
             match change::Entity::find_by_id(row.change_id.clone())
@@ -266,59 +316,60 @@ async fn attempt(
                     changes.insert(row.change_id.clone(), c);
                 }
                 Ok(None) => {
-                    outcomes[i] = Some(DeliveryOutcome::Rejected {
-                        error_code: "change_missing".into(),
-                        detail: "the change is gone".into(),
-                    });
+                    outcomes[i] = Some(Attempted::reject("change_missing", "the change is gone"));
                     continue;
                 }
                 Err(_) => {
-                    outcomes[i] = Some(DeliveryOutcome::Retry {
-                        error_code: "database_error".into(),
-                        detail: "cannot read the change".into(),
-                        retry_after: None,
-                    });
+                    outcomes[i] =
+                        Some(Attempted::retry("database_error", "cannot read the change"));
                     continue;
                 }
             }
         }
-        let Some(change) = changes.get(&row.change_id) else {
+        if !citizens.contains_key(&row.citizen_id) {
+            match crate::citizens::get(&state.db, &row.citizen_id).await {
+                Ok(citizen) => {
+                    citizens.insert(row.citizen_id.clone(), citizen);
+                }
+                Err(e) => {
+                    tracing::warn!(delivery = %row.id, error = %e, "relay: cannot read the citizen");
+                    outcomes[i] = Some(Attempted::retry(
+                        "database_error",
+                        "cannot read the citizen",
+                    ));
+                    continue;
+                }
+            }
+        }
+        let (Some(change), Some(citizen)) =
+            (changes.get(&row.change_id), citizens.get(&row.citizen_id))
+        else {
             continue;
         };
-        let built = match set::claims(state, row, change, &department).await {
-            Ok(claims) => set::sign(state, &claims),
-            Err(e) => Err(e),
-        };
-        match built {
-            Ok(jwt) => {
+        match build(state, row, change, &department, citizen.as_ref(), &consents).await {
+            Ok(Built::Set(jwt)) => {
                 positions.push(i);
                 outgoing.push(Outgoing {
                     jti: row.id.clone(),
                     department_id: department_id.to_owned(),
                     set_jwt: jwt,
-                    event_type: super::EventKind::parse(&row.event)
-                        .map(|k| k.uri())
-                        .unwrap_or_default(),
+                    event_type: change_kind_uri(row),
                     issued_at_ms: row.created_at,
                 });
             }
+            Ok(Built::Cancelled(code)) => outcomes[i] = Some(Attempted::Cancelled(code)),
             Err(e) if e.is_transient() => {
-                outcomes[i] = Some(DeliveryOutcome::Retry {
-                    error_code: e.code().into(),
-                    detail: e.to_string(),
-                    retry_after: None,
-                });
+                outcomes[i] = Some(Attempted::retry(e.code(), &e.to_string()));
             }
             Err(e) => {
-                outcomes[i] = Some(DeliveryOutcome::Rejected {
-                    error_code: e.code().into(),
-                    detail: e.to_string(),
-                });
+                tracing::warn!(delivery = %row.id, department = department_id, code = e.code(), "relay: cannot build a delivery");
+                outcomes[i] = Some(Attempted::reject(e.code(), &e.to_string()));
             }
         }
     }
-    // Building may have taken a while: renew the leases, and send only the rows still ours (a
-    // row whose lease ran out may have been claimed by another worker, which will send it).
+    // Deciding and building may have taken a while: renew the leases, and send only the rows
+    // still ours and still pending (a row cancelled meanwhile — its consent withdrawn, say — or
+    // claimed by another worker after its lease ran out is not sent from here).
     let seqs: Vec<i64> = positions.iter().map(|&i| rows[i].seq).collect();
     let lease_ms = state.config.relay.lease_ms();
     let kept = match renew(&state.db, owner, &seqs, now_ms(), lease_ms).await {
@@ -335,31 +386,67 @@ async fn attempt(
             still_positions.push(position);
             still.push(event);
         } else {
-            // Another worker holds it now; `settle` leaves the row to that worker.
-            outcomes[position] = Some(DeliveryOutcome::Retry {
-                error_code: "lease_lost".into(),
-                detail: "another worker claimed it before sending".into(),
-                retry_after: None,
-            });
+            // Cancelled, or another worker holds it now; `settle` leaves the row alone.
+            outcomes[position] = Some(Attempted::retry(
+                "lease_lost",
+                "cancelled or claimed by another worker before sending",
+            ));
         }
     }
     let (positions, outgoing) = (still_positions, still);
     if !outgoing.is_empty() {
         let delivered = adapter.deliver_batch(&outgoing).await;
         for (position, outcome) in positions.into_iter().zip(delivered) {
-            outcomes[position] = Some(outcome);
+            outcomes[position] = Some(Attempted::Adapter(outcome));
         }
     }
     outcomes
         .into_iter()
         .map(|o| {
-            o.unwrap_or_else(|| DeliveryOutcome::Retry {
-                error_code: "adapter_fault".into(),
-                detail: "the adapter returned no outcome".into(),
-                retry_after: None,
+            o.unwrap_or_else(|| {
+                Attempted::retry("adapter_fault", "the adapter returned no outcome")
             })
         })
         .collect()
+}
+
+/// The SET's event type URI (the row's event was checked when its SET was built).
+fn change_kind_uri(row: &delivery::Model) -> String {
+    super::EventKind::parse(&row.event)
+        .map(|k| k.uri())
+        .unwrap_or_else(|| row.event.clone())
+}
+
+/// A delivery decided and, if it goes, signed.
+enum Built {
+    Set(String),
+    Cancelled(&'static str),
+}
+
+/// Decides `row` now ([`super::recheck`]) and builds its SET when it may go.
+async fn build(
+    state: &AppState,
+    row: &delivery::Model,
+    change: &change::Model,
+    department: &crate::departments::Department,
+    citizen: Option<&crate::citizens::Citizen>,
+    consents: &HashMap<String, consent::Consent>,
+) -> Result<Built, set::BuildError> {
+    let verdict = recheck::decide(
+        &state.policy,
+        row,
+        change,
+        department,
+        citizen,
+        consents,
+        now_ms(),
+    )?;
+    let claims = match verdict {
+        Verdict::Cancel(code) => return Ok(Built::Cancelled(code)),
+        Verdict::Notice => set::notice(state, row, change, department).await?,
+        Verdict::Values(grant) => set::disclosure(state, grant, row, change, department).await?,
+    };
+    Ok(Built::Set(set::sign(state, &claims)?))
 }
 
 /// Extends to `now + lease_ms` the lease of the `seqs` that `owner` still holds; returns those.
@@ -396,7 +483,7 @@ async fn settle(
     state: &AppState,
     owner: &str,
     rows: &[delivery::Model],
-    outcomes: Vec<DeliveryOutcome>,
+    outcomes: Vec<Attempted>,
 ) -> Result<(), crate::error::Error> {
     use delivery::Column as C;
     use sea_orm::sea_query::ExprTrait;
@@ -415,7 +502,7 @@ async fn settle(
     let delivered: Vec<i64> = rows
         .iter()
         .zip(&outcomes)
-        .filter(|(_, o)| matches!(o, DeliveryOutcome::Delivered { .. }))
+        .filter(|(_, o)| matches!(o, Attempted::Adapter(DeliveryOutcome::Delivered { .. })))
         .map(|(r, _)| r.seq)
         .collect();
     // Rows whose lease ran out and that another worker holds now are not ours to settle: their
@@ -432,7 +519,30 @@ async fn settle(
         settled.extend(done.into_iter().map(|r| r.seq));
     }
     let mut records = Vec::with_capacity(rows.len());
-    for (row, outcome) in rows.iter().zip(outcomes) {
+    for (row, attempted) in rows.iter().zip(outcomes) {
+        let outcome = match attempted {
+            Attempted::Adapter(outcome) => outcome,
+            Attempted::Cancelled(code) => {
+                // Not an attempt: nothing was sent. Cancelled only while still ours and pending.
+                let done = delivery::Entity::update_many()
+                    .col_expr(C::Status, Expr::value(CANCELLED))
+                    .col_expr(C::LastError, Expr::value(code))
+                    .col_expr(C::LeaseOwner, Expr::value(Option::<String>::None))
+                    .col_expr(C::LeaseUntil, Expr::value(Option::<i64>::None))
+                    .col_expr(C::UpdatedAt, Expr::value(now))
+                    .filter(C::Status.eq(PENDING))
+                    .filter(C::LeaseOwner.eq(owner))
+                    .filter(C::Seq.eq(row.seq))
+                    .exec(&txn)
+                    .await?;
+                if done.rows_affected == 1 {
+                    let mut record = super::outbox::cancelled_record(row, code);
+                    record.detail.insert("worker".into(), owner.to_owned());
+                    records.push(record);
+                }
+                continue;
+            }
+        };
         let attempts = row.attempts.saturating_add(1);
         let (action, outcome_word, error) = match &outcome {
             DeliveryOutcome::Delivered { .. } => {

@@ -23,9 +23,6 @@ pub const ATTRIBUTES: [&str; 7] = [
     "preferred_language",
 ];
 
-/// Longest text value taken from a provider.
-const MAX_TEXT: usize = 512;
-
 const ADDRESS_FIELDS: [&str; 6] = [
     "formatted",
     "street_address",
@@ -35,18 +32,21 @@ const ADDRESS_FIELDS: [&str; 6] = [
     "country",
 ];
 
+/// A string claim, trimmed. Whether it is acceptable is the catalogue's rule, not this one's.
 fn text(value: Option<&Value>) -> Option<Value> {
     let s = value?.as_str()?.trim();
-    (!s.is_empty() && s.len() <= MAX_TEXT && !s.chars().any(char::is_control))
-        .then(|| Value::String(s.to_owned()))
+    Some(Value::String(s.to_owned()))
 }
 
-fn birthdate(value: Option<&Value>) -> Option<Value> {
-    let v = text(value)?;
-    let s = v.as_str()?;
-    // OpenID Connect allows YYYY, YYYY-MM-DD and 0000-MM-DD; only a full date is a birthdate here.
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    Some(v)
+/// A telephone number in E.164 as the catalogue wants it: the separators people and providers
+/// write (`+1 819-555-0100`, `+1 (819) 555.0100`) are dropped; anything else is left to the check.
+fn phone(value: Option<&Value>) -> Option<Value> {
+    let s = value?.as_str()?.trim();
+    let compact: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    Some(Value::String(compact))
 }
 
 fn address(value: Option<&Value>) -> Option<Value> {
@@ -67,17 +67,25 @@ fn language(claims: &Map<String, Value>) -> Option<Value> {
     matches!(primary, "en" | "fr").then(|| Value::String(primary.to_owned()))
 }
 
-/// The attribute values a set of claims asserts (unusable claims are skipped).
-pub fn attributes_from(claims: &Map<String, Value>) -> Vec<(&'static str, Value)> {
+/// The attribute values a set of claims asserts. Each claim is put in the catalogue's shape
+/// (trimmed; the OpenID address members only; `locale` read as a language), then checked by the
+/// catalogue's own validator — the one rule citizens' pages and departments' reports are held to
+/// too. A claim that fails it is skipped (the provider's value is not taken), never stored.
+pub fn attributes_from(
+    catalogue: &policies::Catalogue,
+    claims: &Map<String, Value>,
+) -> Vec<(&'static str, Value)> {
     let mut out = Vec::new();
     for name in ATTRIBUTES {
         let value = match name {
-            "birthdate" => birthdate(claims.get(name)),
             "address" => address(claims.get(name)),
+            "phone_number" => phone(claims.get(name)),
             "preferred_language" => language(claims),
             _ => text(claims.get(name)),
         };
-        if let Some(v) = value {
+        if let Some(v) = value
+            && catalogue.validate_value(name, &v).is_ok()
+        {
             out.push((name, v));
         }
     }
@@ -97,6 +105,7 @@ pub struct Recorded {
 pub async fn record<C: ConnectionTrait>(
     conn: &C,
     vault: &Vault,
+    catalogue: &policies::Catalogue,
     citizen_id: &str,
     provider_id: &str,
     loa: u8,
@@ -112,7 +121,7 @@ pub async fn record<C: ConnectionTrait>(
         recorded_at: now,
     };
     let mut recorded = Recorded::default();
-    for (attribute, value) in attributes_from(claims) {
+    for (attribute, value) in attributes_from(catalogue, claims) {
         let outcome =
             citizens::record_asserted(conn, vault, citizen_id, attribute, &value, &provenance)
                 .await?;
@@ -203,11 +212,13 @@ mod tests {
             "birthdate": "1958-04-12",
             "email": "alice@example.org",
             "phone_number": "+1 819 555 0100",
-            "address": {"street_address": "123 Rue Principale", "locality": "Gatineau", "evil": "x", "country": 5},
+            "address": {"street_address": "123 Rue Principale", "locality": "Gatineau", "region": "QC",
+                "postal_code": "J8X 1A1", "country": "CA", "evil": "x"},
             "locale": "fr-CA",
             "nickname": "ignored",
         }));
-        let attrs = attributes_from(&claims);
+        let catalogue = policies::Catalogue::embedded().unwrap();
+        let attrs = attributes_from(&catalogue, &claims);
         let names: Vec<_> = attrs.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
@@ -225,7 +236,8 @@ mod tests {
         assert_eq!(get("family_name"), json!("Tremblay"));
         assert_eq!(
             get("address"),
-            json!({"street_address": "123 Rue Principale", "locality": "Gatineau"})
+            json!({"street_address": "123 Rue Principale", "locality": "Gatineau", "region": "QC",
+                "postal_code": "J8X 1A1", "country": "CA"})
         );
         assert_eq!(get("preferred_language"), json!("fr"));
 
@@ -238,6 +250,16 @@ mod tests {
             "preferred_language": "de",
             "phone_number": "line\nbreak",
         }));
-        assert!(attributes_from(&junk).is_empty());
+        assert!(attributes_from(&catalogue, &junk).is_empty());
+        // The catalogue's rules, not looser ones: an address missing a member, a name longer than
+        // the catalogue's 256 characters (sign-in used to take 512 bytes).
+        let partial = map(json!({
+            "address": {"street_address": "1 Rue", "locality": "Gatineau"},
+            "given_name": "é".repeat(257),
+        }));
+        assert!(attributes_from(&catalogue, &partial).is_empty());
+        for (name, value) in &attrs {
+            catalogue.validate_value(name, value).unwrap();
+        }
     }
 }

@@ -144,6 +144,7 @@ async fn sign_in_in(
     let recorded = claims::record(
         txn,
         &state.vault,
+        state.policy.catalogue(),
         &citizen_id,
         provider_id,
         auth.loa,
@@ -233,6 +234,7 @@ async fn link(
     claims::record(
         &txn,
         &state.vault,
+        state.policy.catalogue(),
         &citizen_id,
         &provider_id,
         auth.loa,

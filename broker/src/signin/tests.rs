@@ -121,14 +121,23 @@ async fn asserted_claims_are_versioned_and_never_replace_a_verified_department_v
         "given_name": "Alice",
         "family_name": "Tremblay",
         "birthdate": "1958-04-12",
-        "address": {"street_address": "123 Rue Principale", "locality": "Gatineau"},
+        "address": {"street_address": "123 Rue Principale", "locality": "Gatineau",
+            "region": "QC", "postal_code": "J8X 1A1", "country": "CA"},
     })
     .as_object()
     .cloned()
     .unwrap();
-    let first = claims::record(&db, &v, &citizen, "bank", 2, &alice)
-        .await
-        .unwrap();
+    let first = claims::record(
+        &db,
+        &v,
+        &policies::Catalogue::embedded().unwrap(),
+        &citizen,
+        "bank",
+        2,
+        &alice,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         first.updated,
         vec!["given_name", "family_name", "birthdate", "address"]
@@ -144,9 +153,17 @@ async fn asserted_claims_are_versioned_and_never_replace_a_verified_department_v
     assert_eq!(fact.provenance.loa, 2);
 
     // The same claims again from the same provider: nothing new.
-    let again = claims::record(&db, &v, &citizen, "bank", 2, &alice)
-        .await
-        .unwrap();
+    let again = claims::record(
+        &db,
+        &v,
+        &policies::Catalogue::embedded().unwrap(),
+        &citizen,
+        "bank",
+        2,
+        &alice,
+    )
+    .await
+    .unwrap();
     assert!(again.updated.is_empty() && again.not_taken.is_empty());
 
     // A department verifies the birthdate at level 4.
@@ -170,9 +187,17 @@ async fn asserted_claims_are_versioned_and_never_replace_a_verified_department_v
     // Another provider at level 3 asserts a different birthdate and a new family name.
     let mut provincial = alice.clone();
     provincial.insert("family_name".into(), json!("Tremblay-Roy"));
-    let later = claims::record(&db, &v, &citizen, "provincial", 3, &provincial)
-        .await
-        .unwrap();
+    let later = claims::record(
+        &db,
+        &v,
+        &policies::Catalogue::embedded().unwrap(),
+        &citizen,
+        "provincial",
+        3,
+        &provincial,
+    )
+    .await
+    .unwrap();
     assert!(later.not_taken == vec!["birthdate"], "{later:?}");
     assert!(later.updated.contains(&"family_name".to_owned()));
     let birthdate = citizens::current_fact(&db, &v, &citizen, "birthdate")
@@ -200,8 +225,16 @@ async fn asserted_claims_are_versioned_and_never_replace_a_verified_department_v
 
     // Once the provider agrees with the verified value, the notice goes.
     provincial.insert("birthdate".into(), json!("1958-04-21"));
-    claims::record(&db, &v, &citizen, "provincial", 3, &provincial)
-        .await
-        .unwrap();
+    claims::record(
+        &db,
+        &v,
+        &policies::Catalogue::embedded().unwrap(),
+        &citizen,
+        "provincial",
+        3,
+        &provincial,
+    )
+    .await
+    .unwrap();
     assert!(claims::notices(&db, &citizen).await.unwrap().is_empty());
 }

@@ -20,8 +20,9 @@ fn crash_deliveries() -> usize {
 }
 
 /// Writes `citizens × changes × departments` deliveries straight into the outbox (as the
-/// broker's own transactions would), each change a move to a new address version. Returns
-/// jti → (department path, seq).
+/// broker's own transactions would), each change a move to a new address version, each delivery
+/// under the citizen's ongoing address consent to that department (the worker decides every
+/// delivery again when it sends it). Returns jti → (department path, seq).
 async fn preload(
     relay: &Relay,
     citizens_count: usize,
@@ -31,8 +32,20 @@ async fn preload(
     let now = broker::store::now_ms();
     let txn = relay.conn.begin().await.unwrap();
     let mut ids = Vec::new();
+    let mut consents: HashMap<(String, &str), String> = HashMap::new();
     for _ in 0..citizens_count {
         let citizen = citizens::create(&txn, &relay.vault).await.unwrap();
+        for (department, _) in departments {
+            let consent = ongoing_in(
+                &txn,
+                &citizen,
+                department,
+                purpose_of(department),
+                &["address"],
+            )
+            .await;
+            consents.insert((citizen.clone(), *department), consent.id().to_string());
+        }
         let mut versions = Vec::new();
         for c in 0..changes {
             let version = citizens::record(
@@ -45,7 +58,7 @@ async fn preload(
                     source_kind: SourceKind::Citizen,
                     source_id: "citizen".into(),
                     method: "self-declared".into(),
-                    loa: 2,
+                    loa: 3,
                     verified: false,
                     recorded_at: now,
                 },
@@ -70,8 +83,9 @@ async fn preload(
                 attributes: Set(json!([{"name": "address", "version": versions[c]}])),
                 source_kind: Set("citizen".into()),
                 source_id: Set("citizen".into()),
-                loa: Set(2),
+                loa: Set(3),
                 txn: Set(Uuid::now_v7().to_string()),
+                ended: Set(None),
                 created_at: Set(now),
             });
             for (department, _) in departments {
@@ -82,8 +96,8 @@ async fn preload(
                     citizen_id: Set(citizen.clone()),
                     department_id: Set((*department).to_owned()),
                     event: Set("move".into()),
-                    purpose: Set(None),
-                    consent_id: Set(None),
+                    purpose: Set(Some(purpose_of(department).to_owned())),
+                    consent_id: Set(Some(consents[&(citizen.clone(), *department)].clone())),
                     attributes: Set(json!(["address"])),
                     status: Set("pending".into()),
                     attempts: Set(0),

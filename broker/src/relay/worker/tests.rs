@@ -13,6 +13,7 @@ async fn change_row(db: &DatabaseConnection, id: &str) {
         source_id: Set("citizen".into()),
         loa: Set(2),
         txn: Set("t".into()),
+        ended: Set(None),
         created_at: Set(0),
     }
     .insert(db)
