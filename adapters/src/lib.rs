@@ -38,7 +38,7 @@
 //! |---|---|
 //! | `push` | `endpoint` (https; http only for loopback or with `allow_plain_http`), `timeout_ms` (5000), `max_concurrency` (4), `authorization` (bearer secret, optional) |
 //! | `file-drop` | `directory` (absolute), `batch_interval_secs` (86400), `window_offset_secs` (0) |
-//! | `pull` | `base_url`, `timeout_ms` (5000), `authorization`, `poll_interval_secs` (300), `page_size` (100), `max_response_bytes` (65536), `allow_plain_http` |
+//! | `pull` | `base_url`, `timeout_ms` (5000), `authorization`, `poll_interval_secs` (300), `page_size` (100), `max_response_bytes` (65536), `loa` (3: the level of assurance recorded for its values), `allow_plain_http` |
 //!
 //! Unknown settings are refused. See [`registry`] to add a kind.
 //!

@@ -27,7 +27,7 @@ const MAX_METHOD_LEN: usize = 64;
 /// A pull source's settings:
 /// `{"kind": "pull", "base_url": "https://vitalstats.example/tuo", "timeout_ms": 5000,
 ///   "authorization": "<bearer secret>", "poll_interval_secs": 300, "page_size": 100,
-///   "max_response_bytes": 65536, "allow_plain_http": false}`.
+///   "max_response_bytes": 65536, "loa": 3, "allow_plain_http": false}`.
 #[derive(Debug, Clone)]
 pub struct PullConfig {
     /// The department API's root; paths are appended to it.
@@ -43,6 +43,9 @@ pub struct PullConfig {
     pub page_size: u32,
     /// Largest response body accepted (`max_response_bytes`, default 64 KiB).
     pub max_response_bytes: usize,
+    /// The level of assurance (1–4) the broker records for values from this source (`loa`,
+    /// default 3): the operator's judgement of the department's registry, not the department's.
+    pub loa: u8,
 }
 
 impl PullConfig {
@@ -57,6 +60,7 @@ impl PullConfig {
         let page_size = settings.integer("page_size", 1, 1_000, 100)?;
         let max_bytes =
             settings.integer("max_response_bytes", 1_024, 8 * 1024 * 1024, 64 * 1024)?;
+        let loa = settings.integer("loa", 1, 4, 3)?;
         Ok(Self {
             base_url,
             timeout: Duration::from_millis(timeout_ms),
@@ -64,6 +68,7 @@ impl PullConfig {
             poll_interval: Duration::from_secs(poll_interval),
             page_size: u32::try_from(page_size).unwrap_or(100),
             max_response_bytes: usize::try_from(max_bytes).unwrap_or(64 * 1024),
+            loa: u8::try_from(loa).unwrap_or(3),
         })
     }
 }
@@ -128,6 +133,11 @@ impl PullSource {
     /// How often the broker should poll [`changes_since`](Self::changes_since).
     pub fn poll_interval(&self) -> Duration {
         self.config.poll_interval
+    }
+
+    /// The level of assurance (1–4) to record for values from this source.
+    pub fn loa(&self) -> u8 {
+        self.config.loa
     }
 
     /// `GET {base_url}/subjects/{subject}/attributes/{attribute}`: the department's current value,

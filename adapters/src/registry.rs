@@ -176,6 +176,18 @@ mod tests {
             panic!("pull is a source")
         };
         assert_eq!(pull.poll_interval(), std::time::Duration::from_secs(300));
+        assert_eq!(
+            pull.loa(),
+            3,
+            "values from a registry are recorded at LoA 3 by default"
+        );
+        let Adapter::Source(pull) =
+            build(json!({"kind": "pull", "base_url": "https://vitals.example/tuo", "loa": 4}))
+                .unwrap()
+        else {
+            panic!("pull is a source")
+        };
+        assert_eq!(pull.loa(), 4);
     }
 
     #[test]
@@ -245,6 +257,11 @@ mod tests {
             json!({"kind": "pull", "base_url": "https://d.example/api", "max_response_bytes": 10}),
         );
         assert!(size.contains("`max_response_bytes`"), "{size}");
+        let loa = error(json!({"kind": "pull", "base_url": "https://d.example/api", "loa": 5}));
+        assert_eq!(
+            loa,
+            "invalid `loa` in the `pull` adapter settings: must be a whole number from 1 to 4"
+        );
     }
 
     #[test]

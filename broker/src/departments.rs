@@ -1,6 +1,6 @@
 //! The department registry: who the departments are (from the catalogue, or added by an operator),
-//! whether they are active, their clients with the keys they authenticate with, and how pushed
-//! changes reach them.
+//! whether they are active, their clients with the keys they authenticate with, how pushed
+//! changes reach them, and where the broker fetches their changes (a pull source).
 //!
 //! INVARIANT: a disabled department is refused everywhere at once: its token requests, its API
 //! calls (the bearer check reads the status on every request) and deliveries to it.
@@ -10,7 +10,9 @@ pub mod entities;
 pub mod file;
 
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, QueryFilter, QueryOrder, Set,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::store::now_ms;
@@ -119,6 +121,8 @@ pub async fn upsert<C: ConnectionTrait>(conn: &C, d: &Department) -> Result<(), 
         delivery: Set(d.delivery.clone()),
         created_at: Set(now),
         updated_at: Set(now),
+        // The pull source is written by `set_pull_source` only (kept out of `Department`).
+        pull_source: NotSet,
     };
     department::Entity::insert(row)
         .on_conflict(
@@ -157,6 +161,7 @@ pub async fn sync_catalogue<C: ConnectionTrait>(
             delivery: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            pull_source: NotSet,
         };
         department::Entity::insert(row)
             .on_conflict(
@@ -192,6 +197,54 @@ pub async fn set_active<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(result.rows_affected > 0)
+}
+
+/// A department's pull source settings (`adapters::AdapterConfig` JSON, `kind = "pull"`), if any.
+pub async fn pull_source<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<Option<serde_json::Value>, DbErr> {
+    Ok(department::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?
+        .and_then(|m| m.pull_source))
+}
+
+/// Sets (or, with `None`, removes) a department's pull source. Returns false when there is no
+/// such department. The settings must have been checked by the pull adapter already.
+pub async fn set_pull_source<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    settings: Option<&serde_json::Value>,
+) -> Result<bool, DbErr> {
+    let result = department::Entity::update_many()
+        .col_expr(
+            department::Column::PullSource,
+            Expr::value(settings.cloned()),
+        )
+        .col_expr(department::Column::UpdatedAt, Expr::value(now_ms()))
+        .filter(department::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Every active department with a pull source, with its settings, by id.
+pub async fn active_pull_sources<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<(Department, serde_json::Value)>, DbErr> {
+    department::Entity::find()
+        .filter(department::Column::Status.eq("active"))
+        .filter(department::Column::PullSource.is_not_null())
+        .order_by_asc(department::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|mut m| {
+            let settings = m.pull_source.take().filter(|v| !v.is_null())?;
+            Some(to_department(m).map(|d| (d, settings)))
+        })
+        .collect()
 }
 
 pub async fn client<C: ConnectionTrait>(
@@ -303,6 +356,41 @@ mod tests {
             "re-reading the catalogue must not re-enable a disabled department"
         );
         assert!(!set_active(&db, "nope", true).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_pull_source_is_kept_apart_from_the_description_and_listed_while_active() {
+        let test = TestDb::new().await.unwrap();
+        let db = test.migrated().await.unwrap();
+        upsert(&db, &dept("vital-statistics")).await.unwrap();
+        upsert(&db, &dept("revenue-agency")).await.unwrap();
+        let settings = serde_json::json!({"kind": "pull", "base_url": "https://v.example/tuo"});
+        assert!(
+            set_pull_source(&db, "vital-statistics", Some(&settings))
+                .await
+                .unwrap()
+        );
+        assert!(!set_pull_source(&db, "nope", Some(&settings)).await.unwrap());
+        // Re-applying the description (the catalogue at start, a registry file) keeps it.
+        upsert(&db, &dept("vital-statistics")).await.unwrap();
+        assert_eq!(
+            pull_source(&db, "vital-statistics").await.unwrap(),
+            Some(settings.clone())
+        );
+        assert_eq!(pull_source(&db, "revenue-agency").await.unwrap(), None);
+        let listed = active_pull_sources(&db).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0.id, "vital-statistics");
+        assert_eq!(listed[0].1, settings);
+        // A disabled department is not polled; removing the source stops it too.
+        set_active(&db, "vital-statistics", false).await.unwrap();
+        assert!(active_pull_sources(&db).await.unwrap().is_empty());
+        set_active(&db, "vital-statistics", true).await.unwrap();
+        set_pull_source(&db, "vital-statistics", None)
+            .await
+            .unwrap();
+        assert!(active_pull_sources(&db).await.unwrap().is_empty());
+        assert_eq!(pull_source(&db, "vital-statistics").await.unwrap(), None);
     }
 
     #[tokio::test]

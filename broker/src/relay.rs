@@ -9,7 +9,9 @@
 //! jitter until the retry budget is spent, then dead-lettered (`failed`). Per (department,
 //! citizen), deliveries go out in order. `api` is `POST /api/v1/subjects/{sub}/attributes`,
 //! `pages` the citizen's "update my information" with its preview and per-department status,
-//! `cli` is `broker deliveries list|retry`, `demo` the demo's two receiving departments.
+//! `cli` is `broker deliveries list|retry`, `demo` the demo's two receiving departments, and
+//! [`pull`] reads the changes of departments that cannot push them (pull sources) and records
+//! each one as a department's report.
 //!
 //! INVARIANT: the outbox holds attribute names and versions, never values: a SET is built from
 //! the encrypted value at delivery time, and neither a SET nor a value is ever logged or stored
@@ -23,6 +25,7 @@ pub mod entities;
 mod error;
 pub mod outbox;
 pub mod pages;
+pub mod pull;
 pub mod recheck;
 pub mod recipients;
 pub mod set;

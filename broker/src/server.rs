@@ -253,6 +253,10 @@ fn spawn_background(tasks: &mut JoinSet<()>, state: &AppState, shutdown: &Shutdo
     if state.config.relay.worker {
         tasks.spawn(crate::relay::worker::run(state.clone(), shutdown.clone()));
     }
+    // Read the change feeds of departments that cannot push (pull sources).
+    if state.config.relay.pull {
+        tasks.spawn(crate::relay::pull::run(state.clone(), shutdown.clone()));
+    }
     // Record the expiry of lapsed consents (releases already treat them as expired).
     tasks.spawn(crate::consents::expiry::run(
         state.clone(),

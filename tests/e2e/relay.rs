@@ -4,13 +4,15 @@
 //! events through the API; a citizen previews, confirms and watches a change on the pages.
 //! `relay/api.rs`: reports, life events, bad input. `relay/delivery.rs`: retries, a receiver that
 //! never answers, idempotency. `relay/crash.rs`: SIGKILL during a large fan-out, and two brokers
-//! on one PostgreSQL. `relay/pages.rs`: the citizen's pages.
+//! on one PostgreSQL. `relay/pages.rs`: the citizen's pages. `relay/pull.rs`: a department's
+//! change feed read by the broker (pull source, `tests/peers/pull-source.mjs`).
 
 mod api;
 mod crash;
 mod delivery;
 mod demo;
 mod pages;
+mod pull;
 mod withdrawal;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Self-test for the other peers: keygen + department (against a stand-in
-// broker), verify-jws, receiver, hostile-provider (with openid-client as the
+// broker), verify-jws, receiver, pull-source, hostile-provider (with openid-client as the
 // relying party, which must refuse every broken scenario) and the browser
 // runner. Ends with "N passed, N failed"; exits 0 when all passed.
 // `--skip-browser` leaves out the Chromium part.
@@ -163,6 +163,36 @@ try {
     push('/events/c', await set('j6', 'c')).catch(() => {});
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(await receiver.stop(), 0);
+  });
+
+  // ---- pull-source -----------------------------------------------------------
+  const feed = await startPeer('pull-source.mjs', ['--token', 'feed-token']);
+  cleanups.push(() => feed.stop());
+  const read = (since, token = 'feed-token') => fetch(
+    `${feed.url}/tuo/changes?limit=10${since ? `&since=${since}` : ''}`,
+    { headers: { authorization: `Bearer ${token}` } },
+  );
+  const control = (path, body) => fetch(`${feed.url}/control/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  await t.check('pull-source: pages in turn, has_more until the last, then the cursor stays', async () => {
+    await control('pages', { changes: [{ subject: 's1', attribute: 'address', value: { locality: 'A' } }] });
+    await control('pages', { changes: [] });
+    assert.deepEqual(await (await read()).json(), { changes: [{ subject: 's1', attribute: 'address', value: { locality: 'A' } }], next_cursor: 'c1', has_more: true });
+    assert.deepEqual(await (await read('c1')).json(), { changes: [], next_cursor: 'c2', has_more: false });
+    assert.deepEqual(await (await read('c2')).json(), { changes: [], next_cursor: 'c2', has_more: false });
+  });
+  await t.check('pull-source: glitches answer once each; a wrong token is 401; requests are recorded', async () => {
+    await control('glitch', { status: 503, retry_after: 1, times: 1 });
+    await control('glitch', { malformed: true });
+    const unavailable = await read('c2');
+    assert.equal(unavailable.status, 503);
+    assert.equal(unavailable.headers.get('retry-after'), '1');
+    assert.deepEqual(await (await read('c2')).json(), { changes: 'not a list' });
+    assert.equal((await read('c2', 'wrong')).status, 401);
+    assert.equal((await read('c2')).status, 200);
+    const requests = await (await fetch(`${feed.url}/control/requests`)).json();
+    assert.deepEqual(requests.map((r) => [r.since, r.status, r.authorized]).slice(-4),
+      [['c2', 503, true], ['c2', 200, true], ['c2', 401, false], ['c2', 200, true]]);
+    assert.equal(await feed.stop(), 0);
   });
 
   // ---- hostile-provider ------------------------------------------------------

@@ -41,6 +41,12 @@ pub enum DepartmentsCommand {
         /// The client id.
         client_id: String,
     },
+    /// Stop fetching a department's changes (its pull source is removed; the feed position is
+    /// kept, so setting the same source again resumes where it stopped).
+    RemovePullSource {
+        /// The department id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +76,10 @@ pub struct AddArgs {
     /// Drop changes as JSON Lines batches in this directory (absolute).
     #[arg(long, value_name = "DIR")]
     pub file_drop: Option<PathBuf>,
+    /// Fetch the department's changes from its REST API: pull adapter settings as JSON, e.g.
+    /// `{"base_url": "https://dept.example/tuo", "poll_interval_secs": 300}`.
+    #[arg(long, value_name = "JSON")]
+    pub pull_source: Option<String>,
     /// Register (or replace) a client of the department.
     #[arg(long)]
     pub client_id: Option<String>,
@@ -102,6 +112,18 @@ impl AddArgs {
             ),
             (None, None) => None,
         };
+        let pull_source = self
+            .pull_source
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>)
+            .transpose()
+            .map_err(|e| {
+                CliError::Other(format!(
+                    "`--pull-source` is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
         let mut client = Vec::new();
         if let Some(client_id) = &self.client_id {
             let mut entry = ClientEntry {
@@ -122,6 +144,7 @@ impl AddArgs {
                 sector_identifier: self.sector.clone(),
                 authoritative_for: self.authoritative_for.clone(),
                 delivery,
+                pull_source,
                 client,
             }],
         })
@@ -150,9 +173,9 @@ async fn record_change(
     Ok(())
 }
 
-/// A delivery setting for display: any `authorization` secret is redacted.
-fn redacted(delivery: &Option<serde_json::Value>) -> serde_json::Value {
-    let mut value = delivery.clone().unwrap_or(serde_json::Value::Null);
+/// Adapter settings for display: any `authorization` secret is redacted.
+fn redacted(settings: &Option<serde_json::Value>) -> serde_json::Value {
+    let mut value = settings.clone().unwrap_or(serde_json::Value::Null);
     if let Some(obj) = value.as_object_mut()
         && obj.contains_key("authorization")
     {
@@ -174,6 +197,18 @@ async fn show(db: &DatabaseConnection, d: &Department) -> Result<serde_json::Val
             v
         })
         .collect();
+    let pull_source = super::pull_source(db, &d.id).await?;
+    let pull_state = crate::relay::pull::store::get(db, &d.id)
+        .await?
+        .map(|state| {
+            serde_json::json!({
+                "cursor": state.cursor,
+                "next_poll_at": state.next_poll_at,
+                "failures": state.failures,
+                "last_error": state.last_error,
+                "last_success_at": state.last_success_at,
+            })
+        });
     Ok(serde_json::json!({
         "id": d.id,
         "name_en": d.name_en,
@@ -182,6 +217,8 @@ async fn show(db: &DatabaseConnection, d: &Department) -> Result<serde_json::Val
         "status": if d.active { "active" } else { "disabled" },
         "authoritative_for": d.authoritative_for,
         "delivery": redacted(&d.delivery),
+        "pull_source": redacted(&pull_source),
+        "pull_state": pull_state,
         "clients": clients,
     }))
 }
@@ -290,6 +327,10 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
                 record_change(&log, Some(id), None, "department-updated").await?;
                 println!("updated department {id}");
             }
+            for id in &applied.pull_sources {
+                record_change(&log, Some(id), None, "pull-source-set").await?;
+                println!("set the pull source of {id}");
+            }
             for client in &applied.clients {
                 record_change(&log, None, Some(client), "client-registered").await?;
                 println!("registered client {client}");
@@ -310,6 +351,16 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
             )
             .await?;
             println!("removed client {client_id} of {}", client.department_id);
+        }
+        DepartmentsCommand::RemovePullSource { id } => {
+            if super::pull_source(&db, &id).await?.is_none() {
+                return Err(CliError::Other(format!(
+                    "department `{id}` has no pull source"
+                )));
+            }
+            super::set_pull_source(&db, &id, None).await?;
+            record_change(&log()?, Some(&id), None, "pull-source-removed").await?;
+            println!("removed the pull source of {id}");
         }
     }
     Ok(())

@@ -16,6 +16,8 @@ pub mod department {
         pub delivery: Option<Json>,
         pub created_at: i64,
         pub updated_at: i64,
+        /// Adapter settings for fetching the department's changes (`kind = "pull"`), if any.
+        pub pull_source: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

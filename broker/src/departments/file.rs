@@ -1,11 +1,13 @@
 //! The department registry file (`departments.registry_path`, and `broker departments add
 //! --file`): departments beyond the catalogue, and every department's clients (their public keys
-//! inline, in a file, or at a `jwks_uri`, and their scopes) and delivery settings.
+//! inline, in a file, or at a `jwks_uri`, and their scopes), delivery settings and pull source.
 //!
 //! ```toml
 //! [[department]]
 //! id = "revenue-agency"                       # a catalogue department: only clients and delivery
 //! delivery = { kind = "push", endpoint = "https://revenue.example/tuo/events" }
+//! # where the broker fetches its changes (`kind = "pull"` may be left out)
+//! pull_source = { base_url = "https://revenue.example/tuo", poll_interval_secs = 300 }
 //!
 //!   [[department.client]]
 //!   client_id = "cra-benefits"
@@ -70,6 +72,9 @@ pub struct DepartmentEntry {
     /// Adapter settings for pushed changes (`{"kind": "push", "endpoint": …}` or
     /// `{"kind": "file-drop", "directory": …}`).
     pub delivery: Option<serde_json::Value>,
+    /// Pull adapter settings (`{"base_url": …, "poll_interval_secs": …}`; `kind` is `pull`
+    /// and may be left out): the broker fetches the department's changes from its REST API.
+    pub pull_source: Option<serde_json::Value>,
     #[serde(default)]
     pub client: Vec<ClientEntry>,
 }
@@ -97,6 +102,8 @@ pub struct Applied {
     pub updated: Vec<String>,
     /// Clients registered or replaced.
     pub clients: Vec<String>,
+    /// Departments whose pull source was set or replaced.
+    pub pull_sources: Vec<String>,
 }
 
 /// Reads a registry file; `jwks_file`s are read relative to it.
@@ -262,13 +269,53 @@ fn check_delivery(department: &str, value: &serde_json::Value) -> Result<(), Reg
     Ok(())
 }
 
+/// A pull source setting with its `kind` (`pull`, the only kind that fetches), checked by the
+/// pull adapter. A department that is authoritative for nothing could only have every change
+/// refused, so it is refused here.
+pub fn check_pull_source(
+    department: &Department,
+    value: &serde_json::Value,
+) -> Result<serde_json::Value, RegistryError> {
+    let id = department.id.as_str();
+    let mut value = value.clone();
+    if let Some(settings) = value.as_object_mut() {
+        settings
+            .entry("kind")
+            .or_insert_with(|| adapters::pull::KIND.into());
+    }
+    let error = |e: adapters::AdapterError| department_error(id, format!("`pull_source`: {e}"));
+    let config = adapters::AdapterConfig::from_json(value.clone()).map_err(error)?;
+    adapters::Registry::new(&adapters::ClientOptions::default())
+        .map_err(error)?
+        .pull_source(&config)
+        .map_err(error)?;
+    if department.authoritative_for.is_empty() {
+        return Err(department_error(
+            id,
+            "`pull_source`: the department is authoritative for no attribute, so every change it sends would be refused",
+        ));
+    }
+    Ok(value)
+}
+
+/// One department of a checked file, ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub department: Department,
+    /// Not registered before.
+    pub new: bool,
+    pub clients: Vec<Client>,
+    /// A new pull source (checked, with its `kind`); `None` leaves the current one as it is.
+    pub pull_source: Option<serde_json::Value>,
+}
+
 /// Checks the whole file against the catalogue and what is registered, without writing.
 pub async fn plan<C: ConnectionTrait>(
     conn: &C,
     catalogue: &policies::Catalogue,
     file: &RegistryFile,
-) -> Result<Vec<(Department, bool, Vec<Client>)>, RegistryError> {
-    let mut planned: Vec<(Department, bool, Vec<Client>)> = Vec::new();
+) -> Result<Vec<Planned>, RegistryError> {
+    let mut planned: Vec<Planned> = Vec::new();
     let mut seen_clients: Vec<&str> = Vec::new();
     for entry in &file.department {
         let id = entry.id.as_str();
@@ -278,7 +325,7 @@ pub async fn plan<C: ConnectionTrait>(
                 "ids are 1 to 64 lowercase letters, digits or `-`",
             ));
         }
-        if planned.iter().any(|(d, _, _)| d.id == id) {
+        if planned.iter().any(|p| p.department.id == id) {
             return Err(department_error(id, "listed twice"));
         }
         let existing = super::get(conn, id).await?;
@@ -361,6 +408,11 @@ pub async fn plan<C: ConnectionTrait>(
             check_delivery(id, delivery)?;
             department.delivery = Some(delivery.clone());
         }
+        let pull_source = entry
+            .pull_source
+            .as_ref()
+            .map(|value| check_pull_source(&department, value))
+            .transpose()?;
         let mut clients = Vec::new();
         for c in &entry.client {
             let client = check_client(id, c)?;
@@ -381,7 +433,12 @@ pub async fn plan<C: ConnectionTrait>(
             }
             clients.push(client);
         }
-        planned.push((department, existing.is_none(), clients));
+        planned.push(Planned {
+            department,
+            new: existing.is_none(),
+            clients,
+            pull_source,
+        });
     }
     Ok(planned)
 }
@@ -397,8 +454,18 @@ pub async fn apply(
     let planned = plan(conn, catalogue, file).await?;
     let txn = conn.begin().await?;
     let mut applied = Applied::default();
-    for (department, new, clients) in planned {
+    for Planned {
+        department,
+        new,
+        clients,
+        pull_source,
+    } in planned
+    {
         super::upsert(&txn, &department).await?;
+        if let Some(settings) = &pull_source {
+            super::set_pull_source(&txn, &department.id, Some(settings)).await?;
+            applied.pull_sources.push(department.id.clone());
+        }
         for client in &clients {
             super::upsert_client(&txn, client).await?;
             applied.clients.push(client.client_id.clone());

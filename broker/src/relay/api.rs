@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::outbox::{self, NewChange};
 use super::{EventKind, RelayError};
-use crate::citizens::{Provenance, SourceKind, Status};
+use crate::citizens::{Citizen, CitizenError, Provenance, SourceKind, Status};
 use crate::departments::Department;
 use crate::error::Error;
 use crate::oauth::DepartmentCaller;
@@ -110,6 +110,40 @@ pub fn check(
     ))
 }
 
+/// The citizen behind `sub`, looked up in `department`'s sector only (another sector's id is
+/// "not found", like an unknown one), and not erased. Shared by reports through the API and
+/// changes from a pull source ([`super::pull`]).
+pub async fn find_subject<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    department: &Department,
+    sub: &str,
+) -> Result<Citizen, RelayError> {
+    if !crate::release::query::is_subject(sub) {
+        return Err(RelayError::SubjectNotFound);
+    }
+    let citizen_id =
+        crate::citizens::pairwise::citizen_for(conn, &department.sector_identifier, sub)
+            .await
+            .map_err(CitizenError::from)?
+            .ok_or(RelayError::SubjectNotFound)?;
+    let citizen = crate::citizens::get(conn, &citizen_id)
+        .await?
+        .ok_or(RelayError::SubjectNotFound)?;
+    match citizen.status {
+        Status::Erased => Err(RelayError::SubjectNotFound),
+        Status::Active | Status::Deceased => Ok(citizen),
+    }
+}
+
+/// A deceased citizen's facts take no further change.
+pub fn accepts_changes(citizen: &Citizen) -> Result<(), RelayError> {
+    match citizen.status {
+        Status::Deceased => Err(RelayError::SubjectDeceased),
+        Status::Erased => Err(RelayError::SubjectNotFound),
+        Status::Active => Ok(()),
+    }
+}
+
 /// Report verified values or a life event for a citizen, as an authoritative department.
 ///
 /// The values are recorded (provenance: this department, `method`, `loa`) and, in the same
@@ -150,30 +184,12 @@ pub async fn report_change(
         .method
         .filter(|m| !m.trim().is_empty() && m.len() <= 64 && m.chars().all(|c| !c.is_control()))
         .unwrap_or_else(|| "registry".to_owned());
-    let citizen_id = if crate::release::query::is_subject(&sub) {
-        crate::citizens::pairwise::citizen_for(
-            &state.db,
-            &caller.department.sector_identifier,
-            &sub,
-        )
-        .await?
-    } else {
-        None
-    };
-    let citizen_id = citizen_id.ok_or(RelayError::SubjectNotFound)?;
-    let citizen = crate::citizens::get(&state.db, &citizen_id)
-        .await
-        .map_err(RelayError::from)?
-        .ok_or(RelayError::SubjectNotFound)?;
-    match citizen.status {
-        Status::Erased => return Err(RelayError::SubjectNotFound.into()),
-        Status::Deceased => return Err(RelayError::SubjectDeceased.into()),
-        Status::Active => {}
-    }
+    let citizen = find_subject(&state.db, &caller.department, &sub).await?;
+    accepts_changes(&citizen)?;
     let recorded = outbox::record(
         &state,
         NewChange {
-            citizen_id,
+            citizen_id: citizen.id,
             kind,
             values,
             provenance: Provenance {

@@ -1,4 +1,5 @@
-//! The `[relay]` configuration section: how the delivery worker claims, retries and gives up.
+//! The `[relay]` configuration section: how the delivery worker claims, retries and gives up, and
+//! whether the pull job reads departments' change feeds.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct RelayConfig {
     /// Run the delivery worker in `broker serve` (turn off on instances that should only serve).
     pub worker: bool,
+    /// Run the pull job in `broker serve`: read the change feeds of departments with a pull
+    /// source (it uses `lease_secs`, `backoff_base_ms` and `backoff_max_secs` too).
+    pub pull: bool,
     /// How often the worker looks for due deliveries, in milliseconds.
     pub poll_interval_ms: u64,
     /// Most deliveries claimed in one pass (across departments).
@@ -30,6 +34,7 @@ impl Default for RelayConfig {
     fn default() -> Self {
         Self {
             worker: true,
+            pull: true,
             poll_interval_ms: 250,
             batch_size: 256,
             lease_secs: 60,

@@ -29,6 +29,8 @@ mod m20261127_000201_index_consents_for_release;
 mod m20261204_000100_add_relay_changes_ended;
 mod m20261204_000101_index_relay_deliveries_by_consent;
 mod m20261204_000102_index_relay_deliveries_by_citizen;
+mod m20261204_000300_add_departments_pull_source;
+mod m20261204_000301_create_relay_pull_sources;
 
 pub struct Migrator;
 
@@ -62,6 +64,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000100_add_relay_changes_ended::Migration),
             Box::new(m20261204_000101_index_relay_deliveries_by_consent::Migration),
             Box::new(m20261204_000102_index_relay_deliveries_by_citizen::Migration),
+            Box::new(m20261204_000300_add_departments_pull_source::Migration),
+            Box::new(m20261204_000301_create_relay_pull_sources::Migration),
         ]
     }
 }

@@ -115,6 +115,10 @@ jwks = { keys = [KEY] }
         ("catalogue renamed", "come from the catalogue", good.replace("id = \"passport-office\"", "id = \"passport-office\"\nname_en = \"Passports R Us\"")),
         ("bad delivery", "`delivery`", good.replace("id = \"passport-office\"", "id = \"passport-office\"\ndelivery = { kind = \"push\", endpoint = \"http://dept.example/events\" }")),
         ("unknown delivery kind", "`delivery`", good.replace("id = \"passport-office\"", "id = \"passport-office\"\ndelivery = { kind = \"carrier-pigeon\" }")),
+        ("push settings as a pull source", "is not a pull source", good.replace("id = \"passport-office\"", "id = \"vital-statistics\"\npull_source = { kind = \"push\", endpoint = \"https://v.example/e\" }")),
+        ("plain http pull source", "`pull_source`", good.replace("id = \"passport-office\"", "id = \"vital-statistics\"\npull_source = { base_url = \"http://v.example/tuo\" }")),
+        ("pull source secret", "`authorization`", good.replace("id = \"passport-office\"", "id = \"vital-statistics\"\npull_source = { base_url = \"https://v.example/tuo\", authorization = \"c2VjcmV0 with space\" }")),
+        ("pull source of a department authoritative for nothing", "authoritative for no attribute", good.replace("id = \"passport-office\"", "id = \"passport-office\"\npull_source = { base_url = \"https://p.example/tuo\" }")),
         ("new department without a sector", "`sector_identifier` is required", good.replace("id = \"passport-office\"", "id = \"new-dept\"\nname_en = \"N\"\nname_fr = \"N\"")),
         ("bad id", "ids are 1 to 64", good.replace("id = \"passport-office\"", "id = \"Passport Office\"")),
         ("client listed twice", "listed twice", format!("{good}\n[[department.client]]\nclient_id = \"passport-app\"\njwks = {{ keys = [{EC_KEY}] }}\n")),
@@ -141,6 +145,55 @@ jwks = { keys = [KEY] }
             "{what}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_pull_source_is_checked_given_its_kind_and_kept_beside_delivery() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    let cat = catalogue();
+    departments::sync_catalogue(&db, cat.departments())
+        .await
+        .unwrap();
+    let file = parse(
+        r#"
+[[department]]
+id = "vital-statistics"
+delivery = { kind = "push", endpoint = "https://vitals.example/tuo/events" }
+pull_source = { base_url = "https://vitals.example/tuo", poll_interval_secs = 60, loa = 4 }
+"#,
+    );
+    let applied = apply(&db, &cat, &file).await.unwrap();
+    assert_eq!(applied.pull_sources, ["vital-statistics"]);
+    let stored = departments::pull_source(&db, "vital-statistics")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored,
+        serde_json::json!({"kind": "pull", "base_url": "https://vitals.example/tuo",
+            "poll_interval_secs": 60, "loa": 4})
+    );
+    let vitals = departments::get(&db, "vital-statistics")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(vitals.delivery.unwrap()["kind"], "push", "both kept");
+    // A file without `pull_source` leaves it as it is.
+    let again = parse("[[department]]\nid = \"vital-statistics\"\n");
+    assert!(
+        apply(&db, &cat, &again)
+            .await
+            .unwrap()
+            .pull_sources
+            .is_empty()
+    );
+    assert_eq!(
+        departments::pull_source(&db, "vital-statistics")
+            .await
+            .unwrap(),
+        Some(stored)
+    );
 }
 
 #[tokio::test]
