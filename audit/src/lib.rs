@@ -54,25 +54,45 @@
 
 mod canonical;
 mod checkpoint;
+mod cosignature;
 mod error;
 mod frontier;
 mod hash;
 mod merkle;
+mod note;
 mod proof;
 mod record;
 pub mod reference;
+mod tlog_checkpoint;
 mod verify;
+mod witness;
 
 pub use checkpoint::{
     CHECKPOINT_FORMAT_VERSION, CHECKPOINT_TYPE, Checkpoint, CheckpointPolicy, CheckpointSigner,
     CheckpointVerifier, SignedCheckpoint,
 };
-pub use error::{BoxError, CheckpointError, EntryError, Error, ParseError, ProofError, TreeError};
+pub use cosignature::{
+    COSIGNATURE_V1_HEADER, CosignatureSigner, MAX_COSIGNATURE_TIME, cosignature_time,
+    signed_message as cosignature_message,
+};
+pub use error::{
+    BoxError, CheckpointError, EntryError, Error, NoteError, ParseError, ProofError, RequestError,
+    TlogCheckpointError, TreeError,
+};
 pub use frontier::{Appended, Frontier};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use merkle::{NodeId, NodeLookup, NodeSpan, completed_nodes};
+pub use note::{
+    Ed25519Signer, KeyId, KeyName, MAX_NOTE_SIGNATURES, Note, NoteSignature, NoteSigner,
+    SecretSignerKey, SignatureType, VerifierKey,
+};
 pub use proof::{
     ProofPlan, consistency_plan, inclusion_plan, verify_consistency, verify_inclusion,
 };
 pub use record::{Action, Actor, ActorKind, Outcome, RECORD_FORMAT_VERSION, Record, StoredRecord};
+pub use tlog_checkpoint::TlogCheckpoint;
 pub use verify::{Evidence, LogVerifier, Progress, TamperKind, VerifyError, VerifySummary};
+pub use witness::{
+    AddCheckpoint, Cosigned, LogState, MAX_PROOF_LINES, Refusal, Witness, conflict_body,
+    parse_conflict_body, parse_cosignatures,
+};
