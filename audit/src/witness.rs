@@ -2,24 +2,7 @@
 //! request against the latest checkpoint it cosigned for that log, and either cosigns (giving
 //! the new state to store) or refuses with a typed [`Refusal`].
 //!
-//! No storage, clock or HTTP here. The caller:
-//! 1. parses the body ([`AddCheckpoint::parse`]; a failure is `400 Bad Request`);
-//! 2. **in one transaction or under one lock per origin**, loads the stored [`LogState`] for
-//!    [`AddCheckpoint::origin`], calls [`Witness::add_checkpoint`] with the current time, and on
-//!    success stores [`Cosigned::state`] *before* answering with [`Cosigned::response_body`].
-//!    Checking and storing must be atomic, or two concurrent requests can roll the state back
-//!    (the spec's race: N+K stored, then N stored over it);
-//! 3. answers a refusal with [`Refusal::spec_status`] (and [`Refusal::conflict_body`] for
-//!    `409`), and keeps the request of any refusal for which [`Refusal::worth_keeping`] holds:
-//!    a checkpoint validly signed by the log that contradicts what was cosigned may be proof
-//!    of the log's misbehaviour.
-//!
-//! Order of checks, as the spec lists them: the origin is known (`404`), a trusted log key
-//! signed the checkpoint (`403`), the body is a checkpoint (`400`), the checkpoint does not
-//! shrink the log (rollback), the old size is not past the checkpoint's (`400`), the old size
-//! is the stored one (`409`, body: the stored size), at equal sizes the root is the stored one
-//! (fork, `409`), and the RFC 9162 consistency proof from the stored checkpoint verifies
-//! (`422`).
+//! No storage, clock or HTTP here: see [`Witness`] for what the caller does around it.
 
 mod refusal;
 mod request;
@@ -50,6 +33,26 @@ pub struct LogState {
 
 /// A witness: its cosigning key and the logs it follows, each an origin and the public keys
 /// that may sign its checkpoints.
+///
+/// Around it, the caller:
+/// 1. parses the body ([`AddCheckpoint::parse`]; a failure is `400 Bad Request`);
+/// 2. **in one transaction or under one lock per origin**, loads the stored [`LogState`] for
+///    [`AddCheckpoint::origin`], calls [`Witness::add_checkpoint`] with the current time, and on
+///    success stores [`Cosigned::state`] *before* answering with [`Cosigned::response_body`].
+///    Checking and storing must be atomic, or two concurrent requests can roll the state back
+///    (the spec's race: N+K stored, then N stored over it);
+/// 3. answers a refusal with [`Refusal::spec_status`] (and [`Refusal::conflict_body`] for
+///    `409`), and keeps the request of any refusal for which [`Refusal::worth_keeping`] holds:
+///    a checkpoint validly signed by the log that contradicts what was cosigned may be proof
+///    of the log's misbehaviour.
+///
+/// Order of checks, as the spec lists them: the origin is known (`404`), a trusted log key
+/// signed the checkpoint (`403`), the body is a checkpoint (`400`), the checkpoint does not
+/// shrink the log (rollback: `409` with the stored size, `400` if the old size is past the
+/// checkpoint's), the old size is not past the checkpoint's (`400`), the old size
+/// is the stored one (`409`, body: the stored size), at equal sizes the root is the stored one
+/// (fork, `409`), and the RFC 9162 consistency proof from the stored checkpoint verifies
+/// (`422`).
 #[derive(Debug)]
 pub struct Witness {
     cosigner: CosignatureSigner,
