@@ -1,6 +1,5 @@
-//! Note keys: names, key IDs, verifier keys (`<name>+<hex id>+<base64 type || key>`) and
-//! Ed25519 signer keys (`PRIVATE+KEY+<name>+<hex id>+<base64 type || seed>`, Go's
-//! `golang.org/x/mod/sumdb/note` encoding).
+//! Public note keys: names, key IDs and verifier keys (`<name>+<hex id>+<base64 type || key>`,
+//! Go's `golang.org/x/mod/sumdb/note` encoding). Private keys are in `signer`.
 //!
 //! Both signature types implemented here are Ed25519: `0x01` signs the note text itself,
 //! `0x04` (C2SP `tlog-cosignature` v1) signs a timestamped statement about a checkpoint. The
@@ -70,7 +69,7 @@ impl KeyName {
     }
 }
 
-pub(crate) fn is_valid_name(name: &str) -> bool {
+fn is_valid_name(name: &str) -> bool {
     // `char::is_whitespace` is Unicode's White_Space, the set Go's `unicode.IsSpace` tests.
     !name.is_empty()
         && !name
