@@ -3,7 +3,10 @@
 //!
 //! This crate owns the *meaning* of the log; `broker` owns its storage. It knows no database,
 //! no HTTP and no async runtime, does no I/O, and never sees an attribute value: records carry
-//! attribute names and ids only. Signing is done by a trait the broker implements with its keys.
+//! attribute names and ids only. JWS checkpoints are signed by a trait the broker implements
+//! with its keys; signed notes are signed with Ed25519 keys from `ring` that the broker hands
+//! in (or with its own [`NoteSigner`]). Nothing here reads a clock or a random generator on
+//! its own: times and generators are arguments.
 //!
 //! # How the broker uses it
 //!
@@ -28,6 +31,25 @@
 //!
 //! **Verify** (`broker audit verify`): stream rows in seq order into a [`LogVerifier`] with all
 //! checkpoints (and optionally the stored nodes and the head row), then [`LogVerifier::finish`].
+//!
+//! # Witnessed checkpoints (C2SP)
+//!
+//! For witnesses outside the broker, the same tree heads are also published in the C2SP
+//! transparency-log formats, implemented here byte for byte:
+//!
+//! | spec | here |
+//! |---|---|
+//! | `c2sp.org/signed-note` v1.0.0 | [`Note`], [`NoteSignature`], [`KeyName`], [`KeyId`], [`VerifierKey`] (`<name>+<hex id>+<base64>`), [`Ed25519Signer`] (type `0x01`) |
+//! | `c2sp.org/tlog-checkpoint` v1.0.0 | [`TlogCheckpoint`], built from a [`Checkpoint`] by [`TlogCheckpoint::from_checkpoint`] |
+//! | `c2sp.org/tlog-cosignature` v1 (Ed25519, type `0x04`) | [`CosignatureSigner`], [`VerifierKey::verify`], [`cosignature_time`] |
+//! | `c2sp.org/tlog-witness` (`add-checkpoint`) | [`AddCheckpoint`] (request body), [`Witness`] (the decision), [`Refusal`] (typed refusals and their protocol status), [`conflict_body`], [`parse_cosignatures`] |
+//!
+//! **Publish**: `TlogCheckpoint::from_checkpoint(origin, &checkpoint)?.sign(&note_key)?` gives
+//! the checkpoint note; **submit**: `AddCheckpoint::new(witness_size, consistency_proof,
+//! note)?.to_bytes()`, then add the lines of a `200` answer to the note and
+//! [`Note::verify`] them with the witness keys, or retry from [`parse_conflict_body`] after a
+//! `409`. **Witness**: [`Witness::add_checkpoint`] with the stored [`LogState`], atomically
+//! with storing the new one (see [`Witness`]).
 //!
 //! # What verification can and cannot say
 //!
@@ -54,25 +76,45 @@
 
 mod canonical;
 mod checkpoint;
+mod cosignature;
 mod error;
 mod frontier;
 mod hash;
 mod merkle;
+mod note;
 mod proof;
 mod record;
 pub mod reference;
+mod tlog_checkpoint;
 mod verify;
+mod witness;
 
 pub use checkpoint::{
     CHECKPOINT_FORMAT_VERSION, CHECKPOINT_TYPE, Checkpoint, CheckpointPolicy, CheckpointSigner,
     CheckpointVerifier, SignedCheckpoint,
 };
-pub use error::{BoxError, CheckpointError, EntryError, Error, ParseError, ProofError, TreeError};
+pub use cosignature::{
+    COSIGNATURE_V1_HEADER, CosignatureSigner, MAX_COSIGNATURE_TIME, cosignature_time,
+    signed_message as cosignature_message,
+};
+pub use error::{
+    BoxError, CheckpointError, EntryError, Error, NoteError, ParseError, ProofError, RequestError,
+    TlogCheckpointError, TreeError,
+};
 pub use frontier::{Appended, Frontier};
 pub use hash::{Hash, empty_root, leaf_hash, node_hash};
 pub use merkle::{NodeId, NodeLookup, NodeSpan, completed_nodes};
+pub use note::{
+    Ed25519Signer, KeyId, KeyName, MAX_NOTE_SIGNATURES, Note, NoteSignature, NoteSigner,
+    SecretSignerKey, SignatureType, VerifierKey,
+};
 pub use proof::{
     ProofPlan, consistency_plan, inclusion_plan, verify_consistency, verify_inclusion,
 };
 pub use record::{Action, Actor, ActorKind, Outcome, RECORD_FORMAT_VERSION, Record, StoredRecord};
+pub use tlog_checkpoint::TlogCheckpoint;
 pub use verify::{Evidence, LogVerifier, Progress, TamperKind, VerifyError, VerifySummary};
+pub use witness::{
+    AddCheckpoint, Cosigned, LogState, MAX_PROOF_LINES, Refusal, Witness, conflict_body,
+    parse_conflict_body, parse_cosignatures,
+};
