@@ -1,0 +1,495 @@
+//! The JOSE this crate needs, on ring only: public JWKs (EC P-256 for ES256, OKP Ed25519 for
+//! EdDSA), compact JWS parsing and checking, the [`Signer`] through which the issuer and the
+//! holder sign, and an ES256 key ([`Es256Key`]) for holders and tests.
+//!
+//! Only asymmetric algorithms are accepted: `none` and HMAC can never verify here.
+
+use std::fmt;
+
+use ring::rand::SystemRandom;
+use ring::signature::{self as sig, EcdsaKeyPair, KeyPair};
+use serde_json::{Map, Value, json};
+
+use crate::Error;
+use crate::encoding::{b64, b64_decode, decode_object, is_b64url};
+
+/// A JWS algorithm this crate signs or verifies with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Es256,
+    EdDsa,
+}
+
+impl Algorithm {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ES256" => Some(Self::Es256),
+            "EdDSA" => Some(Self::EdDsa),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum PublicKey {
+    /// The uncompressed point 0x04 ‖ x ‖ y.
+    P256 {
+        point: Vec<u8>,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+    },
+}
+
+/// A public signing key as a JWK (RFC 7517): the issuer's (to verify SD-JWTs) or the holder's
+/// (bound in `cnf`, to verify KB-JWTs).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Jwk {
+    key: PublicKey,
+    kid: Option<String>,
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kty = match self.key {
+            PublicKey::P256 { .. } => "EC P-256",
+            PublicKey::Ed25519 { .. } => "OKP Ed25519",
+        };
+        f.debug_struct("Jwk")
+            .field("kty", &kty)
+            .field("kid", &self.kid)
+            .finish()
+    }
+}
+
+impl Jwk {
+    /// Reads a public JWK. Refuses private key material (`d` and the RSA/oct members), keys
+    /// other than P-256 and Ed25519, `use` other than `sig`, and an `alg` that does not fit the key.
+    pub fn from_json(value: &Value) -> Result<Self, Error> {
+        let Value::Object(jwk) = value else {
+            return Err(Error::Key {
+                what: "not a json object",
+            });
+        };
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| jwk.contains_key(*m))
+        {
+            return Err(Error::PrivateKeyMaterial);
+        }
+        let text = |member: &str| jwk.get(member).and_then(Value::as_str);
+        let coordinate = |member: &str| {
+            text(member)
+                .filter(|t| is_b64url(t))
+                .and_then(b64_decode)
+                .filter(|bytes| bytes.len() == 32)
+                .ok_or(Error::Key {
+                    what: "bad coordinate",
+                })
+        };
+        let (key, alg) = match (text("kty"), text("crv")) {
+            (Some("EC"), Some("P-256")) => {
+                let mut point = vec![4];
+                point.extend(coordinate("x")?);
+                point.extend(coordinate("y")?);
+                (PublicKey::P256 { point }, Algorithm::Es256)
+            }
+            (Some("OKP"), Some("Ed25519")) => (
+                PublicKey::Ed25519 {
+                    x: coordinate("x")?,
+                },
+                Algorithm::EdDsa,
+            ),
+            _ => {
+                return Err(Error::Key {
+                    what: "not an ec p-256 or ed25519 key",
+                });
+            }
+        };
+        if jwk.get("use").is_some_and(|u| u != "sig") {
+            return Err(Error::Key {
+                what: "not a signing key",
+            });
+        }
+        if jwk.get("alg").is_some_and(|a| a != alg.name()) {
+            return Err(Error::Key {
+                what: "alg does not fit the key",
+            });
+        }
+        let kid = match jwk.get("kid") {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.clone()),
+            Some(_) => {
+                return Err(Error::Key {
+                    what: "kid is not a string",
+                });
+            }
+        };
+        Ok(Self { key, kid })
+    }
+
+    /// The public members only (`kty`, `crv`, `x`, `y`, and `kid` if any): what goes in `cnf`.
+    pub fn to_json(&self) -> Value {
+        let mut jwk = match &self.key {
+            PublicKey::P256 { point } => json!({
+                "kty": "EC", "crv": "P-256",
+                "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+            }),
+            PublicKey::Ed25519 { x } => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(x)}),
+        };
+        if let (Some(kid), Value::Object(map)) = (&self.kid, &mut jwk) {
+            map.insert("kid".into(), Value::String(kid.clone()));
+        }
+        jwk
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        match self.key {
+            PublicKey::P256 { .. } => Algorithm::Es256,
+            PublicKey::Ed25519 { .. } => Algorithm::EdDsa,
+        }
+    }
+
+    fn verifies(&self, signing_input: &[u8], signature: &[u8]) -> bool {
+        let result = match &self.key {
+            PublicKey::P256 { point } => {
+                sig::UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(signing_input, signature)
+            }
+            PublicKey::Ed25519 { x } => {
+                sig::UnparsedPublicKey::new(&sig::ED25519, x).verify(signing_input, signature)
+            }
+        };
+        result.is_ok()
+    }
+}
+
+/// The protected header the crate asks a [`Signer`] for. The signer adds `alg` (and `kid` if it
+/// has one); `typ` must come back unchanged.
+#[derive(Debug, Clone, Copy)]
+pub struct JwsHeader<'a> {
+    pub typ: &'a str,
+}
+
+/// What a signer's failure is: its own error, boxed (its message must hold no secret).
+pub type SignerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Signs a payload as a compact JWS. The broker implements it with its own key store, so no
+/// private key of the issuer ever enters this crate; a holder can use [`Es256Key`].
+pub trait Signer {
+    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError>;
+}
+
+impl<F> Signer for F
+where
+    F: Fn(&JwsHeader<'_>, &[u8]) -> Result<String, SignerError>,
+{
+    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError> {
+        self(header, payload)
+    }
+}
+
+/// Signs through `signer` and checks what came back: a compact JWS over exactly `payload`, with
+/// the `typ` asked for and an algorithm this crate can verify.
+pub(crate) fn sign_checked(
+    signer: &dyn Signer,
+    typ: &str,
+    payload: &[u8],
+) -> Result<String, Error> {
+    let token = signer
+        .sign_jws(&JwsHeader { typ }, payload)
+        .map_err(|source| Error::Signer { source })?;
+    let jws = Jws::parse(&token).ok_or(Error::SignerOutput)?;
+    let fits = jws.payload_b64 == b64(payload)
+        && jws.header.get("typ").and_then(Value::as_str) == Some(typ)
+        && jws.algorithm().is_some();
+    if fits {
+        Ok(token)
+    } else {
+        Err(Error::SignerOutput)
+    }
+}
+
+/// A compact JWS, split and decoded but not yet verified.
+pub(crate) struct Jws<'a> {
+    pub(crate) header: Map<String, Value>,
+    payload_b64: &'a str,
+    signing_input: &'a str,
+    signature: Vec<u8>,
+}
+
+impl<'a> Jws<'a> {
+    /// Splits `header.payload.signature`; header and payload must be JSON objects.
+    pub(crate) fn parse(token: &'a str) -> Option<Self> {
+        let mut parts = token.split('.');
+        let (header_b64, payload_b64, signature_b64) =
+            (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some()
+            || ![header_b64, payload_b64, signature_b64]
+                .iter()
+                .all(|p| is_b64url(p))
+        {
+            return None;
+        }
+        Some(Self {
+            header: decode_object(header_b64)?,
+            payload_b64,
+            signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
+            signature: b64_decode(signature_b64)?,
+        })
+    }
+
+    pub(crate) fn payload(&self) -> Option<Map<String, Value>> {
+        decode_object(self.payload_b64)
+    }
+
+    pub(crate) fn typ(&self) -> Option<&str> {
+        self.header.get("typ").and_then(Value::as_str)
+    }
+
+    fn algorithm(&self) -> Option<Algorithm> {
+        self.header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(Algorithm::from_name)
+    }
+
+    /// Verifies the signature with the one key of `keys` the header designates: by `kid`, or the
+    /// only key when there is no `kid`. `crit` is refused (we understand no extension).
+    pub(crate) fn verify(&self, keys: &[Jwk]) -> Result<(), Error> {
+        // The algorithm first: a token no key could ever verify is refused as such.
+        self.algorithm().ok_or(Error::Algorithm)?;
+        let key = match self.header.get("kid") {
+            Some(Value::String(kid)) => keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
+            Some(_) => None,
+            None if keys.len() == 1 => keys.first(),
+            None => None,
+        }
+        .ok_or(Error::UnknownKey)?;
+        self.verify_with(key)
+    }
+
+    /// Verifies the signature with `key`, whatever `kid` the header names (for a KB-JWT, whose
+    /// key is the one bound in the SD-JWT).
+    pub(crate) fn verify_with(&self, key: &Jwk) -> Result<(), Error> {
+        let alg = self.algorithm().ok_or(Error::Algorithm)?;
+        if self.header.contains_key("crit") {
+            return Err(Error::Algorithm);
+        }
+        if key.algorithm() != alg {
+            return Err(Error::Algorithm);
+        }
+        if key.verifies(self.signing_input.as_bytes(), &self.signature) {
+            Ok(())
+        } else {
+            Err(Error::Signature)
+        }
+    }
+}
+
+/// An ES256 (P-256) private key held in memory: a department's holder key in tests and tools.
+pub struct Es256Key {
+    pair: EcdsaKeyPair,
+    jwk: Jwk,
+}
+
+impl fmt::Debug for Es256Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Es256Key")
+            .field("jwk", &self.jwk)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Es256Key {
+    /// A fresh key pair as PKCS#8 DER (to store; the caller owns where).
+    pub fn generate_pkcs8() -> Result<Vec<u8>, Error> {
+        EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map(|doc| doc.as_ref().to_vec())
+            .map_err(|_| Error::Random)
+    }
+
+    /// A fresh key pair, in memory only.
+    pub fn generate() -> Result<Self, Error> {
+        Self::from_pkcs8(&Self::generate_pkcs8()?)
+    }
+
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, Error> {
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+            der,
+            &SystemRandom::new(),
+        )
+        .map_err(|_| Error::Key {
+            what: "not a pkcs#8 p-256 key",
+        })?;
+        let point = pair.public_key().as_ref();
+        if point.len() != 65 {
+            return Err(Error::Key {
+                what: "not a p-256 key",
+            });
+        }
+        let jwk = Jwk {
+            key: PublicKey::P256 {
+                point: point.to_vec(),
+            },
+            kid: None,
+        };
+        Ok(Self { pair, jwk })
+    }
+
+    /// The public half, to register with the issuer (it goes into `cnf`).
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+}
+
+impl Signer for Es256Key {
+    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError> {
+        let header = serde_json::to_vec(&json!({"alg": "ES256", "typ": header.typ}))?;
+        let signing_input = format!("{}.{}", b64(header), b64(payload));
+        let signature = self
+            .pair
+            .sign(&SystemRandom::new(), signing_input.as_bytes())
+            .map_err(|_| "ecdsa signing failed")?;
+        Ok(format!("{signing_input}.{}", b64(signature.as_ref())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rfc_issuer_jwk() -> Value {
+        // RFC 9901 Appendix A.5.
+        json!({"kty": "EC", "crv": "P-256",
+               "x": "b28d4MwZMjw8-00CG4xfnn9SLMVMM19SlqZpVb_uNtQ",
+               "y": "Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8"})
+    }
+
+    #[test]
+    fn a_jwk_round_trips_its_public_members_only() {
+        let jwk = Jwk::from_json(&rfc_issuer_jwk()).unwrap();
+        assert_eq!(jwk.to_json(), rfc_issuer_jwk());
+        let mut with_kid = rfc_issuer_jwk();
+        with_kid["kid"] = json!("k1");
+        with_kid["use"] = json!("sig");
+        with_kid["alg"] = json!("ES256");
+        assert_eq!(Jwk::from_json(&with_kid).unwrap().kid(), Some("k1"));
+    }
+
+    #[test]
+    fn private_and_unusable_keys_are_refused() {
+        let mut private = rfc_issuer_jwk();
+        private["d"] = json!("AAAA");
+        assert!(matches!(
+            Jwk::from_json(&private),
+            Err(Error::PrivateKeyMaterial)
+        ));
+        for (member, value) in [
+            ("crv", json!("P-384")),
+            ("kty", json!("RSA")),
+            ("x", json!("short")),
+            ("use", json!("enc")),
+            ("alg", json!("HS256")),
+            ("kid", json!(7)),
+        ] {
+            let mut jwk = rfc_issuer_jwk();
+            jwk[member] = value;
+            assert!(
+                matches!(Jwk::from_json(&jwk), Err(Error::Key { .. })),
+                "{member}"
+            );
+        }
+    }
+
+    #[test]
+    fn es256_key_signs_what_its_public_jwk_verifies() {
+        let key = Es256Key::generate().unwrap();
+        let token = sign_checked(&key, "kb+jwt", br#"{"a":1}"#).unwrap();
+        let jws = Jws::parse(&token).unwrap();
+        assert_eq!(jws.typ(), Some("kb+jwt"));
+        jws.verify(std::slice::from_ref(key.public_jwk())).unwrap();
+        let other = Es256Key::generate().unwrap();
+        assert!(matches!(
+            jws.verify(std::slice::from_ref(other.public_jwk())),
+            Err(Error::Signature)
+        ));
+    }
+
+    #[test]
+    fn a_signer_that_changes_typ_or_payload_is_caught() {
+        let key = Es256Key::generate().unwrap();
+        let wrong_typ =
+            |_: &JwsHeader<'_>, payload: &[u8]| key.sign_jws(&JwsHeader { typ: "jwt" }, payload);
+        assert!(matches!(
+            sign_checked(&wrong_typ, "dc+sd-jwt", b"{}"),
+            Err(Error::SignerOutput)
+        ));
+        let wrong_payload = |h: &JwsHeader<'_>, _: &[u8]| key.sign_jws(h, br#"{"x":1}"#);
+        assert!(matches!(
+            sign_checked(&wrong_payload, "dc+sd-jwt", b"{}"),
+            Err(Error::SignerOutput)
+        ));
+        let failing = |_: &JwsHeader<'_>, _: &[u8]| -> Result<String, SignerError> {
+            Err("key store down".into())
+        };
+        assert!(matches!(
+            sign_checked(&failing, "dc+sd-jwt", b"{}"),
+            Err(Error::Signer { .. })
+        ));
+    }
+
+    #[test]
+    fn none_hmac_crit_and_key_choice_are_enforced() {
+        let key = Es256Key::generate().unwrap();
+        let keys = [key.public_jwk().clone()];
+        let forge = |header: Value| {
+            format!(
+                "{}.{}.{}",
+                b64(header.to_string()),
+                b64("{}"),
+                b64([0u8; 64])
+            )
+        };
+        for (header, expected) in [
+            (json!({"alg": "none"}), "algorithm"),
+            (json!({"alg": "HS256"}), "algorithm"),
+            (json!({"alg": "EdDSA"}), "algorithm"),
+            (json!({"alg": "ES256", "crit": ["b64"]}), "algorithm"),
+            (json!({"alg": "ES256", "kid": "other"}), "key"),
+            (json!({"alg": "ES256"}), "signature"),
+        ] {
+            let token = forge(header.clone());
+            let got = Jws::parse(&token).unwrap().verify(&keys);
+            let kind = match got {
+                Err(Error::Algorithm) => "algorithm",
+                Err(Error::UnknownKey) => "key",
+                Err(Error::Signature) => "signature",
+                _ => "other",
+            };
+            assert_eq!(kind, expected, "{header}");
+        }
+        // Two keys and no kid: which one is ambiguous, so neither.
+        let two = [
+            keys[0].clone(),
+            Es256Key::generate().unwrap().public_jwk().clone(),
+        ];
+        let token = sign_checked(&key, "t", b"{}").unwrap();
+        assert!(matches!(
+            Jws::parse(&token).unwrap().verify(&two),
+            Err(Error::UnknownKey)
+        ));
+    }
+}
