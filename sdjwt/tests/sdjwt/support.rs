@@ -1,0 +1,177 @@
+//! A small world: the broker's issuer key, a department's holder key, a release in the broker's
+//! shape, and helpers to tamper with what the issuer signed while keeping a valid signature.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sdjwt::{
+    Credential, Es256Key, Issuer, IssuerCheck, Jwk, JwsHeader, KeyBinding, KeyBindingRequest,
+    Signer, TYP_SD_JWT,
+};
+use serde_json::{Map, Value, json};
+
+/// "Now" for every test: 100 s after the release was issued.
+pub const NOW: i64 = 1_767_225_700;
+pub const AUDIENCE: &str = "https://contractor.example";
+pub const NONCE: &str = "n-0S6_WzA2Mj";
+
+pub struct World {
+    pub issuer: Es256Key,
+    pub issuer_keys: Vec<Jwk>,
+    pub holder: Es256Key,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let issuer = Es256Key::generate().unwrap();
+        let issuer_keys = vec![issuer.public_jwk().clone()];
+        Self {
+            issuer,
+            issuer_keys,
+            holder: Es256Key::generate().unwrap(),
+        }
+    }
+
+    pub fn check(&self) -> IssuerCheck<'_> {
+        IssuerCheck::new(&self.issuer_keys, NOW)
+    }
+
+    /// Issues `claims` with `paths` disclosable, bound to the holder key.
+    pub fn issue(&self, claims: &Value, paths: &[&str]) -> String {
+        Issuer::new()
+            .issue(claims, paths, Some(self.holder.public_jwk()), &self.issuer)
+            .unwrap()
+            .into_compact()
+    }
+
+    pub fn receive(&self, issued: &str) -> Credential {
+        Credential::receive(issued, &self.check()).unwrap()
+    }
+
+    /// A key-bound presentation of `select`, for [`AUDIENCE`] and [`NONCE`], signed now.
+    pub fn present(&self, issued: &str, select: &[&str]) -> String {
+        self.receive(issued)
+            .present_bound(select, &request(), &self.holder)
+            .unwrap()
+    }
+
+    /// Re-signs the issuer JWT of `compact` after `edit` changed its payload: what a buggy or
+    /// malicious issuer could produce, so the checks (not the signature) must catch it.
+    pub fn resign(&self, compact: &str, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+        let (jwt, rest) = compact.split_once('~').unwrap();
+        let mut payload = payload_of(jwt);
+        edit(&mut payload);
+        let jwt = self.sign_payload(&Value::Object(payload));
+        format!("{jwt}~{rest}")
+    }
+
+    pub fn sign_payload(&self, payload: &Value) -> String {
+        self.issuer
+            .sign_jws(
+                &JwsHeader { typ: TYP_SD_JWT },
+                &serde_json::to_vec(payload).unwrap(),
+            )
+            .unwrap()
+    }
+}
+
+pub fn request() -> KeyBindingRequest<'static> {
+    KeyBindingRequest {
+        audience: AUDIENCE,
+        nonce: NONCE,
+        issued_at: NOW,
+    }
+}
+
+pub fn required() -> KeyBinding<'static> {
+    KeyBinding::Required {
+        audience: AUDIENCE,
+        nonce: NONCE,
+        max_age_secs: 300,
+    }
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(text).unwrap()
+}
+
+pub fn payload_of(jwt: &str) -> Map<String, Value> {
+    let segment = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&unb64(segment)).unwrap()
+}
+
+/// A disclosure as an issuer would write it.
+pub fn disclosure(content: Value) -> String {
+    b64(content.to_string())
+}
+
+/// Replaces the disclosures of a compact SD-JWT (keeps the issuer JWT, drops any KB-JWT).
+pub fn with_disclosures(compact: &str, disclosures: &[&str]) -> String {
+    let jwt = compact.split('~').next().unwrap();
+    let mut out = format!("{jwt}~");
+    for d in disclosures {
+        out.push_str(d);
+        out.push('~');
+    }
+    out
+}
+
+/// A release as the broker shapes it (docs/release.md): plain JWT claims, `verified_claims`
+/// grouped by source, `withheld`.
+pub fn release() -> Value {
+    json!({
+        "iss": "https://broker.example",
+        "aud": "esd-pension-app",
+        "sub": "pw-5c1f0e",
+        "iat": 1_767_225_600,
+        "exp": 1_767_225_900,
+        "jti": "0197a0c2-jti",
+        "purpose": "pension-enrolment",
+        "consent_id": "0197a0c2-consent",
+        "txn": "0197a0c2-txn",
+        "verified_claims": [
+            {
+                "verification": {
+                    "trust_framework": "pctf",
+                    "assurance_level": "loa2",
+                    "time": "2026-01-01T00:00:00Z",
+                    "verification_process": "asserted",
+                    "evidence": [{"type": "electronic_record",
+                                  "record": {"type": "credential_provider",
+                                             "source": {"name": "bank-sign-in-partner"}}}]
+                },
+                "claims": {
+                    "given_name": "Alice",
+                    "family_name": "Martin",
+                    "address": {"street_address": "24 Sussex Dr", "locality": "Ottawa",
+                                "postal_code": "K1M 1M4", "country": "CA"}
+                }
+            },
+            {
+                "verification": {
+                    "trust_framework": "pctf",
+                    "assurance_level": "loa3",
+                    "time": "2025-06-01T00:00:00Z",
+                    "verification_process": "register",
+                    "evidence": [{"type": "electronic_record",
+                                  "record": {"type": "department_register",
+                                             "source": {"name": "vital-statistics"}}}]
+                },
+                "claims": {"birthdate": "1958-04-12"}
+            }
+        ],
+        "withheld": [{"claim": "marital_status", "code": "consent_not_covering"}]
+    })
+}
+
+/// Every claim and every verification member of every source: what the broker conceals.
+pub const RELEASE_PATHS: [&str; 2] = [
+    "/verified_claims/*/claims/*",
+    "/verified_claims/*/verification/*",
+];
+
+/// Values that must never appear in an error message.
+pub const SECRETS: [&str; 5] = ["Alice", "Martin", "1958", "Sussex", "K1M"];
