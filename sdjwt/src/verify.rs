@@ -164,10 +164,10 @@ fn check_validity(claims: &Map<String, Value>, check: &IssuerCheck<'_>) -> Resul
     if numeric_date(claims, "iat")?.is_some_and(|iat| iat > now.saturating_add(leeway)) {
         return Err(Error::IssuedInFuture);
     }
-    if let Some(expected) = check.issuer {
-        if claims.get("iss").and_then(Value::as_str) != Some(expected) {
-            return Err(Error::Issuer);
-        }
+    if let Some(expected) = check.issuer
+        && claims.get("iss").and_then(Value::as_str) != Some(expected)
+    {
+        return Err(Error::Issuer);
     }
     if let Some(missing) = check
         .required_claims

@@ -5,7 +5,9 @@
 //! The vectors are copied as the RFC prints them (wrapped at 72 columns); whitespace is removed
 //! before use.
 
-use sdjwt::{Credential, Disclosed, Disclosure, Error, IssuerCheck, Jwk, KeyBinding, digest, verify};
+use sdjwt::{
+    Credential, Disclosed, Disclosure, Error, IssuerCheck, Jwk, KeyBinding, digest, verify,
+};
 use serde_json::{Value, json};
 
 fn squash(text: &str) -> String {
@@ -40,90 +42,186 @@ fn rfc_check(keys: &[Jwk]) -> IssuerCheck<'_> {
 /// (disclosure as printed, its SHA-256 digest as printed).
 const DIGESTS: &[(&str, &str)] = &[
     // §5.1
-    ("WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgImdpdmVuX25hbWUiLCAiSm9o
-      biJd", "jsu9yVulwQQlhFlM_3JlzMaSFzglhQG0DpfayQwLUK4"),
-    ("WyJlbHVWNU9nM2dTTklJOEVZbnN4QV9BIiwgImZhbWlseV9uYW1lIiwgIkRv
-      ZSJd", "TGf4oLbgwd5JQaHyKVQZU9UdGE0w5rtDsrZzfUaomLo"),
-    ("WyI2SWo3dE0tYTVpVlBHYm9TNXRtdlZBIiwgImVtYWlsIiwgImpvaG5kb2VA
-      ZXhhbXBsZS5jb20iXQ", "JzYjH4svliH0R3PyEMfeZu6Jt69u5qehZo7F7EPYlSE"),
-    ("WyJlSThaV205UW5LUHBOUGVOZW5IZGhRIiwgInBob25lX251bWJlciIsICIr
-      MS0yMDItNTU1LTAxMDEiXQ", "PorFbpKuVu6xymJagvkFsFXAbRoc2JGlAUA2BA4o7cI"),
-    ("WyJRZ19PNjR6cUF4ZTQxMmExMDhpcm9BIiwgInBob25lX251bWJlcl92ZXJp
-      ZmllZCIsIHRydWVd", "XQ_3kPKt1XyX7KANkqVR6yZ2Va5NrPIvPYbyMvRKBMM"),
-    ("WyJBSngtMDk1VlBycFR0TjRRTU9xUk9BIiwgImFkZHJlc3MiLCB7InN0cmVl
+    (
+        "WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgImdpdmVuX25hbWUiLCAiSm9o
+      biJd",
+        "jsu9yVulwQQlhFlM_3JlzMaSFzglhQG0DpfayQwLUK4",
+    ),
+    (
+        "WyJlbHVWNU9nM2dTTklJOEVZbnN4QV9BIiwgImZhbWlseV9uYW1lIiwgIkRv
+      ZSJd",
+        "TGf4oLbgwd5JQaHyKVQZU9UdGE0w5rtDsrZzfUaomLo",
+    ),
+    (
+        "WyI2SWo3dE0tYTVpVlBHYm9TNXRtdlZBIiwgImVtYWlsIiwgImpvaG5kb2VA
+      ZXhhbXBsZS5jb20iXQ",
+        "JzYjH4svliH0R3PyEMfeZu6Jt69u5qehZo7F7EPYlSE",
+    ),
+    (
+        "WyJlSThaV205UW5LUHBOUGVOZW5IZGhRIiwgInBob25lX251bWJlciIsICIr
+      MS0yMDItNTU1LTAxMDEiXQ",
+        "PorFbpKuVu6xymJagvkFsFXAbRoc2JGlAUA2BA4o7cI",
+    ),
+    (
+        "WyJRZ19PNjR6cUF4ZTQxMmExMDhpcm9BIiwgInBob25lX251bWJlcl92ZXJp
+      ZmllZCIsIHRydWVd",
+        "XQ_3kPKt1XyX7KANkqVR6yZ2Va5NrPIvPYbyMvRKBMM",
+    ),
+    (
+        "WyJBSngtMDk1VlBycFR0TjRRTU9xUk9BIiwgImFkZHJlc3MiLCB7InN0cmVl
       dF9hZGRyZXNzIjogIjEyMyBNYWluIFN0IiwgImxvY2FsaXR5IjogIkFueXRv
       d24iLCAicmVnaW9uIjogIkFueXN0YXRlIiwgImNvdW50cnkiOiAiVVMifV0",
-     "XzFrzwscM6Gn6CJDc6vVK8BkMnfG8vOSKfpPIZdAfdE"),
-    ("WyJQYzMzSk0yTGNoY1VfbEhnZ3ZfdWZRIiwgImJpcnRoZGF0ZSIsICIxOTQw
-      LTAxLTAxIl0", "gbOsI4Edq2x2Kw-w5wPEzakob9hV1cRD0ATN3oQL9JM"),
-    ("WyJHMDJOU3JRZmpGWFE3SW8wOXN5YWpBIiwgInVwZGF0ZWRfYXQiLCAxNTcw
-      MDAwMDAwXQ", "CrQe7S5kqBAHt-nMYXgc6bdt2SH5aTY1sU_M-PgkjPI"),
-    ("WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgIlVTIl0", "pFndjkZ_VCzmyTa6UjlZo3dh-ko8aIKQc9DlGzhaVYo"),
-    ("WyJuUHVvUW5rUkZxM0JJZUFtN0FuWEZBIiwgIkRFIl0", "7Cf6JkPudry3lcbwHgeZ8khAv1U1OSlerP0VkBJrWZ0"),
+        "XzFrzwscM6Gn6CJDc6vVK8BkMnfG8vOSKfpPIZdAfdE",
+    ),
+    (
+        "WyJQYzMzSk0yTGNoY1VfbEhnZ3ZfdWZRIiwgImJpcnRoZGF0ZSIsICIxOTQw
+      LTAxLTAxIl0",
+        "gbOsI4Edq2x2Kw-w5wPEzakob9hV1cRD0ATN3oQL9JM",
+    ),
+    (
+        "WyJHMDJOU3JRZmpGWFE3SW8wOXN5YWpBIiwgInVwZGF0ZWRfYXQiLCAxNTcw
+      MDAwMDAwXQ",
+        "CrQe7S5kqBAHt-nMYXgc6bdt2SH5aTY1sU_M-PgkjPI",
+    ),
+    (
+        "WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgIlVTIl0",
+        "pFndjkZ_VCzmyTa6UjlZo3dh-ko8aIKQc9DlGzhaVYo",
+    ),
+    (
+        "WyJuUHVvUW5rUkZxM0JJZUFtN0FuWEZBIiwgIkRFIl0",
+        "7Cf6JkPudry3lcbwHgeZ8khAv1U1OSlerP0VkBJrWZ0",
+    ),
     // §4.2.2
-    ("WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgIkZSIl0", "w0I8EKcdCtUPkGCNUrfwVp2xEgNjtoIDlOxc9-PlOhs"),
+    (
+        "WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgIkZSIl0",
+        "w0I8EKcdCtUPkGCNUrfwVp2xEgNjtoIDlOxc9-PlOhs",
+    ),
     // §6.1 (flat)
-    ("WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgImFkZHJlc3MiLCB7InN0cmVl
+    (
+        "WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgImFkZHJlc3MiLCB7InN0cmVl
       dF9hZGRyZXNzIjogIlNjaHVsc3RyLiAxMiIsICJsb2NhbGl0eSI6ICJTY2h1
       bHBmb3J0YSIsICJyZWdpb24iOiAiU2FjaHNlbi1BbmhhbHQiLCAiY291bnRy
-      eSI6ICJERSJ9XQ", "fOBUSQvo46yQO-wRwXBcGqvnbKIueISEL961_Sjd4do"),
+      eSI6ICJERSJ9XQ",
+        "fOBUSQvo46yQO-wRwXBcGqvnbKIueISEL961_Sjd4do",
+    ),
     // §6.2 (structured) and §6.3 (recursive)
-    ("WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgInN0cmVldF9hZGRyZXNzIiwg
-      IlNjaHVsc3RyLiAxMiJd", "9gjVuXtdFROCgRrtNcGUXmF65rdezi_6Er_j76kmYyM"),
-    ("WyJlbHVWNU9nM2dTTklJOEVZbnN4QV9BIiwgImxvY2FsaXR5IiwgIlNjaHVs
-      cGZvcnRhIl0", "6vh9bq-zS4GKM_7GpggVbYzzu6oOGXrmNVGPHP75Ud0"),
-    ("WyI2SWo3dE0tYTVpVlBHYm9TNXRtdlZBIiwgInJlZ2lvbiIsICJTYWNoc2Vu
-      LUFuaGFsdCJd", "KURDPh4ZC19-3tiz-Df39V8eidy1oV3a3H1Da2N0g88"),
-    ("WyJlSThaV205UW5LUHBOUGVOZW5IZGhRIiwgImNvdW50cnkiLCAiREUiXQ", "WN9r9dCBJ8HTCsS2jKASxTjEyW5m5x65_Z_2ro2jfXM"),
-    ("WyJRZ19PNjR6cUF4ZTQxMmExMDhpcm9BIiwgImFkZHJlc3MiLCB7Il9zZCI6
+    (
+        "WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgInN0cmVldF9hZGRyZXNzIiwg
+      IlNjaHVsc3RyLiAxMiJd",
+        "9gjVuXtdFROCgRrtNcGUXmF65rdezi_6Er_j76kmYyM",
+    ),
+    (
+        "WyJlbHVWNU9nM2dTTklJOEVZbnN4QV9BIiwgImxvY2FsaXR5IiwgIlNjaHVs
+      cGZvcnRhIl0",
+        "6vh9bq-zS4GKM_7GpggVbYzzu6oOGXrmNVGPHP75Ud0",
+    ),
+    (
+        "WyI2SWo3dE0tYTVpVlBHYm9TNXRtdlZBIiwgInJlZ2lvbiIsICJTYWNoc2Vu
+      LUFuaGFsdCJd",
+        "KURDPh4ZC19-3tiz-Df39V8eidy1oV3a3H1Da2N0g88",
+    ),
+    (
+        "WyJlSThaV205UW5LUHBOUGVOZW5IZGhRIiwgImNvdW50cnkiLCAiREUiXQ",
+        "WN9r9dCBJ8HTCsS2jKASxTjEyW5m5x65_Z_2ro2jfXM",
+    ),
+    (
+        "WyJRZ19PNjR6cUF4ZTQxMmExMDhpcm9BIiwgImFkZHJlc3MiLCB7Il9zZCI6
       IFsiNnZoOWJxLXpTNEdLTV83R3BnZ1ZiWXp6dTZvT0dYcm1OVkdQSFA3NVVk
       MCIsICI5Z2pWdVh0ZEZST0NnUnJ0TmNHVVhtRjY1cmRlemlfNkVyX2o3Nmtt
       WXlNIiwgIktVUkRQaDRaQzE5LTN0aXotRGYzOVY4ZWlkeTFvVjNhM0gxRGEy
       TjBnODgiLCAiV045cjlkQ0JKOEhUQ3NTMmpLQVN4VGpFeVc1bTV4NjVfWl8y
-      cm8yamZYTSJdfV0", "HvrKX6fPV0v9K_yCVFBiLFHsMaxcD_114Em6VT8x1lg"),
+      cm8yamZYTSJdfV0",
+        "HvrKX6fPV0v9K_yCVFBiLFHsMaxcD_114Em6VT8x1lg",
+    ),
     // Appendix A.2 (OpenID Connect for Identity Assurance `verified_claims`)
-    ("WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgInRpbWUiLCAiMjAxMi0wNC0y
-      M1QxODoyNVoiXQ", "vTwe3raHIFYgFA3xaUD2aMxFz5oDo8iBu05qKlOg9Lw"),
-    ("WyJlbHVWNU9nM2dTTklJOEVZbnN4QV9BIiwgInZlcmlmaWNhdGlvbl9wcm9j
+    (
+        "WyIyR0xDNDJzS1F2ZUNmR2ZyeU5STjl3IiwgInRpbWUiLCAiMjAxMi0wNC0y
+      M1QxODoyNVoiXQ",
+        "vTwe3raHIFYgFA3xaUD2aMxFz5oDo8iBu05qKlOg9Lw",
+    ),
+    (
+        "WyJlbHVWNU9nM2dTTklJOEVZbnN4QV9BIiwgInZlcmlmaWNhdGlvbl9wcm9j
       ZXNzIiwgImYyNGM2Zi02ZDNmLTRlYzUtOTczZS1iMGQ4NTA2ZjNiYzciXQ",
-     "7h4UE9qScvDKodXVCuoKfKBJpVBfXMF_TmAGVaZe3Sc"),
-    ("WyI2SWo3dE0tYTVpVlBHYm9TNXRtdlZBIiwgInR5cGUiLCAiZG9jdW1lbnQi
-      XQ", "G5EnhOAOoU9X_6QMNvzFXjpEA_Rc-AEtm1bG_wcaKIk"),
-    ("WyJlSThaV205UW5LUHBOUGVOZW5IZGhRIiwgIm1ldGhvZCIsICJwaXBwIl0", "WpxQ4HSoEtcTmCCKOeDslB_emucYLz2oO8oHNr1bEVQ"),
-    ("WyJRZ19PNjR6cUF4ZTQxMmExMDhpcm9BIiwgInRpbWUiLCAiMjAxMi0wNC0y
-      MlQxMTozMFoiXQ", "9wpjVPWuD7PK0nsQDL8B06lmdgV3LVybhHydQpTNyLI"),
-    ("WyJBSngtMDk1VlBycFR0TjRRTU9xUk9BIiwgImRvY3VtZW50IiwgeyJ0eXBl
+        "7h4UE9qScvDKodXVCuoKfKBJpVBfXMF_TmAGVaZe3Sc",
+    ),
+    (
+        "WyI2SWo3dE0tYTVpVlBHYm9TNXRtdlZBIiwgInR5cGUiLCAiZG9jdW1lbnQi
+      XQ",
+        "G5EnhOAOoU9X_6QMNvzFXjpEA_Rc-AEtm1bG_wcaKIk",
+    ),
+    (
+        "WyJlSThaV205UW5LUHBOUGVOZW5IZGhRIiwgIm1ldGhvZCIsICJwaXBwIl0",
+        "WpxQ4HSoEtcTmCCKOeDslB_emucYLz2oO8oHNr1bEVQ",
+    ),
+    (
+        "WyJRZ19PNjR6cUF4ZTQxMmExMDhpcm9BIiwgInRpbWUiLCAiMjAxMi0wNC0y
+      MlQxMTozMFoiXQ",
+        "9wpjVPWuD7PK0nsQDL8B06lmdgV3LVybhHydQpTNyLI",
+    ),
+    (
+        "WyJBSngtMDk1VlBycFR0TjRRTU9xUk9BIiwgImRvY3VtZW50IiwgeyJ0eXBl
       IjogImlkY2FyZCIsICJpc3N1ZXIiOiB7Im5hbWUiOiAiU3RhZHQgQXVnc2J1
       cmciLCAiY291bnRyeSI6ICJERSJ9LCAibnVtYmVyIjogIjUzNTU0NTU0Iiwg
       ImRhdGVfb2ZfaXNzdWFuY2UiOiAiMjAxMC0wMy0yMyIsICJkYXRlX29mX2V4
-      cGlyeSI6ICIyMDIwLTAzLTIyIn1d", "IhwFrWUB63RcZq9yvgZ0XPc7Gowh3O2kqXeBIswg1B4"),
-    ("WyJQYzMzSk0yTGNoY1VfbEhnZ3ZfdWZRIiwgeyJfc2QiOiBbIjl3cGpWUFd1
+      cGlyeSI6ICIyMDIwLTAzLTIyIn1d",
+        "IhwFrWUB63RcZq9yvgZ0XPc7Gowh3O2kqXeBIswg1B4",
+    ),
+    (
+        "WyJQYzMzSk0yTGNoY1VfbEhnZ3ZfdWZRIiwgeyJfc2QiOiBbIjl3cGpWUFd1
       RDdQSzBuc1FETDhCMDZsbWRnVjNMVnliaEh5ZFFwVE55TEkiLCAiRzVFbmhP
       QU9vVTlYXzZRTU52ekZYanBFQV9SYy1BRXRtMWJHX3djYUtJayIsICJJaHdG
       cldVQjYzUmNacTl5dmdaMFhQYzdHb3doM08ya3FYZUJJc3dnMUI0IiwgIldw
       eFE0SFNvRXRjVG1DQ0tPZURzbEJfZW11Y1lMejJvTzhvSE5yMWJFVlEiXX1d",
-     "tYJ0TDucyZZCRMbROG4qRO5vkPSFRxFhUELc18CSl3k"),
-    ("WyJHMDJOU3JRZmpGWFE3SW8wOXN5YWpBIiwgImdpdmVuX25hbWUiLCAiTWF4
-      Il0", "S_498bbpKzB6Eanftss0xc7cOaoneRr3pKr7NdRmsMo"),
-    ("WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgImZhbWlseV9uYW1lIiwgIk1c
-      dTAwZmNsbGVyIl0", "Wxh_sV3iRH9bgrTBJi-aYHNCLt-vjhX1sd-igOf_9lk"),
-    ("WyJuUHVvUW5rUkZxM0JJZUFtN0FuWEZBIiwgIm5hdGlvbmFsaXRpZXMiLCBb
-      IkRFIl1d", "hvDXhwmGcJQsBCA2OtjuLAcwAMpDsaU0nkovcKOqWNE"),
-    ("WyI1YlBzMUlxdVpOYTBoa2FGenp6Wk53IiwgImJpcnRoZGF0ZSIsICIxOTU2
-      LTAxLTI4Il0", "WNA-UNK7F_zhsAb9syWO6IIQ1uHlTmOU8r8CvJ0cIMk"),
-    ("WyI1YTJXMF9OcmxFWnpmcW1rXzdQcS13IiwgInBsYWNlX29mX2JpcnRoIiwg
+        "tYJ0TDucyZZCRMbROG4qRO5vkPSFRxFhUELc18CSl3k",
+    ),
+    (
+        "WyJHMDJOU3JRZmpGWFE3SW8wOXN5YWpBIiwgImdpdmVuX25hbWUiLCAiTWF4
+      Il0",
+        "S_498bbpKzB6Eanftss0xc7cOaoneRr3pKr7NdRmsMo",
+    ),
+    (
+        "WyJsa2x4RjVqTVlsR1RQVW92TU5JdkNBIiwgImZhbWlseV9uYW1lIiwgIk1c
+      dTAwZmNsbGVyIl0",
+        "Wxh_sV3iRH9bgrTBJi-aYHNCLt-vjhX1sd-igOf_9lk",
+    ),
+    (
+        "WyJuUHVvUW5rUkZxM0JJZUFtN0FuWEZBIiwgIm5hdGlvbmFsaXRpZXMiLCBb
+      IkRFIl1d",
+        "hvDXhwmGcJQsBCA2OtjuLAcwAMpDsaU0nkovcKOqWNE",
+    ),
+    (
+        "WyI1YlBzMUlxdVpOYTBoa2FGenp6Wk53IiwgImJpcnRoZGF0ZSIsICIxOTU2
+      LTAxLTI4Il0",
+        "WNA-UNK7F_zhsAb9syWO6IIQ1uHlTmOU8r8CvJ0cIMk",
+    ),
+    (
+        "WyI1YTJXMF9OcmxFWnpmcW1rXzdQcS13IiwgInBsYWNlX29mX2JpcnRoIiwg
       eyJjb3VudHJ5IjogIklTIiwgImxvY2FsaXR5IjogIlx1MDBkZXlra3ZhYlx1
-      MDBlNmphcmtsYXVzdHVyIn1d", "RiOiCn6_w5ZHaadkQMrcQJf0Jte5RwurRs54231DTlo"),
-    ("WyJ5MXNWVTV3ZGZKYWhWZGd3UGdTN1JRIiwgImFkZHJlc3MiLCB7ImxvY2Fs
+      MDBlNmphcmtsYXVzdHVyIn1d",
+        "RiOiCn6_w5ZHaadkQMrcQJf0Jte5RwurRs54231DTlo",
+    ),
+    (
+        "WyJ5MXNWVTV3ZGZKYWhWZGd3UGdTN1JRIiwgImFkZHJlc3MiLCB7ImxvY2Fs
       aXR5IjogIk1heHN0YWR0IiwgInBvc3RhbF9jb2RlIjogIjEyMzQ0IiwgImNv
       dW50cnkiOiAiREUiLCAic3RyZWV0X2FkZHJlc3MiOiAiV2VpZGVuc3RyYVx1
-      MDBkZmUgMjIifV0", "_O-wJiH3enSB4ROHntToQT8JmLtz-mhO2f1c89XoerQ"),
-    ("WyJIYlE0WDhzclZXM1FEeG5JSmRxeU9BIiwgImJpcnRoX21pZGRsZV9uYW1l
-      IiwgIlRpbW90aGV1cyJd", "otkxuT14nBiwzNJ3MPaOitOl9pVnXOaEHal_xkyNfKI"),
-    ("WyJDOUdTb3VqdmlKcXVFZ1lmb2pDYjFBIiwgInNhbHV0YXRpb24iLCAiRHIu
-      Il0", "-aSznId9mWM8ocuQolCllsxVggq1-vHW4OtnhUtVmWw"),
-    ("WyJreDVrRjE3Vi14MEptd1V4OXZndnR3IiwgIm1zaXNkbiIsICI0OTEyMzQ1
-      Njc4OSJd", "IKbrYNn3vA7WEFrysvbdBJjDDU_EvQIr0W18vTRpUSg"),
+      MDBkZmUgMjIifV0",
+        "_O-wJiH3enSB4ROHntToQT8JmLtz-mhO2f1c89XoerQ",
+    ),
+    (
+        "WyJIYlE0WDhzclZXM1FEeG5JSmRxeU9BIiwgImJpcnRoX21pZGRsZV9uYW1l
+      IiwgIlRpbW90aGV1cyJd",
+        "otkxuT14nBiwzNJ3MPaOitOl9pVnXOaEHal_xkyNfKI",
+    ),
+    (
+        "WyJDOUdTb3VqdmlKcXVFZ1lmb2pDYjFBIiwgInNhbHV0YXRpb24iLCAiRHIu
+      Il0",
+        "-aSznId9mWM8ocuQolCllsxVggq1-vHW4OtnhUtVmWw",
+    ),
+    (
+        "WyJreDVrRjE3Vi14MEptd1V4OXZndnR3IiwgIm1zaXNkbiIsICI0OTEyMzQ1
+      Njc4OSJd",
+        "IKbrYNn3vA7WEFrysvbdBJjDDU_EvQIr0W18vTRpUSg",
+    ),
 ];
 
 #[test]
@@ -133,7 +231,11 @@ fn every_example_disclosure_has_the_rfc_digest() {
         assert_eq!(&digest(&text), expected, "{text}");
         let parsed = Disclosure::parse(&text, 0).unwrap();
         assert_eq!(parsed.digest(), *expected);
-        assert_eq!(parsed.salt().len(), 22, "128-bit salts, as the RFC recommends");
+        assert_eq!(
+            parsed.salt().len(),
+            22,
+            "128-bit salts, as the RFC recommends"
+        );
     }
 }
 
@@ -143,12 +245,18 @@ fn example_disclosures_decode_to_the_rfc_contents() {
     assert_eq!(given.salt(), "2GLC42sKQveCfGfryNRN9w");
     assert_eq!(
         given.disclosed(),
-        &Disclosed::Member { name: "given_name".into(), value: json!("John") }
+        &Disclosed::Member {
+            name: "given_name".into(),
+            value: json!("John")
+        }
     );
     let verified = Disclosure::parse(&squash(DIGESTS[4].0), 0).unwrap();
     assert_eq!(
         verified.disclosed(),
-        &Disclosed::Member { name: "phone_number_verified".into(), value: json!(true) }
+        &Disclosed::Member {
+            name: "phone_number_verified".into(),
+            value: json!(true)
+        }
     );
     let us = Disclosure::parse(&squash(DIGESTS[8].0), 0).unwrap();
     assert_eq!(us.disclosed(), &Disclosed::Element { value: json!("US") });
@@ -156,7 +264,10 @@ fn example_disclosures_decode_to_the_rfc_contents() {
     let mueller = Disclosure::parse(&squash(DIGESTS[25].0), 0).unwrap();
     assert_eq!(
         mueller.disclosed(),
-        &Disclosed::Member { name: "family_name".into(), value: json!("Müller") }
+        &Disclosed::Member {
+            name: "family_name".into(),
+            value: json!("Müller")
+        }
     );
 }
 
@@ -213,7 +324,11 @@ const PRESENTATION_5_2: &str = "
    cUqBPAXVh0XAL8of4_Sp71g";
 
 fn rfc_binding(nonce: &'static str, audience: &'static str) -> KeyBinding<'static> {
-    KeyBinding::Required { audience, nonce, max_age_secs: 300 }
+    KeyBinding::Required {
+        audience,
+        nonce,
+        max_age_secs: 300,
+    }
 }
 
 #[test]
@@ -243,7 +358,12 @@ fn the_section_5_presentation_verifies_with_its_key_binding() {
     assert_eq!(Value::Object(verified.claims().clone()), expected);
     assert_eq!(
         verified.disclosed(),
-        ["/address", "/family_name", "/given_name", "/nationalities/0"]
+        [
+            "/address",
+            "/family_name",
+            "/given_name",
+            "/nationalities/0"
+        ]
     );
 }
 
@@ -252,33 +372,57 @@ fn the_section_5_presentation_is_refused_for_another_nonce_audience_or_time() {
     let keys = rfc_issuer_keys();
     let presentation = squash(PRESENTATION_5_2);
     let check = rfc_check(&keys);
-    let refused = |binding, check: &IssuerCheck<'_>| verify(&presentation, check, binding).unwrap_err();
+    let refused =
+        |binding, check: &IssuerCheck<'_>| verify(&presentation, check, binding).unwrap_err();
     assert!(matches!(
-        refused(rfc_binding("1234567891", "https://verifier.example.org"), &check),
+        refused(
+            rfc_binding("1234567891", "https://verifier.example.org"),
+            &check
+        ),
         Error::KeyBindingNonce
     ));
     assert!(matches!(
-        refused(rfc_binding("1234567890", "https://other.example.org"), &check),
+        refused(
+            rfc_binding("1234567890", "https://other.example.org"),
+            &check
+        ),
         Error::KeyBindingAudience
     ));
-    let an_hour_later = IssuerCheck { now: RFC_NOW + 3600, ..check.clone() };
+    let an_hour_later = IssuerCheck {
+        now: RFC_NOW + 3600,
+        ..check.clone()
+    };
     assert!(matches!(
-        refused(rfc_binding("1234567890", "https://verifier.example.org"), &an_hour_later),
+        refused(
+            rfc_binding("1234567890", "https://verifier.example.org"),
+            &an_hour_later
+        ),
         Error::KeyBindingTime
     ));
     // A verifier that does not ask for key binding is not handed one to ignore.
-    assert!(matches!(refused(KeyBinding::NotRequired, &check), Error::KeyBindingUnexpected));
+    assert!(matches!(
+        refused(KeyBinding::NotRequired, &check),
+        Error::KeyBindingUnexpected
+    ));
     // Without the KB-JWT, a verifier that requires binding refuses (§7.3 step 2).
     let stripped = &presentation[..=presentation.rfind('~').unwrap()];
     assert!(matches!(
-        verify(stripped, &check, rfc_binding("1234567890", "https://verifier.example.org")),
+        verify(
+            stripped,
+            &check,
+            rfc_binding("1234567890", "https://verifier.example.org")
+        ),
         Err(Error::KeyBindingMissing)
     ));
     // Dropping one disclosure breaks `sd_hash`, though every remaining part is genuine.
     let mut parts: Vec<&str> = presentation.split('~').collect();
     parts.remove(2);
     assert!(matches!(
-        verify(&parts.join("~"), &check, rfc_binding("1234567890", "https://verifier.example.org")),
+        verify(
+            &parts.join("~"),
+            &check,
+            rfc_binding("1234567890", "https://verifier.example.org")
+        ),
         Err(Error::KeyBindingSdHash)
     ));
 }
@@ -292,9 +436,16 @@ fn the_section_5_issuance_is_received_and_presented_by_path() {
     assert_eq!(
         held.disclosable(),
         [
-            "/address", "/birthdate", "/email", "/family_name", "/given_name",
-            "/nationalities/0", "/nationalities/1", "/phone_number",
-            "/phone_number_verified", "/updated_at"
+            "/address",
+            "/birthdate",
+            "/email",
+            "/family_name",
+            "/given_name",
+            "/nationalities/0",
+            "/nationalities/1",
+            "/phone_number",
+            "/phone_number_verified",
+            "/updated_at"
         ]
     );
     assert_eq!(held.claims()["nationalities"], json!(["US", "DE"]));
@@ -302,7 +453,12 @@ fn the_section_5_issuance_is_received_and_presented_by_path() {
 
     // The same four disclosures §5.2 presents, chosen by path.
     let presented = held
-        .present(&["/given_name", "/family_name", "/address", "/nationalities/0"])
+        .present(&[
+            "/given_name",
+            "/family_name",
+            "/address",
+            "/nationalities/0",
+        ])
         .unwrap();
     let rfc = squash(PRESENTATION_5_2);
     let mut ours: Vec<&str> = presented.split('~').collect();
@@ -348,7 +504,12 @@ const PRESENTATION_A_2: &str = "
 #[test]
 fn the_verified_claims_example_verifies_to_the_rfc_payload() {
     let keys = rfc_issuer_keys();
-    let verified = verify(&squash(PRESENTATION_A_2), &rfc_check(&keys), KeyBinding::NotRequired).unwrap();
+    let verified = verify(
+        &squash(PRESENTATION_A_2),
+        &rfc_check(&keys),
+        KeyBinding::NotRequired,
+    )
+    .unwrap();
     let expected = json!({
         "iss": "https://issuer.example.com",
         "iat": 1683000000,
@@ -421,7 +582,12 @@ const PRESENTATION_A_1: &str = "
 #[test]
 fn the_decoy_example_verifies_to_the_rfc_payload() {
     let keys = rfc_issuer_keys();
-    let verified = verify(&squash(PRESENTATION_A_1), &rfc_check(&keys), KeyBinding::NotRequired).unwrap();
+    let verified = verify(
+        &squash(PRESENTATION_A_1),
+        &rfc_check(&keys),
+        KeyBinding::NotRequired,
+    )
+    .unwrap();
     let expected = json!({
         "iss": "https://issuer.example.com",
         "iat": 1683000000,
@@ -437,20 +603,33 @@ fn the_examples_are_refused_with_another_key_type_or_issuer() {
     let presentation = squash(PRESENTATION_A_1);
     let other_key = [sdjwt::Es256Key::generate().unwrap().public_jwk().clone()];
     assert!(matches!(
-        verify(&presentation, &rfc_check(&other_key), KeyBinding::NotRequired),
+        verify(
+            &presentation,
+            &rfc_check(&other_key),
+            KeyBinding::NotRequired
+        ),
         Err(Error::Signature)
     ));
-    let broker_typ = IssuerCheck { typ: sdjwt::TYP_SD_JWT, ..rfc_check(&keys) };
+    let broker_typ = IssuerCheck {
+        typ: sdjwt::TYP_SD_JWT,
+        ..rfc_check(&keys)
+    };
     assert!(matches!(
         verify(&presentation, &broker_typ, KeyBinding::NotRequired),
         Err(Error::Typ { .. })
     ));
-    let other_issuer = IssuerCheck { issuer: Some("https://broker.example"), ..rfc_check(&keys) };
+    let other_issuer = IssuerCheck {
+        issuer: Some("https://broker.example"),
+        ..rfc_check(&keys)
+    };
     assert!(matches!(
         verify(&presentation, &other_issuer, KeyBinding::NotRequired),
         Err(Error::Issuer)
     ));
-    let after_expiry = IssuerCheck { now: 1_883_000_000 + 61, ..rfc_check(&keys) };
+    let after_expiry = IssuerCheck {
+        now: 1_883_000_000 + 61,
+        ..rfc_check(&keys)
+    };
     assert!(matches!(
         verify(&presentation, &after_expiry, KeyBinding::NotRequired),
         Err(Error::Expired)
