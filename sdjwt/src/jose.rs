@@ -1,6 +1,7 @@
 //! The JOSE this crate needs, on ring only: public JWKs (EC P-256 for ES256, OKP Ed25519 for
-//! EdDSA), compact JWS parsing and checking, the [`Signer`] through which the issuer and the
-//! holder sign, and an ES256 key ([`Es256Key`]) for holders and tests.
+//! EdDSA, RSA for RS256 and PS256 — the algorithms a department may register keys for), compact
+//! JWS parsing and checking, the [`Signer`] through which the issuer and the holder sign, and an
+//! ES256 key ([`Es256Key`]) for holders and tests.
 //!
 //! Only asymmetric algorithms are accepted: `none` and HMAC can never verify here.
 
@@ -13,18 +14,23 @@ use serde_json::{Map, Value, json};
 use crate::Error;
 use crate::encoding::{b64, b64_decode, decode_object, is_b64url};
 
-/// A JWS algorithm this crate signs or verifies with.
+/// A JWS algorithm this crate verifies (and, for ES256, signs) with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
     Es256,
     EdDsa,
+    Rs256,
+    Ps256,
 }
 
 impl Algorithm {
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "ES256" => Some(Self::Es256),
-            "EdDSA" => Some(Self::EdDsa),
+            // `Ed25519` is RFC 9864's fully-specified name for the same algorithm.
+            "EdDSA" | "Ed25519" => Some(Self::EdDsa),
+            "RS256" => Some(Self::Rs256),
+            "PS256" => Some(Self::Ps256),
             _ => None,
         }
     }
@@ -33,6 +39,8 @@ impl Algorithm {
         match self {
             Self::Es256 => "ES256",
             Self::EdDsa => "EdDSA",
+            Self::Rs256 => "RS256",
+            Self::Ps256 => "PS256",
         }
     }
 }
@@ -46,6 +54,22 @@ enum PublicKey {
     Ed25519 {
         x: Vec<u8>,
     },
+    /// Big-endian modulus and exponent (ring refuses moduli under 2048 bits when verifying).
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+}
+
+impl PublicKey {
+    fn fits(&self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (Self::P256 { .. }, Algorithm::Es256)
+                | (Self::Ed25519 { .. }, Algorithm::EdDsa)
+                | (Self::Rsa { .. }, Algorithm::Rs256 | Algorithm::Ps256)
+        )
+    }
 }
 
 /// A public signing key as a JWK (RFC 7517): the issuer's (to verify SD-JWTs) or the holder's
@@ -54,6 +78,8 @@ enum PublicKey {
 pub struct Jwk {
     key: PublicKey,
     kid: Option<String>,
+    /// The JWK's own `alg`, when it names one: then only that algorithm verifies with it.
+    alg: Option<Algorithm>,
 }
 
 impl fmt::Debug for Jwk {
@@ -61,6 +87,7 @@ impl fmt::Debug for Jwk {
         let kty = match self.key {
             PublicKey::P256 { .. } => "EC P-256",
             PublicKey::Ed25519 { .. } => "OKP Ed25519",
+            PublicKey::Rsa { .. } => "RSA",
         };
         f.debug_struct("Jwk")
             .field("kty", &kty)
@@ -71,7 +98,8 @@ impl fmt::Debug for Jwk {
 
 impl Jwk {
     /// Reads a public JWK. Refuses private key material (`d` and the RSA/oct members), keys
-    /// other than P-256 and Ed25519, `use` other than `sig`, and an `alg` that does not fit the key.
+    /// other than P-256, Ed25519 and RSA, `use` other than `sig`, and an `alg` that does not fit
+    /// the key.
     pub fn from_json(value: &Value) -> Result<Self, Error> {
         let Value::Object(jwk) = value else {
             return Err(Error::Key {
@@ -85,31 +113,37 @@ impl Jwk {
             return Err(Error::PrivateKeyMaterial);
         }
         let text = |member: &str| jwk.get(member).and_then(Value::as_str);
-        let coordinate = |member: &str| {
+        let bytes = |member: &str| {
             text(member)
                 .filter(|t| is_b64url(t))
                 .and_then(b64_decode)
-                .filter(|bytes| bytes.len() == 32)
                 .ok_or(Error::Key {
-                    what: "bad coordinate",
+                    what: "bad key member",
                 })
         };
-        let (key, alg) = match (text("kty"), text("crv")) {
+        let coordinate = |member: &str| match bytes(member)? {
+            c if c.len() == 32 => Ok(c),
+            _ => Err(Error::Key {
+                what: "bad coordinate",
+            }),
+        };
+        let key = match (text("kty"), text("crv")) {
             (Some("EC"), Some("P-256")) => {
                 let mut point = vec![4];
                 point.extend(coordinate("x")?);
                 point.extend(coordinate("y")?);
-                (PublicKey::P256 { point }, Algorithm::Es256)
+                PublicKey::P256 { point }
             }
-            (Some("OKP"), Some("Ed25519")) => (
-                PublicKey::Ed25519 {
-                    x: coordinate("x")?,
-                },
-                Algorithm::EdDsa,
-            ),
+            (Some("OKP"), Some("Ed25519")) => PublicKey::Ed25519 {
+                x: coordinate("x")?,
+            },
+            (Some("RSA"), None) => PublicKey::Rsa {
+                n: bytes("n")?,
+                e: bytes("e")?,
+            },
             _ => {
                 return Err(Error::Key {
-                    what: "not an ec p-256 or ed25519 key",
+                    what: "not a p-256, ed25519 or rsa key",
                 });
             }
         };
@@ -118,11 +152,22 @@ impl Jwk {
                 what: "not a signing key",
             });
         }
-        if jwk.get("alg").is_some_and(|a| a != alg.name()) {
-            return Err(Error::Key {
-                what: "alg does not fit the key",
-            });
-        }
+        let alg = match jwk.get("alg") {
+            None => None,
+            Some(Value::String(name)) => match Algorithm::from_name(name) {
+                Some(alg) if key.fits(alg) => Some(alg),
+                _ => {
+                    return Err(Error::Key {
+                        what: "alg does not fit the key",
+                    });
+                }
+            },
+            Some(_) => {
+                return Err(Error::Key {
+                    what: "alg does not fit the key",
+                });
+            }
+        };
         let kid = match jwk.get("kid") {
             None => None,
             Some(Value::String(kid)) => Some(kid.clone()),
@@ -132,10 +177,11 @@ impl Jwk {
                 });
             }
         };
-        Ok(Self { key, kid })
+        Ok(Self { key, kid, alg })
     }
 
-    /// The public members only (`kty`, `crv`, `x`, `y`, and `kid` if any): what goes in `cnf`.
+    /// The public members only (`kty` and the key's own, plus `kid` and `alg` if it had them):
+    /// what goes in `cnf`.
     pub fn to_json(&self) -> Value {
         let mut jwk = match &self.key {
             PublicKey::P256 { point } => json!({
@@ -143,9 +189,16 @@ impl Jwk {
                 "x": b64(&point[1..33]), "y": b64(&point[33..65]),
             }),
             PublicKey::Ed25519 { x } => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(x)}),
+            PublicKey::Rsa { n, e } => json!({"kty": "RSA", "n": b64(n), "e": b64(e)}),
         };
-        if let (Some(kid), Value::Object(map)) = (&self.kid, &mut jwk) {
-            map.insert("kid".into(), Value::String(kid.clone()));
+        if let Value::Object(map) = &mut jwk {
+            if let Some(kid) = &self.kid {
+                map.insert("kid".into(), Value::String(kid.clone()));
+            }
+            // Kept so that a bound key stays pinned to its one algorithm.
+            if let Some(alg) = self.alg {
+                map.insert("alg".into(), Value::String(alg.name().into()));
+            }
         }
         jwk
     }
@@ -154,22 +207,24 @@ impl Jwk {
         self.kid.as_deref()
     }
 
-    fn algorithm(&self) -> Algorithm {
-        match self.key {
-            PublicKey::P256 { .. } => Algorithm::Es256,
-            PublicKey::Ed25519 { .. } => Algorithm::EdDsa,
-        }
+    fn accepts(&self, alg: Algorithm) -> bool {
+        self.key.fits(alg) && self.alg.is_none_or(|own| own == alg)
     }
 
-    fn verifies(&self, signing_input: &[u8], signature: &[u8]) -> bool {
-        let result = match &self.key {
-            PublicKey::P256 { point } => {
+    fn verifies(&self, alg: Algorithm, signing_input: &[u8], signature: &[u8]) -> bool {
+        let result = match (&self.key, alg) {
+            (PublicKey::P256 { point }, Algorithm::Es256) => {
                 sig::UnparsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point)
                     .verify(signing_input, signature)
             }
-            PublicKey::Ed25519 { x } => {
+            (PublicKey::Ed25519 { x }, Algorithm::EdDsa) => {
                 sig::UnparsedPublicKey::new(&sig::ED25519, x).verify(signing_input, signature)
             }
+            (PublicKey::Rsa { n, e }, Algorithm::Rs256) => sig::RsaPublicKeyComponents { n, e }
+                .verify(&sig::RSA_PKCS1_2048_8192_SHA256, signing_input, signature),
+            (PublicKey::Rsa { n, e }, Algorithm::Ps256) => sig::RsaPublicKeyComponents { n, e }
+                .verify(&sig::RSA_PSS_2048_8192_SHA256, signing_input, signature),
+            _ => return false,
         };
         result.is_ok()
     }
@@ -287,10 +342,10 @@ impl<'a> Jws<'a> {
         if self.header.contains_key("crit") {
             return Err(Error::Algorithm);
         }
-        if key.algorithm() != alg {
+        if !key.accepts(alg) {
             return Err(Error::Algorithm);
         }
-        if key.verifies(self.signing_input.as_bytes(), &self.signature) {
+        if key.verifies(alg, self.signing_input.as_bytes(), &self.signature) {
             Ok(())
         } else {
             Err(Error::Signature)
@@ -345,6 +400,7 @@ impl Es256Key {
                 point: point.to_vec(),
             },
             kid: None,
+            alg: None,
         };
         Ok(Self { pair, jwk })
     }
@@ -490,6 +546,37 @@ mod tests {
         assert!(matches!(
             Jws::parse(&token).unwrap().verify(&two),
             Err(Error::UnknownKey)
+        ));
+    }
+
+    #[test]
+    fn an_ed25519_jwk_verifies_eddsa_and_its_fully_specified_name() {
+        use ring::signature::Ed25519KeyPair;
+        let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(der.as_ref()).unwrap();
+        let jwk = Jwk::from_json(&json!({
+            "kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref())
+        }))
+        .unwrap();
+        for alg in ["EdDSA", "Ed25519"] {
+            let input = format!("{}.{}", b64(json!({"alg": alg}).to_string()), b64("{}"));
+            let token = format!("{input}.{}", b64(pair.sign(input.as_bytes())));
+            Jws::parse(&token)
+                .unwrap()
+                .verify(std::slice::from_ref(&jwk))
+                .unwrap();
+        }
+        let es256 = format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"ES256"}"#),
+            b64("{}"),
+            b64([0u8; 64])
+        );
+        assert!(matches!(
+            Jws::parse(&es256)
+                .unwrap()
+                .verify(std::slice::from_ref(&jwk)),
+            Err(Error::Algorithm)
         ));
     }
 }

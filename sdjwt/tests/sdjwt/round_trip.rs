@@ -7,7 +7,9 @@ use ring::rand::SystemRandom;
 use sdjwt::{Credential, Decoys, Error, Issuer, KeyBinding, Randomness, TYP_SD_JWT, verify};
 use serde_json::{Value, json};
 
-use crate::support::{NOW, RELEASE_PATHS, World, payload_of, release, request, required, unb64};
+use crate::support::{
+    NOW, RELEASE_PATHS, RsaHolder, World, payload_of, release, request, required, unb64,
+};
 
 fn digests_in(value: &Value, out: &mut Vec<String>) {
     match value {
@@ -447,4 +449,43 @@ fn a_signer_closure_stands_in_for_the_broker_key_store() {
         .unwrap();
     assert_eq!(world.receive(issued.compact()).disclosable().len(), 14);
     assert!(!format!("{issued:?}").contains("Alice"));
+}
+
+#[test]
+fn a_department_rsa_key_can_be_the_holder_key() {
+    let world = World::new();
+    for pss in [false, true] {
+        let department = RsaHolder::new(pss);
+        let issued = Issuer::new()
+            .issue(
+                &release(),
+                &RELEASE_PATHS,
+                Some(&department.public_jwk()),
+                &world.issuer,
+            )
+            .unwrap();
+        let held = world.receive(issued.compact());
+        assert_eq!(held.holder_key().unwrap().to_json()["kty"], "RSA");
+        let presentation = held
+            .present_bound(
+                &["/verified_claims/1/claims/birthdate"],
+                &request(),
+                &department,
+            )
+            .unwrap();
+        let verified = verify(&presentation, &world.check(), required()).unwrap();
+        assert_eq!(
+            verified.claims()["verified_claims"][1]["claims"]["birthdate"],
+            "1958-04-12"
+        );
+        // The JWK says which RSA algorithm it is for; the other one is refused.
+        let other = RsaHolder::new(!pss);
+        let crossed = held
+            .present_bound(&["/verified_claims/1/claims/birthdate"], &request(), &other)
+            .unwrap();
+        assert!(matches!(
+            verify(&crossed, &world.check(), required()),
+            Err(Error::Algorithm)
+        ));
+    }
 }

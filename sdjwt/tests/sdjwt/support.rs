@@ -2,10 +2,14 @@
 //! shape, and helpers to tamper with what the issuer signed while keeping a valid signature.
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::SystemRandom;
+use ring::signature::{
+    RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaEncoding, RsaKeyPair, RsaPublicKeyComponents,
+};
 use sdjwt::{
     Credential, Es256Key, Issuer, IssuerCheck, Jwk, JwsHeader, KeyBinding, KeyBindingRequest,
-    Signer, TYP_SD_JWT,
+    Signer, SignerError, TYP_SD_JWT,
 };
 use serde_json::{Map, Value, json};
 
@@ -175,3 +179,74 @@ pub const RELEASE_PATHS: [&str; 2] = [
 
 /// Values that must never appear in an error message.
 pub const SECRETS: [&str; 5] = ["Alice", "Martin", "1958", "Sussex", "K1M"];
+
+/// A 2048-bit RSA key made for these tests only (`openssl genpkey`, PKCS#8): departments may
+/// register RS256 and PS256 keys, and the broker may bind one as the holder key.
+const TEST_RSA_PKCS8: [&str; 17] = [
+    "MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQC+ETz6gWOE9hjV4x46lVtDJF1K4r9T3R7G1tnFcYgZHReo",
+    "kpf0j83pj3nqZCP3AxMPPW4ihGTzvTRj2SoWmXzvUYvq41rvga/fHDd1zjCsYPPIeU637c5l3zn4T4TADDhjwk+k2mZLIgoB",
+    "yy4J6/fqI5tGHxJvczM2GpU4AmJyvET5KDuLd0a3HzDQ4YCiXYmugnPWJUT7cpWLK0CR3bDKpLRGXPBzE68o9N5XFMlXexzd",
+    "/ZwjhTeUmWWYOUhZJAJtiBXxG6XoKWrP3fCjwIunWVoviLeG0343LEBpx8Yw8TDZcRi5q+4pdibIVS5CIVVXq16g408xTWg3",
+    "m5mbuidZAgMBAAECggEAJOY9V6fTfY52g124smhpI5eVehKb0Oj6juFKvXt9T9zXST2OfScG85tMcK4Y0l15L4n+Tfq0i6JV",
+    "n7XbJzCMsfx7pLIXZyyfC3pTpQ4O4oRfB7JPT0N+gMYN39B2Rf+JWgqxAiD5X4g/95mtujTiuETJ4hrprhPoIw6Vnh5OZRYk",
+    "TAzpueb41CodFKyIdoEAZQzD4/mdX99K2eRQMEyEvH8HbeDeNQHcv7owNm78CieGjMf991+zw/yg17Bqu8B67ZkZ4UjJJGFo",
+    "o9qp3LYhgqiAY5DoAPCj9AN2dZWr0piR6N7uqI2bZ1zt+QNNDMy0IwHf/K1hpT23YjdXJ+3DNQKBgQD1mm8g3oKjBaX+aWvP",
+    "wcnYpkJT7WKSkm2H/+fcf6hURnE5Uf8jm2Eqx0ctpWsperWb4aEHGplmvqwRGtfmKbKRvU84i51fad7J/6NV5Ow+bIIAfbmr",
+    "ePE3dMrM1snZzj1njN4VdIUOb8XdOI6on+DG3oU9tREvzcFGLkcCOvpKlQKBgQDGHPg3k93AqMHfbQQJZbS03oRdcYFfjHQw",
+    "mHGpZ5TJsh24qAhi5RDsTYn6LqSet75AU7MSIKpHrztv0TkSyS5A9KG5WPwlhbXBTtePr8YwB2rqCzLo03nNVpInboKyREgz",
+    "fK0Eo3y4Mu3N85vN+weH55X9S+jaOglH5lsy0Ia8tQKBgQCWI10xy7Qych6CQvG8JGv+u8wqQCCVF1xL2h1kRsmhExrd/oko",
+    "vDCPFRknB0tWJQRmEWz9yb3i+EZ5gl5e/jiCLScDmx2OGUsvUs4HkRT2KCDkqfbZoupai1P6God0VUZmSc/tb7hzFdLwJEXZ",
+    "QTsIdzkeetTR00cGXv3bmDAvbQKBgQCX3MsU518b+QCsQQfQIEt2PgAfFQwD70l9ms29+u2d8tA/pWbQUCE50nJK+ggstlK7",
+    "Qq3I3otI6fVY0Hu8f8TZ++wghSq7pJRfuw0YUrhMRtNY1v7OZJVApvTgDyFWf2sNNKv4G05WcIvDzNKJAb2TGx3pjY/QAJ7u",
+    "o5ETEa/G5QKBgQClTHZ/NQd+/adAibLTVVsy9DchZgvU5KTDpwBTFXizptFABbrmS9GABNoCltjQq8GtrQZgjBOPn88ONGEt",
+    "cD5NaTfGAVyn+BTwxEXGszUBesLJ7vA1At9fhcrkfWIxo8Kl8TIht7Sjt5JXq+zI5+F5DourpFZOGDvXGgeQafLJkg==",
+];
+
+pub struct RsaHolder {
+    pair: RsaKeyPair,
+    pss: bool,
+}
+
+impl RsaHolder {
+    pub fn new(pss: bool) -> Self {
+        let der = STANDARD.decode(TEST_RSA_PKCS8.concat()).unwrap();
+        Self {
+            pair: RsaKeyPair::from_pkcs8(&der).unwrap(),
+            pss,
+        }
+    }
+
+    pub fn public_jwk(&self) -> Jwk {
+        let public = RsaPublicKeyComponents::<Vec<u8>>::from(self.pair.public());
+        Jwk::from_json(&json!({
+            "kty": "RSA",
+            "n": b64(&public.n),
+            "e": b64(&public.e),
+            "alg": if self.pss { "PS256" } else { "RS256" },
+        }))
+        .unwrap()
+    }
+}
+
+impl Signer for RsaHolder {
+    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError> {
+        let alg = if self.pss { "PS256" } else { "RS256" };
+        let header = json!({"alg": alg, "typ": header.typ}).to_string();
+        let input = format!("{}.{}", b64(header), b64(payload));
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        let padding: &'static dyn RsaEncoding = if self.pss {
+            &RSA_PSS_SHA256
+        } else {
+            &RSA_PKCS1_SHA256
+        };
+        self.pair
+            .sign(
+                padding,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| "rsa signing failed")?;
+        Ok(format!("{input}.{}", b64(signature)))
+    }
+}
