@@ -8,8 +8,9 @@ use serde_json::{Map, Value, json};
 
 use crate::disclosure::Disclosure;
 use crate::encoding::{SD_ALG, b64};
-use crate::jose::{Jwk, Signer, sign_checked};
+use crate::jose::Jwk;
 use crate::path::{ClaimPath, Pattern, Step};
+use crate::sign::{Signer, sign_checked};
 use crate::{Error, MAX_DEPTH, TYP_SD_JWT};
 
 /// Top-level claims that decide whether an SD-JWT is valid at all: RFC 9901 §9.7 says they must

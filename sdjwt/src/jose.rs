@@ -1,14 +1,12 @@
-//! The JOSE this crate needs, on ring only: public JWKs (EC P-256 for ES256, OKP Ed25519 for
-//! EdDSA, RSA for RS256 and PS256 — the algorithms a department may register keys for), compact
-//! JWS parsing and checking, the [`Signer`] through which the issuer and the holder sign, and an
-//! ES256 key ([`Es256Key`]) for holders and tests.
+//! Verifying JOSE, on ring only: public JWKs (EC P-256 for ES256, OKP Ed25519 for EdDSA, RSA
+//! for RS256 and PS256 — the algorithms a department may register keys for) and compact JWS
+//! parsing and checking. Signing is in [`crate::sign`].
 //!
 //! Only asymmetric algorithms are accepted: `none` and HMAC can never verify here.
 
 use std::fmt;
 
-use ring::rand::SystemRandom;
-use ring::signature::{self as sig, EcdsaKeyPair, KeyPair};
+use ring::signature as sig;
 use serde_json::{Map, Value, json};
 
 use crate::Error;
@@ -203,6 +201,17 @@ impl Jwk {
         jwk
     }
 
+    /// A P-256 key from its uncompressed point (0x04 ‖ x ‖ y).
+    pub(crate) fn p256(point: &[u8]) -> Self {
+        Self {
+            key: PublicKey::P256 {
+                point: point.to_vec(),
+            },
+            kid: None,
+            alg: None,
+        }
+    }
+
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
     }
@@ -230,56 +239,10 @@ impl Jwk {
     }
 }
 
-/// The protected header the crate asks a [`Signer`] for. The signer adds `alg` (and `kid` if it
-/// has one); `typ` must come back unchanged.
-#[derive(Debug, Clone, Copy)]
-pub struct JwsHeader<'a> {
-    pub typ: &'a str,
-}
-
-/// What a signer's failure is: its own error, boxed (its message must hold no secret).
-pub type SignerError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Signs a payload as a compact JWS. The broker implements it with its own key store, so no
-/// private key of the issuer ever enters this crate; a holder can use [`Es256Key`].
-pub trait Signer {
-    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError>;
-}
-
-impl<F> Signer for F
-where
-    F: Fn(&JwsHeader<'_>, &[u8]) -> Result<String, SignerError>,
-{
-    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError> {
-        self(header, payload)
-    }
-}
-
-/// Signs through `signer` and checks what came back: a compact JWS over exactly `payload`, with
-/// the `typ` asked for and an algorithm this crate can verify.
-pub(crate) fn sign_checked(
-    signer: &dyn Signer,
-    typ: &str,
-    payload: &[u8],
-) -> Result<String, Error> {
-    let token = signer
-        .sign_jws(&JwsHeader { typ }, payload)
-        .map_err(|source| Error::Signer { source })?;
-    let jws = Jws::parse(&token).ok_or(Error::SignerOutput)?;
-    let fits = jws.payload_b64 == b64(payload)
-        && jws.header.get("typ").and_then(Value::as_str) == Some(typ)
-        && jws.algorithm().is_some();
-    if fits {
-        Ok(token)
-    } else {
-        Err(Error::SignerOutput)
-    }
-}
-
 /// A compact JWS, split and decoded but not yet verified.
 pub(crate) struct Jws<'a> {
     pub(crate) header: Map<String, Value>,
-    payload_b64: &'a str,
+    pub(crate) payload_b64: &'a str,
     signing_input: &'a str,
     signature: Vec<u8>,
 }
@@ -313,7 +276,7 @@ impl<'a> Jws<'a> {
         self.header.get("typ").and_then(Value::as_str)
     }
 
-    fn algorithm(&self) -> Option<Algorithm> {
+    pub(crate) fn algorithm(&self) -> Option<Algorithm> {
         self.header
             .get("alg")
             .and_then(Value::as_str)
@@ -353,79 +316,13 @@ impl<'a> Jws<'a> {
     }
 }
 
-/// An ES256 (P-256) private key held in memory: a department's holder key in tests and tools.
-pub struct Es256Key {
-    pair: EcdsaKeyPair,
-    jwk: Jwk,
-}
-
-impl fmt::Debug for Es256Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Es256Key")
-            .field("jwk", &self.jwk)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Es256Key {
-    /// A fresh key pair as PKCS#8 DER (to store; the caller owns where).
-    pub fn generate_pkcs8() -> Result<Vec<u8>, Error> {
-        EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .map(|doc| doc.as_ref().to_vec())
-            .map_err(|_| Error::Random)
-    }
-
-    /// A fresh key pair, in memory only.
-    pub fn generate() -> Result<Self, Error> {
-        Self::from_pkcs8(&Self::generate_pkcs8()?)
-    }
-
-    pub fn from_pkcs8(der: &[u8]) -> Result<Self, Error> {
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
-            der,
-            &SystemRandom::new(),
-        )
-        .map_err(|_| Error::Key {
-            what: "not a pkcs#8 p-256 key",
-        })?;
-        let point = pair.public_key().as_ref();
-        if point.len() != 65 {
-            return Err(Error::Key {
-                what: "not a p-256 key",
-            });
-        }
-        let jwk = Jwk {
-            key: PublicKey::P256 {
-                point: point.to_vec(),
-            },
-            kid: None,
-            alg: None,
-        };
-        Ok(Self { pair, jwk })
-    }
-
-    /// The public half, to register with the issuer (it goes into `cnf`).
-    pub fn public_jwk(&self) -> &Jwk {
-        &self.jwk
-    }
-}
-
-impl Signer for Es256Key {
-    fn sign_jws(&self, header: &JwsHeader<'_>, payload: &[u8]) -> Result<String, SignerError> {
-        let header = serde_json::to_vec(&json!({"alg": "ES256", "typ": header.typ}))?;
-        let signing_input = format!("{}.{}", b64(header), b64(payload));
-        let signature = self
-            .pair
-            .sign(&SystemRandom::new(), signing_input.as_bytes())
-            .map_err(|_| "ecdsa signing failed")?;
-        Ok(format!("{signing_input}.{}", b64(signature.as_ref())))
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use ring::rand::SystemRandom;
+    use ring::signature::KeyPair;
+
     use super::*;
+    use crate::sign::{Es256Key, sign_checked};
 
     fn rfc_issuer_jwk() -> Value {
         // RFC 9901 Appendix A.5.
@@ -468,43 +365,6 @@ mod tests {
                 "{member}"
             );
         }
-    }
-
-    #[test]
-    fn es256_key_signs_what_its_public_jwk_verifies() {
-        let key = Es256Key::generate().unwrap();
-        let token = sign_checked(&key, "kb+jwt", br#"{"a":1}"#).unwrap();
-        let jws = Jws::parse(&token).unwrap();
-        assert_eq!(jws.typ(), Some("kb+jwt"));
-        jws.verify(std::slice::from_ref(key.public_jwk())).unwrap();
-        let other = Es256Key::generate().unwrap();
-        assert!(matches!(
-            jws.verify(std::slice::from_ref(other.public_jwk())),
-            Err(Error::Signature)
-        ));
-    }
-
-    #[test]
-    fn a_signer_that_changes_typ_or_payload_is_caught() {
-        let key = Es256Key::generate().unwrap();
-        let wrong_typ =
-            |_: &JwsHeader<'_>, payload: &[u8]| key.sign_jws(&JwsHeader { typ: "jwt" }, payload);
-        assert!(matches!(
-            sign_checked(&wrong_typ, "dc+sd-jwt", b"{}"),
-            Err(Error::SignerOutput)
-        ));
-        let wrong_payload = |h: &JwsHeader<'_>, _: &[u8]| key.sign_jws(h, br#"{"x":1}"#);
-        assert!(matches!(
-            sign_checked(&wrong_payload, "dc+sd-jwt", b"{}"),
-            Err(Error::SignerOutput)
-        ));
-        let failing = |_: &JwsHeader<'_>, _: &[u8]| -> Result<String, SignerError> {
-            Err("key store down".into())
-        };
-        assert!(matches!(
-            sign_checked(&failing, "dc+sd-jwt", b"{}"),
-            Err(Error::Signer { .. })
-        ));
     }
 
     #[test]

@@ -57,15 +57,17 @@ mod jose;
 pub mod path;
 mod present;
 mod process;
+mod sign;
 mod verify;
 
 pub use disclosure::{Disclosed, Disclosure};
 pub use encoding::{SD_ALG, digest};
 pub use error::Error;
 pub use issue::{Decoys, Issued, Issuer, Randomness};
-pub use jose::{Algorithm, Es256Key, Jwk, JwsHeader, Signer, SignerError};
+pub use jose::{Algorithm, Jwk};
 pub use path::ClaimPath;
 pub use present::{Credential, KeyBindingRequest};
+pub use sign::{Es256Key, JwsHeader, Signer, SignerError};
 pub use verify::{IssuerCheck, KeyBinding, Verified, verify};
 
 /// The `typ` of an issuer-signed SD-JWT from the broker (the media type `application/dc+sd-jwt`,

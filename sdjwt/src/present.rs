@@ -8,9 +8,10 @@ use serde_json::{Map, Value, json};
 
 use crate::disclosure::Disclosure;
 use crate::encoding::digest;
-use crate::jose::{Jwk, Signer, sign_checked};
+use crate::jose::Jwk;
 use crate::path::Pattern;
 use crate::process::Placement;
+use crate::sign::{Signer, sign_checked};
 use crate::verify::{IssuerCheck, check_issued, holder_key, split};
 use crate::{Error, TYP_KB_JWT};
 
