@@ -489,3 +489,51 @@ fn a_department_rsa_key_can_be_the_holder_key() {
         ));
     }
 }
+
+#[test]
+fn the_shape_documented_in_release_md_issues_and_verifies() {
+    // docs/release.md, "SD-JWT releases (format)".
+    let paths = [
+        "/sub",
+        "/purpose",
+        "/consent_id",
+        "/txn",
+        "/withheld",
+        "/verified_claims/*/claims/*",
+        "/verified_claims/*/verification/*",
+    ];
+    let world = World::new();
+    let issued = world.issue(&release(), &paths);
+    let payload = payload_of(issued.split('~').next().unwrap());
+    let mut plain: Vec<&str> = payload.keys().map(String::as_str).collect();
+    plain.sort_unstable();
+    assert_eq!(
+        plain,
+        [
+            "_sd",
+            "_sd_alg",
+            "aud",
+            "cnf",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "verified_claims"
+        ]
+    );
+    let presentation = world.present(&issued, &["/verified_claims/*/claims/birthdate"]);
+    let verified = verify(&presentation, &world.check(), required()).unwrap();
+    let mut shown: Vec<&str> = verified.claims().keys().map(String::as_str).collect();
+    shown.sort_unstable();
+    assert_eq!(
+        shown,
+        ["aud", "cnf", "exp", "iat", "iss", "jti", "verified_claims"]
+    );
+    assert_eq!(
+        verified.claims()["verified_claims"],
+        json!([
+            {"verification": {}, "claims": {}},
+            {"verification": {}, "claims": {"birthdate": "1958-04-12"}}
+        ])
+    );
+}
