@@ -4,19 +4,19 @@
 
 use std::sync::Arc;
 
-use broker::audit_log::{Action, Actor, ActorKind, AuditLog, Outcome};
-use broker::citizens::{self, Provenance, SourceKind};
-use broker::jose::b64;
-use broker::keys::{Secrets, SigningKeys};
-use broker::oauth::assertion;
-use broker::oauth::bearer::TokenVerifier;
-use broker::oauth::token::AccessClaims;
-use broker::store::testdb::TestDb;
-use broker::vault::Vault;
 use consent::{Actor as ConsentActor, Change, ConsentEvent, Mode, Uuid};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
+use services::audit_log::{Action, Actor, ActorKind, AuditLog, Outcome};
+use services::citizens::{self, Provenance, SourceKind};
+use services::jose::b64;
+use services::keys::{Secrets, SigningKeys};
+use services::oauth::assertion;
+use services::oauth::bearer::TokenVerifier;
+use services::oauth::token::AccessClaims;
+use services::vault::Vault;
+use store::testdb::TestDb;
 
 const ISSUER: &str = "http://127.0.0.1:8080";
 
@@ -26,7 +26,7 @@ fn temp_keys() -> SigningKeys {
 }
 
 fn now_s() -> i64 {
-    broker::store::now_ms() / 1000
+    store::now_ms() / 1000
 }
 
 /// The cost the floor is made of: one raw ES256 signature and verification with ring.
@@ -52,7 +52,7 @@ fn floor(c: &mut Criterion) {
 }
 
 fn client_assertion(c: &mut Criterion) {
-    broker::jose::install_crypto_provider();
+    services::jose::install_crypto_provider();
     let rng = SystemRandom::new();
     let pkcs8 =
         sig::EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -145,7 +145,7 @@ fn consent_for(citizen: Uuid, at: i64) -> consent::Consent {
 
 fn cedar_decision(c: &mut Criterion) {
     let engine = policies::PolicyEngine::load(policies::PolicySource::EMBEDDED).unwrap();
-    let now = broker::store::now_ms();
+    let now = store::now_ms();
     let consent = consent_for(Uuid::now_v7(), now);
     let attributes = ["birthdate".to_owned()];
     let request = policies::ReleaseRequest {
@@ -187,9 +187,9 @@ fn database_paths(c: &mut Criterion) {
         for i in 0..1000 {
             let id = citizens::create(&db, &vault).await.unwrap();
             let uuid = Uuid::parse_str(&id).unwrap();
-            let grant = consent_for(uuid, broker::store::now_ms());
+            let grant = consent_for(uuid, store::now_ms());
             let first = grant.history()[0].clone();
-            broker::consents::create(&db, uuid, "employment-social-development", "pension-enrolment", Mode::Ongoing, first)
+            services::consents::create(&db, uuid, "employment-social-development", "pension-enrolment", Mode::Ongoing, first)
                 .await
                 .unwrap();
             if i == 999 {
@@ -199,7 +199,7 @@ fn database_paths(c: &mut Criterion) {
                     method: "registry".into(),
                     loa: 3,
                     verified: true,
-                    recorded_at: broker::store::now_ms(),
+                    recorded_at: store::now_ms(),
                 };
                 let address = serde_json::json!({"street_address": "1 Main St", "locality": "Ottawa", "region": "ON", "postal_code": "K1A 0B1", "country": "CA"});
                 citizens::record(&db, &vault, &id, "address", &address, &provenance).await.unwrap();
@@ -211,7 +211,7 @@ fn database_paths(c: &mut Criterion) {
     });
     c.bench_function("consent/lookup_for_release", |b| {
         b.to_async(&rt).iter(|| async {
-            broker::consents::for_release(
+            services::consents::for_release(
                 &db,
                 &citizen,
                 "employment-social-development",

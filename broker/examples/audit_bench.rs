@@ -18,10 +18,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use audit::{Action, Actor, ActorKind, Hash, LogVerifier, NodeId, Outcome, StoredRecord};
-use broker::audit_log::entities::{checkpoint, head, node, record};
-use broker::audit_log::{AuditLog, KeysVerifier};
 use broker::config::{Config, DatabaseUrl};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use services::audit_log::entities::{checkpoint, head, node, record};
+use services::audit_log::{AuditLog, KeysVerifier};
 
 #[tokio::main]
 async fn main() {
@@ -45,10 +45,10 @@ async fn main() {
         },
         ..Config::default()
     };
-    let db = broker::store::connect(&config).await.unwrap();
-    broker::store::migrate(&db).await.unwrap();
-    broker::jose::install_crypto_provider();
-    let keys = Arc::new(broker::keys::open_signing_keys(&config).unwrap());
+    let db = broker::cli::connect(&config).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    services::jose::install_crypto_provider();
+    let keys = Arc::new(services::keys::open_signing_keys(&config.keys, &config.data_dir).unwrap());
     let log = AuditLog::new(
         db.clone(),
         keys.clone(),
@@ -144,7 +144,7 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 /// `LogVerifier` holding every stored checkpoint and the head row, as `broker audit verify` does.
 async fn verify(
     db: &sea_orm::DatabaseConnection,
-    keys: &broker::keys::SigningKeys,
+    keys: &services::keys::SigningKeys,
 ) -> serde_json::Value {
     const PAGE: u64 = 10_000;
     let started = Instant::now();

@@ -13,13 +13,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use broker::citizens::{self, Provenance, SourceKind};
 use broker::config::{Config, DatabaseUrl};
-use broker::departments::{self, Client, ClientKeys};
-use broker::jose::b64;
 use consent::{Actor, Change, ConsentEvent, Mode, Uuid};
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
+use services::citizens::{self, Provenance, SourceKind};
+use services::departments::{self, Client, ClientKeys};
+use services::jose::b64;
 
 const DEPARTMENT: &str = "employment-social-development";
 const PURPOSE: &str = "pension-enrolment";
@@ -54,14 +54,14 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
         database_url: Some(DatabaseUrl::new(db_url)),
         ..Config::default()
     };
-    let db = broker::store::connect(&config).await.unwrap();
-    broker::store::migrate(&db).await.unwrap();
-    let policy = broker::server::load_policy(&config).unwrap();
+    let db = broker::cli::connect(&config).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let policy = services::policy::load(&config.catalogue).unwrap();
     departments::sync_catalogue(&db, policy.catalogue().departments())
         .await
         .unwrap();
-    let secrets = broker::keys::load_secrets(&config).unwrap();
-    let vault = Arc::new(broker::vault::Vault::new(&secrets).unwrap());
+    let secrets = services::keys::load_secrets(&config.keys, &config.data_dir).unwrap();
+    let vault = Arc::new(services::vault::Vault::new(&secrets).unwrap());
     let sector = departments::get(&db, DEPARTMENT)
         .await
         .unwrap()
@@ -103,9 +103,9 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
         method: "registry".into(),
         loa: 3,
         verified: true,
-        recorded_at: broker::store::now_ms(),
+        recorded_at: store::now_ms(),
     };
-    let now = broker::store::now_ms();
+    let now = store::now_ms();
     let started = std::time::Instant::now();
     // Eight writers: seeding 100,000 citizens one transaction at a time would take minutes.
     let workers = 8;
@@ -131,7 +131,7 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
                 let citizen = Uuid::parse_str(&id).unwrap();
                 let attributes = ["address".to_owned(), "birthdate".to_owned()].into_iter().collect();
                 let grant = ConsentEvent::new(1, Actor::citizen(id.clone()), now, Change::Granted { attributes, expires_at_ms: now + year - 86_400_000 });
-                broker::consents::create(&txn, citizen, DEPARTMENT, PURPOSE, Mode::Ongoing, grant).await.unwrap();
+                services::consents::create(&txn, citizen, DEPARTMENT, PURPOSE, Mode::Ongoing, grant).await.unwrap();
                 txn.commit().await.unwrap();
                 paths.push(format!("/api/v1/subjects/{sub}/attributes?claims=birthdate,address&purpose={PURPOSE}"));
                 if w == 0 && paths.len() % 2_000 == 0 {
@@ -157,12 +157,12 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
 fn assertions(issuer: &str, out: PathBuf, count: usize) {
     let client: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("client.json")).unwrap()).unwrap();
-    let pkcs8 = broker::jose::b64_decode(client["pkcs8"].as_str().unwrap()).unwrap();
+    let pkcs8 = services::jose::b64_decode(client["pkcs8"].as_str().unwrap()).unwrap();
     let rng = SystemRandom::new();
     let pair =
         sig::EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8, &rng).unwrap();
     let header = b64(br#"{"alg":"ES256","kid":"bench-1","typ":"JWT"}"#);
-    let now = broker::store::now_ms() / 1000;
+    let now = store::now_ms() / 1000;
     let mut file =
         std::io::BufWriter::new(std::fs::File::create(out.join("assertions.txt")).unwrap());
     for _ in 0..count {

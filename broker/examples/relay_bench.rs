@@ -38,15 +38,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use broker::citizens::{self, Provenance, SourceKind};
 use broker::config::{CatalogueConfig, Config, DatabaseUrl};
-use broker::departments::{self, Department};
-use broker::relay::entities::delivery;
-use broker::relay::outbox::{self, NewChange};
-use broker::relay::{EventKind, worker};
-use broker::server::AppState;
 use consent::{Actor, Change, ConsentEvent, Mode, Uuid};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use services::citizens::{self, Provenance, SourceKind};
+use services::departments::{self, Department};
+use services::relay::Relay;
+use services::relay::entities::delivery;
+use services::relay::outbox::{self, NewChange};
+use services::relay::{EventKind, worker};
 use tokio::sync::{Semaphore, watch};
 
 const RECEIVERS: usize = 20;
@@ -118,7 +118,7 @@ async fn receive(received: web::Data<Received>, body: web::Bytes) -> HttpRespons
     let jti = std::str::from_utf8(&body)
         .ok()
         .and_then(|jws| jws.split('.').nth(1))
-        .and_then(|p| broker::jose::b64_decode(p).ok())
+        .and_then(|p| services::jose::b64_decode(p).ok())
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|v| v["jti"].as_str().map(str::to_owned));
     let Some(jti) = jti else {
@@ -190,7 +190,7 @@ fn write_policy(data_dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Connects, migrates, builds the broker's state on the bench catalogue and registers the bench
 /// departments with push delivery to `ports`.
-async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> AppState {
+async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> Relay {
     let (dir, policy_dir) = write_policy(data_dir);
     let config = Config {
         data_dir: data_dir.to_owned(),
@@ -201,9 +201,9 @@ async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> AppState {
         },
         ..Config::default()
     };
-    let db = broker::store::connect(&config).await.unwrap();
-    broker::store::migrate(&db).await.unwrap();
-    let state = AppState::build(Arc::new(config), db).unwrap();
+    let db = broker::cli::connect(&config).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let state = broker::serve::services(&config, &db).unwrap().relay;
     departments::sync_catalogue(&state.db, state.policy.catalogue().departments())
         .await
         .unwrap();
@@ -226,7 +226,7 @@ fn provenance() -> Provenance {
         method: "self-declared".into(),
         loa: 2,
         verified: false,
-        recorded_at: broker::store::now_ms(),
+        recorded_at: store::now_ms(),
     }
 }
 
@@ -236,14 +236,14 @@ fn address(n: u64) -> serde_json::Value {
 
 /// `n` citizens, each with an address, an ongoing address consent to every bench department and
 /// their pairwise ids (so the worker measures delivery, not first-time id issuance).
-async fn seed(state: &AppState, n: usize) -> Vec<String> {
+async fn seed(state: &Relay, n: usize) -> Vec<String> {
     let departments: Vec<Department> = departments::list(&state.db)
         .await
         .unwrap()
         .into_iter()
         .filter(|d| d.id.starts_with("bench-receiver-"))
         .collect();
-    let now = broker::store::now_ms();
+    let now = store::now_ms();
     let year = 365 * 86_400_000_i64;
     let workers = 8;
     let mut tasks = Vec::new();
@@ -276,7 +276,7 @@ async fn seed(state: &AppState, n: usize) -> Vec<String> {
                             expires_at_ms: now + year,
                         },
                     );
-                    broker::consents::create(&txn, citizen, &d.id, PURPOSE, Mode::Ongoing, grant)
+                    services::consents::create(&txn, citizen, &d.id, PURPOSE, Mode::Ongoing, grant)
                         .await
                         .unwrap();
                     citizens::pairwise::subject_for(
@@ -302,7 +302,7 @@ async fn seed(state: &AppState, n: usize) -> Vec<String> {
 }
 
 /// Records one move for `citizen`; returns (change id, start µs, deliveries owed).
-async fn record_one(state: &AppState, citizen: &str, n: u64) -> (String, i64, usize) {
+async fn record_one(state: &Relay, citizen: &str, n: u64) -> (String, i64, usize) {
     let started = now_us();
     let recorded = outbox::record(
         state,
@@ -340,7 +340,7 @@ async fn wait_for(received: &Received, expected: u64) {
 }
 
 /// jti → change id for every delivery row.
-async fn delivery_changes(state: &AppState) -> HashMap<String, String> {
+async fn delivery_changes(state: &Relay) -> HashMap<String, String> {
     delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Id)
@@ -392,7 +392,7 @@ fn latencies(
     (out, duplicates)
 }
 
-async fn start_worker(state: &AppState) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+async fn start_worker(state: &Relay) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, rx) = watch::channel(false);
     let handle = tokio::spawn(worker::run(state.clone(), rx));
     (stop, handle)
@@ -511,8 +511,8 @@ async fn run(db_url: &str, data_dir: &Path, changes: usize, rate: f64, citizens:
         "citizens": ids.len(),
         "seed_seconds": seed_seconds,
         "worker": {
-            "batch_size": state.config.relay.batch_size,
-            "poll_interval_ms": state.config.relay.poll_interval_ms,
+            "batch_size": state.settings.batch_size,
+            "poll_interval_ms": state.settings.poll_interval_ms,
             "push_max_concurrency": 4,
         },
         "backlog": backlog,

@@ -46,19 +46,19 @@ pub enum Command {
     Policies(PoliciesCommand),
     /// Register departments and their clients; enable or disable them.
     #[command(subcommand)]
-    Departments(crate::departments::cli::DepartmentsCommand),
+    Departments(crate::commands::departments::DepartmentsCommand),
     /// Citizens' data: erase a citizen (crypto-erasure).
     #[command(subcommand)]
-    Citizens(crate::citizens::cli::CitizensCommand),
+    Citizens(crate::commands::citizens::CitizensCommand),
     /// Consent receipts.
     #[command(subcommand)]
     Consent(ConsentCommand),
     /// The relay's deliveries to departments: list them, queue dead-lettered ones again.
     #[command(subcommand)]
-    Deliveries(crate::relay::cli::DeliveriesCommand),
+    Deliveries(crate::commands::deliveries::DeliveriesCommand),
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
-    Audit(crate::audit_log::cli::AuditCommand),
+    Audit(crate::commands::audit::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,21 +98,21 @@ pub enum CliError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] store::StoreError),
     #[error(transparent)]
-    Keys(#[from] crate::keys::KeyError),
+    Keys(#[from] services::keys::KeyError),
     #[error(transparent)]
-    Start(#[from] crate::server::StartError),
+    Start(#[from] crate::serve::StartError),
     #[error(transparent)]
     Policy(#[from] policies::PolicyError),
     #[error(transparent)]
-    Registry(#[from] crate::departments::file::RegistryError),
+    Registry(#[from] services::departments::file::RegistryError),
     #[error(transparent)]
-    Citizens(#[from] crate::citizens::CitizenError),
+    Citizens(#[from] services::citizens::CitizenError),
     #[error(transparent)]
-    Vault(#[from] crate::vault::VaultError),
+    Vault(#[from] services::vault::VaultError),
     #[error(transparent)]
-    Audit(#[from] crate::audit_log::AuditError),
+    Audit(#[from] services::audit_log::AuditError),
     #[error("database error: {0}")]
     Db(#[from] sea_orm::DbErr),
     #[error("no department `{0}`")]
@@ -120,7 +120,11 @@ pub enum CliError {
     #[error("no citizen `{0}`")]
     UnknownCitizen(String),
     #[error(transparent)]
-    Service(#[from] crate::error::Error),
+    Service(#[from] services::Error),
+    #[error(transparent)]
+    Build(#[from] services::assembly::BuildError),
+    #[error(transparent)]
+    Admin(services::admin::AdminError),
     #[error("{0}")]
     Other(String),
     /// `broker audit verify` found tampering: the finding, naming the first bad record.
@@ -157,6 +161,11 @@ pub fn load_config(cli_config: Option<&std::path::Path>) -> Result<Config, CliEr
     Ok(Config::load(cli_config, std::env::vars())?)
 }
 
+/// Opens the configured database (`database_url`, or the embedded SQLite in `data_dir`).
+pub async fn connect(config: &Config) -> Result<sea_orm::DatabaseConnection, store::StoreError> {
+    store::connect(&config.effective_database_url(), &config.database).await
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Demo(args) => crate::demo::run(args, cli.config.as_deref()).await,
@@ -167,8 +176,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Migrate => {
             let config = load_config(cli.config.as_deref())?;
-            let db = crate::store::connect(&config).await?;
-            let applied = crate::store::migrate(&db).await?;
+            let db = crate::cli::connect(&config).await?;
+            let applied = store::migrate(&db).await?;
             println!("applied {applied} migrations; schema is current");
             Ok(())
         }
@@ -197,15 +206,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Deliveries(command) => {
             let config = load_config(cli.config.as_deref())?;
-            crate::relay::cli::run(command, config).await
+            crate::commands::deliveries::run(command, config).await
         }
         Command::Departments(command) => {
             let config = load_config(cli.config.as_deref())?;
-            crate::departments::cli::run(command, config).await
+            crate::commands::departments::run(command, config).await
         }
         Command::Citizens(command) => {
             let config = load_config(cli.config.as_deref())?;
-            crate::citizens::cli::run(command, config).await
+            crate::commands::citizens::run(command, config).await
         }
         Command::Keys(KeysCommand::RotateData) => {
             let config = load_config(cli.config.as_deref())?;
@@ -213,7 +222,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Consent(ConsentCommand::VerifyReceipt { file }) => {
             let config = load_config(cli.config.as_deref())?;
-            let verified = crate::consents::receipts::verify_file(&config, &file).await?;
+            let verified = crate::commands::consent::verify_file(&config, &file).await?;
             println!(
                 "valid: receipt {} for consent {} ({}; {} to {} for {}; expires {}; signed by key {})",
                 verified.receipt_id,
@@ -229,36 +238,41 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Audit(command) => {
             let config = load_config(cli.config.as_deref())?;
-            crate::audit_log::cli::run(command, config).await
+            crate::commands::audit::run(command, config).await
         }
         Command::Keys(KeysCommand::Rotate) => {
             let config = load_config(cli.config.as_deref())?;
-            let kid = crate::keys::rotate_signing_key(&config)?;
+            let kid = services::keys::rotate_signing_key(&config.keys, &config.data_dir)?;
             println!("new current signing key: {kid}");
             Ok(())
         }
     }
 }
 
-/// Connects, migrates (or checks the schema), builds the state and serves until a signal.
+/// Connects, migrates (or checks the schema), builds every service and serves until a signal.
 pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
     // A bad catalogue or policy stops start-up before anything is written (one line, naming it).
-    crate::server::load_policy(&config)?;
-    let db = crate::store::connect(&config).await?;
+    services::policy::load(&config.catalogue)?;
+    let db = connect(&config).await?;
     if migrate && config.database.migrate_on_start {
-        let applied = crate::store::migrate(&db).await?;
+        let applied = store::migrate(&db).await?;
         if applied > 0 {
             tracing::info!(applied, "applied database migrations");
         }
     } else {
-        crate::store::ensure_current(&db).await?;
+        store::ensure_current(&db).await?;
     }
-    let state = crate::server::AppState::build(Arc::new(config), db)?;
-    crate::departments::sync_catalogue(&state.db, state.policy.catalogue().departments()).await?;
-    if let Some(path) = &state.config.departments.registry_path {
-        let registry = crate::departments::file::load(path)?;
-        let applied =
-            crate::departments::file::apply(&state.db, state.policy.catalogue(), &registry).await?;
+    let services = crate::serve::services(&config, &db)?;
+    services::departments::sync_catalogue(&services.db, services.policy.catalogue().departments())
+        .await?;
+    if let Some(path) = &config.departments.registry_path {
+        let registry = services::departments::file::load(path)?;
+        let applied = services::departments::file::apply(
+            &services.db,
+            services.policy.catalogue(),
+            &registry,
+        )
+        .await?;
         tracing::info!(
             added = applied.added.len(),
             updated = applied.updated.len(),
@@ -266,7 +280,7 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
             "department registry file applied"
         );
     }
-    crate::server::serve(state).await?;
+    crate::serve::serve(&config, services).await?;
     Ok(())
 }
 
@@ -276,24 +290,27 @@ pub async fn serve(config: Config, migrate: bool) -> Result<(), CliError> {
 /// can be removed). Restart running brokers afterwards so they load the new key.
 pub async fn rotate_data(config: &Config) -> Result<(), CliError> {
     use sea_orm::{EntityTrait, QuerySelect};
-    let db = crate::store::connect(config).await?;
-    crate::store::ensure_current(&db).await?;
+    let db = crate::cli::connect(config).await?;
+    store::ensure_current(&db).await?;
     if config.keys.master_keys.is_empty() {
-        let kid = crate::keys::generate_master_key(config)?;
+        let kid = services::keys::generate_master_key(&config.data_dir)?;
         println!("generated master key {kid}");
     }
-    let secrets = crate::keys::load_secrets(config)?;
-    let vault = crate::vault::Vault::new(&secrets)?;
-    let rewrapped = crate::citizens::rotate_data_keys(&db, &vault).await?;
-    let in_use: Vec<String> = crate::citizens::entities::citizen_key::Entity::find()
+    let secrets = services::keys::load_secrets(&config.keys, &config.data_dir)?;
+    let vault = services::vault::Vault::new(&secrets)?;
+    let rewrapped = services::citizens::rotate_data_keys(&db, &vault).await?;
+    let in_use: Vec<String> = services::citizens::entities::citizen_key::Entity::find()
         .select_only()
-        .column(crate::citizens::entities::citizen_key::Column::MasterKeyId)
+        .column(services::citizens::entities::citizen_key::Column::MasterKeyId)
         .distinct()
         .into_tuple::<String>()
         .all(&db)
         .await?;
-    let keys = Arc::new(crate::keys::open_signing_keys(config)?);
-    let log = crate::audit_log::AuditLog::new(
+    let keys = Arc::new(services::keys::open_signing_keys(
+        &config.keys,
+        &config.data_dir,
+    )?);
+    let log = services::audit_log::AuditLog::new(
         db.clone(),
         keys,
         audit::CheckpointPolicy {
@@ -301,7 +318,7 @@ pub async fn rotate_data(config: &Config) -> Result<(), CliError> {
             every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
         },
     );
-    let mut record = crate::audit_log::AuditLog::record(
+    let mut record = services::audit_log::AuditLog::record(
         audit::Action::AdminAction,
         audit::Outcome::Ok,
         audit::Actor::new(

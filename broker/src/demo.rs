@@ -1,7 +1,10 @@
 //! `broker demo`: the whole service on one machine with no external service: SQLite in a data
 //! directory, demo data, and the URLs to open. Each capability adds its part of the story here.
 
+pub mod consents;
 pub mod dev_provider;
+pub mod relay;
+pub mod release;
 pub mod signin;
 
 use std::path::PathBuf;
@@ -10,6 +13,20 @@ use clap::Args;
 
 use crate::cli::CliError;
 use crate::config::Config;
+
+/// What the demo seeds with: every service, and the demo's configuration.
+#[derive(Debug)]
+pub struct Seeding {
+    pub services: services::Services,
+    pub config: Config,
+}
+
+impl std::ops::Deref for Seeding {
+    type Target = services::Services;
+    fn deref(&self) -> &services::Services {
+        &self.services
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -42,7 +59,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let dev_providers = signin::start(&mut config, &data_dir, &base, args.port)
         .await
         .map_err(CliError::Other)?;
-    let receiver = crate::relay::demo::start_receiver(args.port.saturating_add(3))?;
+    let receiver = crate::demo::relay::start_receiver(args.port.saturating_add(3))?;
     let (alice, drop) = seed(&config, &receiver).await?;
     println!();
     println!(
@@ -68,7 +85,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("  Officer console     {base}/officer  (search, export, {base}/officer/unusual)");
     println!("  My consents         {base}/me/consents  (requests: {base}/me/requests)");
     println!("  Update my address   {base}/me/update  (reaches two departments; watch the status)");
-    for line in crate::relay::demo::describe(&receiver, &drop) {
+    for line in crate::demo::relay::describe(&receiver, &drop) {
         println!("{line}");
     }
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
@@ -108,16 +125,19 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
 async fn seed(
     config: &Config,
     receiver: &str,
-) -> Result<(crate::release::demo::Prepared, std::path::PathBuf), CliError> {
-    let db = crate::store::connect(config).await?;
-    crate::store::migrate(&db).await?;
-    let state = crate::server::AppState::build(std::sync::Arc::new(config.clone()), db)?;
-    let alice = crate::release::demo::prepare(&state).await?;
-    crate::consents::demo::seed_requests(&state, &alice.citizen_id)
+) -> Result<(crate::demo::release::Prepared, std::path::PathBuf), CliError> {
+    let db = crate::cli::connect(config).await?;
+    store::migrate(&db).await?;
+    let state = Seeding {
+        services: crate::serve::services(config, &db)?,
+        config: config.clone(),
+    };
+    let alice = crate::demo::release::prepare(&state).await?;
+    crate::demo::consents::seed_requests(&state.ledger, &alice.citizen_id)
         .await
         .map_err(|e| CliError::Other(format!("demo: the pension office's request: {e}")))?;
-    let drop = crate::relay::demo::prepare(&state, receiver).await?;
-    crate::relay::demo::seed_consents(&state.db, &alice.citizen_id).await?;
-    state.db.close().await?;
+    let drop = crate::demo::relay::prepare(&state, receiver).await?;
+    crate::demo::relay::seed_consents(&state.db, &alice.citizen_id).await?;
+    state.services.db.clone().close().await?;
     Ok((alice, drop))
 }

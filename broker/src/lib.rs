@@ -1,30 +1,15 @@
-//! The Tell Us Once broker: the `broker` binary and the library it is built from (also used by the
-//! end-to-end tests).
+//! The `broker` binary's library: the command line, the layered configuration, wiring (`serve`:
+//! every service built once, the web application over them, the background work), the operator
+//! commands and the demo. End-to-end tests use it to read configuration and data directories the
+//! way the binary does.
 //!
-//! This crate owns everything that touches the outside world: configuration, storage, HTTP
-//! (actix-web, which no other crate may depend on), pages, OpenID Connect, tokens, keys and the
-//! background workers. Domain rules live in `consent`, `policies`, `audit` and `adapters`.
-//!
-//! It must never log, return or put in an error an attribute value, a token or a secret.
+//! **Owns:** reading the configuration file and environment, and handing each area its part.
+//! **Never:** holds a rule of the domain (that is `services`) or a handler (that is `web`); never
+//! logs, returns or puts in an error an attribute value, a token or a secret.
 
-pub mod audit_log;
-pub mod citizens;
 pub mod cli;
+pub mod commands;
 pub mod config;
-pub mod consents;
 pub mod demo;
-pub mod departments;
-pub mod error;
-pub mod home;
-pub mod http;
-pub mod jose;
-pub mod keys;
-pub mod oauth;
-pub mod relay;
-pub mod release;
-pub mod server;
-pub mod signin;
-pub mod store;
+pub mod serve;
 pub mod telemetry;
-pub mod vault;
-pub mod web;

@@ -9,11 +9,11 @@ mod demo;
 
 use std::sync::Arc;
 
-use broker::audit_log::AuditLog;
 use broker::config::Config;
-use broker::web::session::{self, NewSession, Role};
 use broker_e2e::*;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use services::audit_log::AuditLog;
+use services::sessions::{self as session, NewSession, Role};
 
 /// The environment of a broker that signs a checkpoint every 5 records.
 fn env() -> BrokerEnv {
@@ -29,8 +29,9 @@ fn config_of(broker: &Broker) -> Config {
 
 /// The broker's own audit log, opened with its keys (as another instance would).
 fn log_of(conn: &DatabaseConnection, broker: &Broker) -> AuditLog {
-    broker::jose::install_crypto_provider();
-    let keys = broker::keys::open_signing_keys(&config_of(broker)).expect("broker keys");
+    services::jose::install_crypto_provider();
+    let keys = services::keys::open_signing_keys(&config_of(broker).keys, &broker.data_dir)
+        .expect("broker keys");
     AuditLog::new(
         conn.clone(),
         Arc::new(keys),
@@ -45,7 +46,7 @@ fn log_of(conn: &DatabaseConnection, broker: &Broker) -> AuditLog {
 async fn officer_cookie(conn: &DatabaseConnection, broker: &Broker) -> String {
     let (cookie, s) = session::start(
         conn,
-        &config_of(broker),
+        &config_of(broker).sessions,
         NewSession {
             citizen_id: None,
             role: Role::Officer,
@@ -56,11 +57,11 @@ async fn officer_cookie(conn: &DatabaseConnection, broker: &Broker) -> String {
     )
     .await
     .expect("officer session");
-    broker::signin::entities::officer_session::ActiveModel {
+    services::signin::entities::officer_session::ActiveModel {
         session_hash: Set(s.id_hash),
         officer_id: Set("olivier".into()),
         provider_id: Set("prov".into()),
-        created_at: Set(broker::store::now_ms()),
+        created_at: Set(store::now_ms()),
     }
     .insert(conn)
     .await

@@ -7,10 +7,10 @@ mod api;
 mod browser;
 mod lifecycle;
 
-use broker::consents::entities::{consent, event, receipt};
 use broker_e2e::departments::{TestDepartment, register};
 use broker_e2e::*;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use services::consents::entities::{consent, event, receipt};
 
 /// The pension office of the demo catalogue, and its sector.
 const ESD: &str = "employment-social-development";
@@ -24,7 +24,7 @@ async fn counts(db: &DatabaseConnection) -> [u64; 4] {
         consent::Entity::find().count(db).await.unwrap(),
         event::Entity::find().count(db).await.unwrap(),
         receipt::Entity::find().count(db).await.unwrap(),
-        broker::audit_log::entities::record::Entity::find()
+        services::audit_log::entities::record::Entity::find()
             .count(db)
             .await
             .unwrap(),

@@ -45,7 +45,7 @@ async fn openid_client_gets_a_bearer_token_with_each_accepted_algorithm() {
     );
     assert_eq!(out["error"], "invalid_scope", "{out}");
     // A disabled department gets no token.
-    broker::departments::set_active(&conn, "dept-1", false)
+    services::departments::set_active(&conn, "dept-1", false)
         .await
         .unwrap();
     let out = call(&broker.base, &depts[1], None, &["--get", "/healthz"]);

@@ -17,15 +17,15 @@ mod withdrawal;
 
 use std::time::{Duration, Instant};
 
-use broker::citizens::{self, Provenance, SourceKind};
-use broker::departments::{self, Department};
-use broker::relay::entities::{change, delivery as delivery_row};
 use broker_e2e::peers::Peer;
 use broker_e2e::release::RustClient;
 use broker_e2e::*;
 use consent::{Actor, Change, Consent, ConsentEvent, Mode, Uuid};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
+use services::citizens::{self, Provenance, SourceKind};
+use services::departments::{self, Department};
+use services::relay::entities::{change, delivery as delivery_row};
 
 pub const REVENUE: &str = "revenue-agency";
 pub const ESD: &str = "employment-social-development";
@@ -48,7 +48,7 @@ pub struct Relay {
     pub broker: Broker,
     pub conn: DatabaseConnection,
     pub db: TestDb,
-    pub vault: broker::vault::Vault,
+    pub vault: services::vault::Vault,
     pub pairwise: Vec<u8>,
     pub registry: RustClient,
     _dir: tempfile::TempDir,
@@ -91,8 +91,8 @@ impl Relay {
             data_dir: broker.data_dir.clone(),
             ..broker::config::Config::default()
         };
-        let secrets = broker::keys::load_secrets(&config).unwrap();
-        let vault = broker::vault::Vault::new(&secrets).unwrap();
+        let secrets = services::keys::load_secrets(&config.keys, &config.data_dir).unwrap();
+        let vault = services::vault::Vault::new(&secrets).unwrap();
         for (id, path) in [(REVENUE, "revenue"), (ESD, "esd"), (HEALTH, "health")] {
             set_delivery(
                 &conn,
@@ -149,7 +149,7 @@ impl Relay {
                 method: "asserted".into(),
                 loa,
                 verified: true,
-                recorded_at: broker::store::now_ms(),
+                recorded_at: store::now_ms(),
             },
         )
         .await
@@ -302,8 +302,8 @@ pub async fn ongoing_in(
     purpose: &str,
     attributes: &[&str],
 ) -> Consent {
-    let now = broker::store::now_ms();
-    broker::consents::create(
+    let now = store::now_ms();
+    services::consents::create(
         conn,
         Uuid::parse_str(citizen).unwrap(),
         department,

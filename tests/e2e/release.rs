@@ -218,7 +218,7 @@ async fn a_statutory_release_needs_no_consent_and_a_deceased_citizens_other_fact
             FactSpec::department("date_of_death", json!("2026-01-05"), "vital-statistics", 3),
         ])
         .await;
-    broker::citizens::mark_deceased(&world.conn, &citizen, broker::store::now_ms())
+    services::citizens::mark_deceased(&world.conn, &citizen, store::now_ms())
         .await
         .unwrap();
     let sub = world.subject(REVENUE, &citizen).await;

@@ -3,8 +3,8 @@
 //! subject a department knows them by. Sign-in itself is tested elsewhere.
 
 use broker::config::Config;
-use broker::web::session::{self, NewSession, Role};
 use sea_orm::DatabaseConnection;
+use services::sessions::{self as session, NewSession, Role};
 
 use crate::Broker;
 
@@ -27,12 +27,15 @@ fn config_of(broker: &Broker) -> Config {
 /// Creates a citizen (with a data key under the broker's master key) and starts a session at `loa`.
 pub async fn signed_in(db: &DatabaseConnection, broker: &Broker, loa: u8) -> SignedIn {
     let config = config_of(broker);
-    let secrets = broker::keys::load_secrets(&config).expect("broker secrets");
-    let vault = broker::vault::Vault::new(&secrets).expect("vault");
-    let citizen_id = broker::citizens::create(db, &vault).await.expect("citizen");
+    let secrets =
+        services::keys::load_secrets(&config.keys, &config.data_dir).expect("broker secrets");
+    let vault = services::vault::Vault::new(&secrets).expect("vault");
+    let citizen_id = services::citizens::create(db, &vault)
+        .await
+        .expect("citizen");
     let (cookie, s) = session::start(
         db,
-        &config,
+        &config.sessions,
         NewSession {
             citizen_id: Some(citizen_id.clone()),
             role: Role::Citizen,
@@ -58,8 +61,10 @@ pub async fn pairwise_subject(
     sector: &str,
     citizen_id: &str,
 ) -> String {
-    let secrets = broker::keys::load_secrets(&config_of(broker)).expect("broker secrets");
-    broker::citizens::pairwise::subject_for(db, &secrets.pairwise, sector, citizen_id)
+    let secrets =
+        services::keys::load_secrets(&config_of(broker).keys, &config_of(broker).data_dir)
+            .expect("broker secrets");
+    services::citizens::pairwise::subject_for(db, &secrets.pairwise, sector, citizen_id)
         .await
         .expect("pairwise subject")
 }

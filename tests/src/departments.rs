@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use broker::departments::{self, Client, ClientKeys, Department};
+use services::departments::{self, Client, ClientKeys, Department};
 
 use crate::peers::run_node;
 

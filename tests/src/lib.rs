@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-pub use broker::store::testdb::{Backend, TestDb};
+pub use store::testdb::{Backend, TestDb};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

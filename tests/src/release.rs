@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use broker::citizens::{self, Provenance, SourceKind};
-use broker::departments::{self, Client, ClientKeys};
-use broker::keys::Secrets;
-use broker::vault::Vault;
 use consent::{Actor, Change, Consent, ConsentEvent, Mode, Uuid};
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
+use services::citizens::{self, Provenance, SourceKind};
+use services::departments::{self, Client, ClientKeys};
+use services::keys::Secrets;
+use services::vault::Vault;
 
 use crate::departments::{TestDepartment, keygen};
 use crate::{Broker, BrokerEnv, TestDb, temp_dir};
@@ -153,7 +153,7 @@ impl World {
                 .into(),
                 loa: f.loa,
                 verified: f.source != SourceKind::Citizen,
-                recorded_at: broker::store::now_ms(),
+                recorded_at: store::now_ms(),
             };
             citizens::record(
                 &self.conn,
@@ -190,7 +190,7 @@ impl World {
         attributes: &[&str],
         days: i64,
     ) -> Consent {
-        let now = broker::store::now_ms();
+        let now = store::now_ms();
         self.grant_at(
             citizen,
             department,
@@ -213,7 +213,7 @@ impl World {
         expires_at: i64,
     ) -> Consent {
         let attributes: BTreeSet<String> = attributes.iter().map(|s| s.to_string()).collect();
-        broker::consents::create(
+        services::consents::create(
             &self.conn,
             Uuid::parse_str(citizen).unwrap(),
             department,
@@ -237,13 +237,13 @@ impl World {
     pub async fn revoke(&self, consent: &mut Consent) {
         let seq = consent.next_seq();
         let citizen = consent.citizen().to_string();
-        broker::consents::append(
+        services::consents::append(
             &self.conn,
             consent,
             ConsentEvent::new(
                 seq,
                 Actor::citizen(citizen),
-                broker::store::now_ms(),
+                store::now_ms(),
                 Change::Revoked,
             ),
         )
@@ -253,7 +253,7 @@ impl World {
 
     /// Every audit record, oldest first, decoded from the stored canonical bytes.
     pub async fn audit(&self) -> Vec<audit::Record> {
-        use broker::audit_log::entities::record;
+        use services::audit_log::entities::record;
         record::Entity::find()
             .order_by_asc(record::Column::Seq)
             .all(&self.conn)
@@ -360,7 +360,7 @@ impl RustClient {
 
     /// The claims of a good assertion for `issuer` (aud = issuer, 60 s, fresh jti).
     pub fn claims(&self, issuer: &str) -> serde_json::Value {
-        let now = broker::store::now_ms() / 1000;
+        let now = store::now_ms() / 1000;
         serde_json::json!({
             "iss": self.client_id, "sub": self.client_id, "aud": issuer,
             "iat": now, "nbf": now, "exp": now + 60, "jti": Uuid::now_v7().to_string()

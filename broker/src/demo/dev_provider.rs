@@ -18,8 +18,8 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::jose::b64;
-use crate::keys::SigningKeys;
+use services::jose::b64;
+use services::keys::SigningKeys;
 
 /// A person one can sign in as.
 #[derive(Debug, Clone)]

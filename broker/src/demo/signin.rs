@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::dev_provider::{DevProviderConfig, Persona, RunningDevProvider};
 use crate::config::{Config, Secret};
-use crate::signin::settings::{OfficerConfig, ProviderConfig};
+use services::signin::settings::{OfficerConfig, ProviderConfig};
 
 pub const BANK: &str = "demo-bank";
 pub const PROVINCIAL: &str = "demo-provincial-id";
@@ -57,7 +57,7 @@ pub struct DemoProvider {
 fn secret() -> String {
     let mut bytes = [0u8; 24];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    crate::jose::b64(bytes)
+    services::jose::b64(bytes)
 }
 
 /// The two demo providers for a broker at `base` listening on `port`.
@@ -138,7 +138,7 @@ pub fn providers(data_dir: &Path, base: &str, port: u16) -> Vec<DemoProvider> {
                     port,
                     client_id: client_id.clone(),
                     client_secret: client_secret.clone(),
-                    redirect_uris: vec![format!("{base}{}", crate::signin::flow::CALLBACK_PATH)],
+                    redirect_uris: vec![format!("{base}{}", services::signin::flow::CALLBACK_PATH)],
                     post_logout_redirect_uris: vec![format!("{base}/signout/done")],
                     acr: acr.into(),
                     personas,

@@ -85,7 +85,7 @@ async fn an_officer_searches_and_exports_and_a_citizen_checks_a_proof_in_a_brows
         serde_json::from_str(result["proofJson"].as_str().unwrap()).unwrap();
     let id = proof["record"]["id"].as_str().unwrap();
     assert!(mine.iter().any(|m| m == id), "{id}");
-    let entry = broker::jose::b64_decode(proof["record"]["entry"].as_str().unwrap()).unwrap();
+    let entry = services::jose::b64_decode(proof["record"]["entry"].as_str().unwrap()).unwrap();
     let path: Vec<audit::Hash> = proof["proof"]["path"]
         .as_array()
         .unwrap()

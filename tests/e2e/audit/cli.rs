@@ -2,9 +2,9 @@
 //! broker (its officer searches) and by its library (releases), then tampered with in the
 //! database: verify names the row.
 
-use broker::audit_log::entities::record;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use services::audit_log::entities::record;
 
 use super::*;
 
@@ -176,7 +176,7 @@ async fn export_writes_csv_and_json_lines_with_proofs_that_check_against_a_signe
         let Some(proof) = v.get("proof") else {
             continue;
         };
-        let entry = broker::jose::b64_decode(v["entry"].as_str().unwrap()).unwrap();
+        let entry = services::jose::b64_decode(v["entry"].as_str().unwrap()).unwrap();
         let path: Vec<audit::Hash> = proof["path"]
             .as_array()
             .unwrap()

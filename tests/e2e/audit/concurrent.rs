@@ -1,8 +1,8 @@
 //! Two broker processes on one PostgreSQL append at the same time (each officer query is an
 //! append): one tree, no gap, no repeat, every checkpoint valid — `broker audit verify` says so.
 
-use broker::audit_log::entities::record;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use services::audit_log::entities::record;
 
 use super::*;
 

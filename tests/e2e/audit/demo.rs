@@ -2,10 +2,10 @@
 //! printed command; Olivier Officer signs in, finds the release in the console and exports it;
 //! `broker audit verify` is clean on the demo's database, and names the row edited afterwards.
 
-use broker::audit_log::entities::record;
 use broker_e2e::signin::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use services::audit_log::entities::record;
 
 use super::*;
 

@@ -353,9 +353,9 @@ async fn a_bad_catalogue_stops_serve_with_one_line_naming_the_entry() {
     );
     // Nothing was written: no migration ran.
     let conn = sea_orm::Database::connect(db.url()).await.unwrap();
-    let status = broker::store::schema_status(&conn).await.unwrap();
+    let status = store::schema_status(&conn).await.unwrap();
     assert!(
-        matches!(status, broker::store::SchemaStatus::Pending(n) if n > 0),
+        matches!(status, store::SchemaStatus::Pending(n) if n > 0),
         "{status:?}"
     );
 }

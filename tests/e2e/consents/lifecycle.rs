@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use ::consent::{Actor, Change, ConsentEvent, Mode};
-use broker::consents::entities::receipt;
 use broker_e2e::citizens::{pairwise_subject, signed_in};
 use broker_e2e::departments::call;
 use broker_e2e::peers::run_node;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use services::consents::entities::receipt;
 
 use super::*;
 
@@ -231,7 +231,7 @@ async fn a_department_request_is_answered_receipted_verified_and_revoked() {
     let body: serde_json::Value = endpoint(jws).await.unwrap().json().await.unwrap();
     assert_eq!(body["consent_state"], "revoked");
 
-    let actions: Vec<String> = broker::audit_log::entities::record::Entity::find()
+    let actions: Vec<String> = services::audit_log::entities::record::Entity::find()
         .all(&w.conn)
         .await
         .unwrap()
@@ -252,9 +252,9 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
     pairwise_subject(&w.conn, &w.broker, ESD_SECTOR, &alice.citizen_id).await;
     // A request granted a moment ago for a very short time, stored as the ledger stores it
     // (the pages only offer whole days).
-    let now = broker::store::now_ms();
+    let now = store::now_ms();
     let citizen = ::consent::Uuid::parse_str(&alice.citizen_id).unwrap();
-    let mut c = broker::consents::create(
+    let mut c = services::consents::create(
         &w.conn,
         citizen,
         ESD,
@@ -273,7 +273,7 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
     )
     .await
     .unwrap();
-    broker::consents::append(
+    services::consents::append(
         &w.conn,
         &mut c,
         ConsentEvent::new(
@@ -304,8 +304,8 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
 
     let mut expired = false;
     for _ in 0..100 {
-        let kinds: Vec<String> = broker::consents::entities::event::Entity::find()
-            .filter(broker::consents::entities::event::Column::ConsentId.eq(c.id().to_string()))
+        let kinds: Vec<String> = services::consents::entities::event::Entity::find()
+            .filter(services::consents::entities::event::Column::ConsentId.eq(c.id().to_string()))
             .all(&w.conn)
             .await
             .unwrap()
@@ -324,8 +324,8 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
         "the sweep recorded the expiry; log:\n{}",
         w.broker.log_text()
     );
-    let audited = broker::audit_log::entities::record::Entity::find()
-        .filter(broker::audit_log::entities::record::Column::Action.eq("consent-expired"))
+    let audited = services::audit_log::entities::record::Entity::find()
+        .filter(services::audit_log::entities::record::Column::Action.eq("consent-expired"))
         .all(&w.conn)
         .await
         .unwrap();

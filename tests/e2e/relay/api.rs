@@ -27,7 +27,7 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
         .ongoing(&citizen, HEALTH, COVERAGE, &["address", "email"])
         .await;
     // ESD has a consent for the pension, but `once`: it fetches, it is not pushed to.
-    let esd_once = broker::consents::create(
+    let esd_once = services::consents::create(
         &relay.conn,
         Uuid::parse_str(&citizen).unwrap(),
         ESD,
@@ -36,10 +36,10 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
         ConsentEvent::new(
             1,
             Actor::citizen(citizen.clone()),
-            broker::store::now_ms(),
+            store::now_ms(),
             Change::Granted {
                 attributes: ["address".to_owned()].into(),
-                expires_at_ms: broker::store::now_ms() + 86_400_000,
+                expires_at_ms: store::now_ms() + 86_400_000,
             },
         ),
     )
@@ -142,8 +142,8 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
 }
 
 pub async fn audit_actions(relay: &Relay) -> Vec<String> {
-    use broker::audit_log::entities::record;
     use sea_orm::QueryOrder;
+    use services::audit_log::entities::record;
     record::Entity::find()
         .order_by_asc(record::Column::Seq)
         .all(&relay.conn)

@@ -29,7 +29,7 @@ async fn preload(
     changes: usize,
     departments: &[(&str, &str)],
 ) -> HashMap<String, (String, i64)> {
-    let now = broker::store::now_ms();
+    let now = store::now_ms();
     let txn = relay.conn.begin().await.unwrap();
     let mut ids = Vec::new();
     let mut consents: HashMap<(String, &str), String> = HashMap::new();
@@ -263,7 +263,7 @@ async fn two_brokers_on_one_postgresql_deliver_each_change_once() {
     );
     // Each delivery was recorded (and audited) once. Which instance delivered is reported, not
     // asserted: one may drain a small batch before the other polls.
-    use broker::audit_log::entities::record;
+    use services::audit_log::entities::record;
     let delivered: Vec<audit::Record> = record::Entity::find()
         .all(&relay.conn)
         .await

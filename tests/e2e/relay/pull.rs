@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use broker::relay::pull::store::entity as pull_row;
 use broker_e2e::peers::Peer;
 use broker_e2e::{Broker, run_broker};
 use sea_orm::{ActiveModelTrait, Set};
+use services::relay::pull::store::entity as pull_row;
 
 use super::*;
 
@@ -72,8 +72,8 @@ fn cli(relay: &Relay, args: &[&str]) -> (bool, String, String) {
 
 /// The audit records of pulled changes that were refused: (reason codes, attributes, citizen).
 async fn skipped(relay: &Relay) -> Vec<(Vec<String>, Vec<String>, Option<String>)> {
-    use broker::audit_log::entities::record;
     use sea_orm::QueryOrder;
+    use services::audit_log::entities::record;
     record::Entity::find()
         .filter(record::Column::Outcome.eq("error"))
         .order_by_asc(record::Column::Seq)

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use broker::consents::entities::receipt;
 use broker_e2e::citizens::{SignedIn, signed_in};
 use sea_orm::Set;
+use services::consents::entities::receipt;
 
 use super::*;
 
@@ -121,7 +121,7 @@ async fn accepted_events(relay: &Relay) -> Vec<(String, Value)> {
         .map(|e| {
             let (uri, body) = event_of(&e["payload"]);
             (
-                uri.trim_start_matches(broker::relay::EVENT_URI_PREFIX)
+                uri.trim_start_matches(services::relay::EVENT_URI_PREFIX)
                     .to_owned(),
                 body,
             )
@@ -228,8 +228,8 @@ async fn a_consent_that_lapses_while_a_change_is_pending_sends_only_its_expiry()
     .await;
     let citizen = relay.citizen(3).await;
     // A consent that lapses in a few seconds (the ledger's own minimum is a day).
-    let now = broker::store::now_ms();
-    let consent = broker::consents::create(
+    let now = store::now_ms();
+    let consent = services::consents::create(
         &relay.conn,
         Uuid::parse_str(&citizen).unwrap(),
         REVENUE,

@@ -3,13 +3,13 @@
 //! the audit log as `release-denied` with its reasons. Token-endpoint refusals identify nobody:
 //! they write nothing at all (no audit record, no stored `jti`).
 
-use broker::oauth::token::AccessClaims;
 use broker_e2e::Broker;
 use broker_e2e::departments::call;
 use broker_e2e::release::*;
 use consent::Consent;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
+use services::oauth::token::AccessClaims;
 
 use super::{ESD, PENSION, alice};
 
@@ -119,7 +119,7 @@ impl Setup {
             self.world.audit().await.is_empty(),
             "no department was identified"
         );
-        let jtis = broker::departments::entities::assertion_jti::Entity::find()
+        let jtis = services::departments::entities::assertion_jti::Entity::find()
             .count(&self.world.conn)
             .await
             .unwrap();
@@ -128,7 +128,7 @@ impl Setup {
 
     /// An access token signed with the broker's own key (read from its data directory).
     fn forge_with_broker_key(&self, claims: &AccessClaims) -> String {
-        let keys = broker::keys::SigningKeys::open_dir(
+        let keys = services::keys::SigningKeys::open_dir(
             &self.broker.data_dir.join("keys").join("signing"),
             3600,
         )
@@ -137,7 +137,7 @@ impl Setup {
     }
 
     fn access_claims(&self) -> AccessClaims {
-        let now = broker::store::now_ms() / 1000;
+        let now = store::now_ms() / 1000;
         AccessClaims {
             iss: self.broker.base.clone(),
             sub: self.client.client_id.clone(),
@@ -230,7 +230,7 @@ async fn assertion_whose_subject_is_another_client_is_refused() {
 #[tokio::test]
 async fn expired_assertion_is_refused() {
     let s = setup().await;
-    let now = broker::store::now_ms() / 1000;
+    let now = store::now_ms() / 1000;
     let mut claims = s.client.claims(&s.broker.base);
     claims["iat"] = json!(now - 600);
     claims["nbf"] = json!(now - 600);
@@ -246,7 +246,7 @@ async fn expired_assertion_is_refused() {
 async fn assertion_living_longer_than_five_minutes_is_refused() {
     let s = setup().await;
     let mut claims = s.client.claims(&s.broker.base);
-    claims["exp"] = json!(broker::store::now_ms() / 1000 + 3600);
+    claims["exp"] = json!(store::now_ms() / 1000 + 3600);
     s.assert_token_refused(
         &s.client.sign(&s.client.header(), &claims),
         "invalid_client",
@@ -353,7 +353,7 @@ async fn access_token_for_another_audience_is_refused() {
 async fn access_token_signed_by_an_unknown_key_is_refused() {
     let s = setup().await;
     let elsewhere = broker_e2e::temp_dir();
-    let keys = broker::keys::SigningKeys::open_dir(elsewhere.path(), 3600).unwrap();
+    let keys = services::keys::SigningKeys::open_dir(elsewhere.path(), 3600).unwrap();
     let token = keys.sign(Some("at+jwt"), &s.access_claims()).unwrap();
     s.assert_token_rejected(&token, "invalid_token").await;
 }
@@ -500,7 +500,7 @@ async fn consent_for_another_purpose_does_not_count() {
 #[tokio::test]
 async fn expired_consent_is_denied() {
     let s = setup().await;
-    let now = broker::store::now_ms();
+    let now = store::now_ms();
     let other = s
         .world
         .citizen(&[FactSpec::provider("given_name", json!("Bob"), 2)])
@@ -615,7 +615,7 @@ async fn a_disabled_departments_calls_and_token_requests_are_refused_at_once() {
             .status,
         200
     );
-    broker::departments::set_active(&s.world.conn, ESD, false)
+    services::departments::set_active(&s.world.conn, ESD, false)
         .await
         .unwrap();
     let answer = get(&s.broker.base, &token, &s.path("given_name", PENSION)).await;

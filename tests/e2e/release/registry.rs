@@ -243,7 +243,7 @@ id = "revenue-agency"
     );
     broker.child = None;
     assert!(
-        broker::departments::get(&world.conn, "municipal-housing")
+        services::departments::get(&world.conn, "municipal-housing")
             .await
             .unwrap()
             .is_none()
@@ -269,7 +269,7 @@ async fn rotate_data_rewraps_every_data_key_and_the_old_master_key_can_be_remove
     let old_kid = old[0].file_stem().unwrap().to_str().unwrap().to_owned();
     let old_key: [u8; 32] = std::fs::read(&old[0]).unwrap().try_into().unwrap();
     // Facts sealed under the generated key, as the broker would have sealed them.
-    let vault = broker::vault::Vault::new(&broker::keys::Secrets {
+    let vault = services::vault::Vault::new(&services::keys::Secrets {
         pairwise: PAIRWISE_SECRET.as_bytes().to_vec(),
         master_keys: [(old_kid.clone(), old_key)].into(),
         current_master_key: old_kid.clone(),
@@ -298,7 +298,7 @@ async fn rotate_data_rewraps_every_data_key_and_the_old_master_key_can_be_remove
         )),
         "{out}"
     );
-    let keys = broker::citizens::entities::citizen_key::Entity::find()
+    let keys = services::citizens::entities::citizen_key::Entity::find()
         .all(&world.conn)
         .await
         .unwrap();

@@ -429,7 +429,7 @@ async fn private_key_jwt_client_authentication_and_rs256_id_tokens_work() {
     )
     .unwrap();
     std::fs::write(&key, pkcs8.as_ref()).unwrap();
-    let public = broker::keys::SigningKeys::from_configured_file(&key)
+    let public = services::keys::SigningKeys::from_configured_file(&key)
         .unwrap()
         .published();
     let db = TestDb::new().await.unwrap();
@@ -523,11 +523,17 @@ async fn a_value_a_department_verified_higher_is_kept_and_the_citizen_is_told() 
     );
     let citizen = citizen_ids(&world).await[0].clone();
     // The vital statistics office verifies Alice's birthdate (a different day) at level 4.
-    let config = world.db.config(&world.broker.data_dir);
-    let vault = broker::vault::Vault::new(&broker::keys::load_secrets(&config).unwrap()).unwrap();
-    broker::departments::upsert(
+    let config = broker::config::Config {
+        data_dir: world.broker.data_dir.clone(),
+        ..broker::config::Config::default()
+    };
+    let vault = services::vault::Vault::new(
+        &services::keys::load_secrets(&config.keys, &config.data_dir).unwrap(),
+    )
+    .unwrap();
+    services::departments::upsert(
         &world.conn,
-        &broker::departments::Department {
+        &services::departments::Department {
             id: "vital-stats".into(),
             name_en: "Vital Statistics Office".into(),
             name_fr: "Bureau de l'état civil".into(),
@@ -539,14 +545,14 @@ async fn a_value_a_department_verified_higher_is_kept_and_the_citizen_is_told() 
     )
     .await
     .unwrap();
-    broker::citizens::record(
+    services::citizens::record(
         &world.conn,
         &vault,
         &citizen,
         "birthdate",
         &json!("1958-04-21"),
-        &broker::citizens::Provenance {
-            source_kind: broker::citizens::SourceKind::Department,
+        &services::citizens::Provenance {
+            source_kind: services::citizens::SourceKind::Department,
             source_id: "vital-stats".into(),
             method: "registry".into(),
             loa: 4,

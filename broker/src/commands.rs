@@ -1,0 +1,9 @@
+//! The operator's commands beyond serving: `broker departments`, `broker deliveries`,
+//! `broker audit`, `broker citizens` and `broker consent verify-receipt`. Each loads what it needs
+//! from the configuration, does one job through `services`, and prints a line per result.
+
+pub mod audit;
+pub mod citizens;
+pub mod consent;
+pub mod deliveries;
+pub mod departments;

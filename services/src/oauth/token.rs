@@ -1,0 +1,360 @@
+//! `POST /oauth2/token`: `grant_type=client_credentials` with `private_key_jwt`. Errors follow
+//! RFC 6749 §5.2 (`{"error": …, "error_description": …}`), not problem documents, because that is
+//! what every OAuth client library expects from a token endpoint.
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait};
+use serde::Serialize;
+
+use super::OAuth;
+use super::assertion::{self, AssertionError};
+use super::{ACCESS_TOKEN_TTL_SECS, api_audience, token_endpoint};
+use crate::departments::{self, entities::assertion_jti};
+use crate::error::Error;
+use store::group::GroupCommit;
+use store::now_ms;
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A token request that cannot be honoured, in RFC 6749 §5.2 terms.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("grant_type must be `client_credentials`")]
+    UnsupportedGrantType,
+    #[error("{0}")]
+    InvalidClient(ClientAuthError),
+    #[error("scope `{0}` is not allowed for this client")]
+    InvalidScope(String),
+}
+
+/// Why client authentication failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error(transparent)]
+    Assertion(#[from] AssertionError),
+    #[error("unknown client")]
+    UnknownClient,
+    #[error("the client's department is disabled")]
+    DepartmentDisabled,
+    #[error("the client assertion was already used (`jti` replayed)")]
+    Replayed,
+    #[error("`client_id` does not match the client assertion")]
+    ClientIdMismatch,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+/// The access token's claims (RFC 9068 shape).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    /// The department the client belongs to.
+    pub dept: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+/// Parameters, each at most once (RFC 6749 §3.2).
+fn parse_params(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into())
+    })?;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(other, _)| other == k) {
+            return Err(OAuthError::InvalidRequest(format!(
+                "parameter `{k}` is repeated"
+            )));
+        }
+    }
+    Ok(pairs)
+}
+
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Exchanges a client assertion (the form body of `POST /oauth2/token`) for a short-lived access
+/// token.
+pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
+    let params = parse_params(body)?;
+    match param(&params, "grant_type") {
+        Some("client_credentials") => {}
+        Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
+        None => return Err(OAuthError::InvalidRequest("`grant_type` is required".into()).into()),
+    }
+    if param(&params, "client_assertion_type") != Some(JWT_BEARER) {
+        return Err(OAuthError::InvalidRequest(format!(
+            "`client_assertion_type` must be `{JWT_BEARER}`"
+        ))
+        .into());
+    }
+    let raw = param(&params, "client_assertion")
+        .ok_or_else(|| OAuthError::InvalidRequest("`client_assertion` is required".into()))?;
+    if raw.len() > 16 * 1024 {
+        return Err(OAuthError::InvalidRequest("`client_assertion` is too large".into()).into());
+    }
+    let invalid = |e: ClientAuthError| Error::from(OAuthError::InvalidClient(e));
+    let unverified = assertion::parse(raw).map_err(|e| invalid(e.into()))?;
+    let claimed = unverified
+        .claimed_client()
+        .map_err(|e| invalid(e.into()))?
+        .to_owned();
+    if let Some(client_id) = param(&params, "client_id")
+        && client_id != claimed
+    {
+        return Err(invalid(ClientAuthError::ClientIdMismatch));
+    }
+    let client = departments::client(&state.db, &claimed)
+        .await?
+        .ok_or_else(|| invalid(ClientAuthError::UnknownClient))?;
+    let keys = state.client_keys.keys(&client, unverified.kid()).await;
+    let issuer = &state.issuer.to_string();
+    let now_s = now_ms() / 1000;
+    let verified = unverified
+        .verify(&keys, &[issuer.clone(), token_endpoint(issuer)], now_s)
+        .map_err(|e| invalid(e.into()))?;
+    let department = departments::get(&state.db, &client.department_id).await?;
+    if !department.as_ref().is_some_and(|d| d.active) {
+        return Err(invalid(ClientAuthError::DepartmentDisabled));
+    }
+    let scope = granted_scope(param(&params, "scope"), &client.scopes)?;
+    remember_jti(state, &verified).await?;
+    let claims = AccessClaims {
+        iss: issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: api_audience(issuer),
+        client_id: client.client_id.clone(),
+        dept: client.department_id.clone(),
+        scope: scope.clone(),
+        iat: now_s,
+        exp: now_s + ACCESS_TOKEN_TTL_SECS,
+        jti: uuid::Uuid::now_v7().to_string(),
+    };
+    let access_token = state.keys.sign(Some("at+jwt"), &claims)?;
+    tracing::info!(client_id = %client.client_id, department = %client.department_id, scope = %scope, "access token issued");
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TOKEN_TTL_SECS,
+        scope,
+    })
+}
+
+/// The requested scopes if all are the client's; all the client's scopes when none are asked for.
+fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, OAuthError> {
+    match requested.map(str::split_whitespace) {
+        None => Ok(allowed.join(" ")),
+        Some(asked) => {
+            let mut granted = Vec::new();
+            for s in asked {
+                if !allowed.iter().any(|a| a == s) {
+                    return Err(OAuthError::InvalidScope(s.chars().take(64).collect()));
+                }
+                if !granted.contains(&s) {
+                    granted.push(s);
+                }
+            }
+            if granted.is_empty() {
+                return Ok(allowed.join(" "));
+            }
+            Ok(granted.join(" "))
+        }
+    }
+}
+
+/// A client assertion's id, to be remembered until the assertion expires.
+#[derive(Debug, Clone)]
+pub struct SeenAssertion {
+    client_id: String,
+    jti: String,
+    /// Milliseconds since the epoch.
+    expires_at: i64,
+}
+
+/// The single-use assertion ids of this instance's token requests, stored in group commits (one
+/// durable transaction for the grants that arrive together).
+pub type SeenAssertions = GroupCommit<SeenAssertion, bool, DbErr>;
+
+/// Most assertion ids in one transaction.
+pub const SEEN_BATCH: usize = 256;
+
+/// Assertion ids per multi-row insert (each statement under 16 KB: see `audit_log`).
+const SEEN_PER_INSERT: usize = 64;
+
+/// Stores the assertion's `jti` until it expires; a second use, on any instance, is refused.
+async fn remember_jti(state: &OAuth, v: &assertion::Verified) -> Result<(), Error> {
+    let seen = SeenAssertion {
+        client_id: v.client_id.clone(),
+        jti: v.jti.clone(),
+        expires_at: (v.expires_at + super::CLOCK_SKEW_SECS) * 1000,
+    };
+    let db = state.db.clone();
+    let fresh = state
+        .assertions
+        .submit(seen, move |batch| remember_all(db.clone(), batch))
+        .await?;
+    if fresh {
+        Ok(())
+    } else {
+        Err(OAuthError::InvalidClient(ClientAuthError::Replayed).into())
+    }
+}
+
+/// Inserts a batch of assertion ids in one transaction; for each, whether it was new. An id
+/// already stored, or repeated earlier in the same batch, is not.
+pub async fn remember_all(
+    db: sea_orm::DatabaseConnection,
+    batch: Vec<SeenAssertion>,
+) -> Result<Vec<bool>, DbErr> {
+    let key = |s: &SeenAssertion| (s.client_id.clone(), s.jti.clone());
+    // Only the first of a repeated (client, jti) may be new.
+    let mut keys = std::collections::HashSet::new();
+    let first: Vec<bool> = batch.iter().map(|s| keys.insert(key(s))).collect();
+    let unique: Vec<&SeenAssertion> = batch
+        .iter()
+        .zip(&first)
+        .filter_map(|(s, &first)| first.then_some(s))
+        .collect();
+    let txn = db.begin().await?;
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in unique.chunks(SEEN_PER_INSERT) {
+        let rows = chunk.iter().map(|s| assertion_jti::ActiveModel {
+            client_id: Set(s.client_id.clone()),
+            jti: Set(s.jti.clone()),
+            expires_at: Set(s.expires_at),
+        });
+        let stored = assertion_jti::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([assertion_jti::Column::ClientId, assertion_jti::Column::Jti])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_with_returning(&txn)
+            .await;
+        match stored {
+            Ok(models) => inserted.extend(models.into_iter().map(|m| (m.client_id, m.jti))),
+            Err(DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    txn.commit().await?;
+    Ok(batch
+        .iter()
+        .zip(first)
+        .map(|(s, first)| first && inserted.contains(&key(s)))
+        .collect())
+}
+
+/// Forgets assertion ids whose assertions have expired (they could not be replayed anyway).
+pub async fn purge_expired_jtis(db: &sea_orm::DatabaseConnection) -> Result<u64, DbErr> {
+    let r = assertion_jti::Entity::delete_many()
+        .filter(assertion_jti::Column::ExpiresAt.lt(now_ms()))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected)
+}
+
+impl From<OAuthError> for Error {
+    fn from(e: OAuthError) -> Self {
+        Error::OAuth(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_limited_to_the_clients() {
+        let allowed = vec!["attributes:read".to_owned(), "consent:request".to_owned()];
+        assert_eq!(
+            granted_scope(None, &allowed).unwrap(),
+            "attributes:read consent:request"
+        );
+        assert_eq!(
+            granted_scope(Some("consent:request"), &allowed).unwrap(),
+            "consent:request"
+        );
+        assert!(
+            matches!(granted_scope(Some("attributes:read audit:read"), &allowed), Err(OAuthError::InvalidScope(s)) if s == "audit:read")
+        );
+    }
+
+    #[test]
+    fn repeated_parameters_are_refused() {
+        assert!(
+            parse_params(b"grant_type=client_credentials&grant_type=client_credentials").is_err()
+        );
+        assert_eq!(parse_params(b"a=1&b=2").unwrap().len(), 2);
+    }
+
+    use store::testdb::TestDb;
+
+    fn seen(client: &str, jti: &str) -> SeenAssertion {
+        SeenAssertion {
+            client_id: client.into(),
+            jti: jti.into(),
+            expires_at: now_ms() + 60_000,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_assertion_id_is_new_once_within_a_batch_and_across_batches() {
+        let test = TestDb::new().await.unwrap();
+        let db = test.migrated().await.unwrap();
+        let first = remember_all(
+            db.clone(),
+            vec![
+                seen("a", "1"),
+                seen("a", "2"),
+                seen("a", "1"),
+                seen("b", "1"),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(first, [true, true, false, true]);
+        let second = remember_all(db.clone(), vec![seen("a", "2"), seen("a", "3")])
+            .await
+            .unwrap();
+        assert_eq!(second, [false, true]);
+        // Through the group commit, many at once: each id is accepted exactly once.
+        let group = std::sync::Arc::new(SeenAssertions::new(SEEN_BATCH));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let (group, db) = (group.clone(), db.clone());
+            tasks.spawn(async move {
+                let item = seen("c", &(i % 10).to_string());
+                group
+                    .submit(item, move |batch| remember_all(db.clone(), batch))
+                    .await
+                    .unwrap()
+            });
+        }
+        let accepted = tasks
+            .join_all()
+            .await
+            .into_iter()
+            .filter(|fresh| *fresh)
+            .count();
+        assert_eq!(accepted, 10);
+        assert!(group.commits() < 40, "{} commits", group.commits());
+    }
+}

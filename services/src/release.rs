@@ -1,0 +1,306 @@
+//! Attribute release by pull: `GET /api/v1/subjects/{sub}/attributes?claims=a,b&purpose=p`.
+//!
+//! A department's client, with an access token holding `attributes:read`, names one of its own
+//! pairwise subject ids, the claims it wants and its purpose. The broker finds the citizen behind
+//! the id *in the department's sector only*, reads the current values and the citizen's consent,
+//! asks the policy engine per claim, and answers a JWT signed by the broker (`application/jwt`)
+//! carrying only what was granted, or a 403 problem with the codes of the denial.
+//!
+//! INVARIANT: every decision, permit or deny, and every refusal of an identified department, is
+//! appended to the audit log (durable) before the response is sent; the release JWT names its
+//! audit record (`txn`). If the record cannot be written, nothing is released.
+//!
+//! INVARIANT: values reach a response only through [`claims::build`], which needs the grants of a
+//! policy decision. No value is logged or put in an error; errors name claims and codes only.
+
+pub mod claims;
+pub mod decide;
+pub mod query;
+
+use std::sync::Arc;
+
+use audit::{Action, Actor, ActorKind, Outcome, Record};
+use policies::PolicyEngine;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, QueryFilter, QuerySelect,
+};
+
+use crate::audit_log::AuditLog;
+use crate::citizens::entities::{citizen, pairwise_subject};
+use crate::citizens::{self, CitizenError};
+use crate::consents::{self, ConsentStoreError};
+use crate::error::Error;
+use crate::error::PublicError;
+use crate::keys::SigningKeys;
+use crate::oauth::bearer::DepartmentCaller;
+use crate::oauth::scope;
+use crate::vault::Vault;
+use decide::{Decided, Question, Withheld};
+use query::{AttributeQuery, QueryError};
+use store::now_ms;
+
+/// Why a department's request was refused. Each case has a stable public code.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Query(QueryError),
+    /// Unknown in the department's sector: whether it exists elsewhere is never said.
+    #[error("no such subject")]
+    SubjectNotFound,
+    /// Nothing may be released; `withheld` says why for each claim.
+    #[error("no claim may be released: {}", codes.join(", "))]
+    Denied {
+        codes: Vec<&'static str>,
+        withheld: Vec<Withheld>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// A refusal, with the id of its audit record.
+    #[error("{refusal}")]
+    Refused { refusal: Refusal, txn: String },
+    #[error("cannot read the citizen's facts: {0}")]
+    Citizen(#[from] CitizenError),
+    #[error("cannot read the citizen's consents: {0}")]
+    Consents(#[from] ConsentStoreError),
+}
+
+impl From<ReleaseError> for Error {
+    fn from(e: ReleaseError) -> Self {
+        Error::Release(e)
+    }
+}
+
+/// Releases by pull: what a release decision and its record use, and nothing else.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub db: DatabaseConnection,
+    pub policy: Arc<PolicyEngine>,
+    pub audit: AuditLog,
+    /// Signs releases.
+    pub keys: Arc<SigningKeys>,
+    /// Reads the values released.
+    pub vault: Arc<Vault>,
+    /// The broker's issuer identifier (`iss` of releases).
+    pub issuer: Arc<str>,
+}
+
+/// The start of every audit record about one department's call.
+fn record_for(action: Action, outcome: Outcome, department: &str, client: &str) -> Record {
+    let mut record = AuditLog::record(
+        action,
+        outcome,
+        Actor::new(ActorKind::Department, department),
+    );
+    record.department_id = Some(department.to_owned());
+    record.client_id = Some(client.to_owned());
+    record
+}
+
+/// Appends a denial and returns the refusal carrying the record's id.
+async fn refuse(state: &Release, mut record: Record, refusal: Refusal) -> Error {
+    if record.reasons.is_empty() {
+        record.reasons.push(refusal.code().to_owned());
+    }
+    match state.audit.append(record).await {
+        Ok(receipt) => ReleaseError::Refused {
+            refusal,
+            txn: receipt.id,
+        }
+        .into(),
+        Err(e) => e.into(),
+    }
+}
+
+/// The citizen behind a pairwise id in one sector, with their status, in one query.
+async fn citizen_behind(
+    db: &DatabaseConnection,
+    sector: &str,
+    subject: &str,
+) -> Result<Option<(String, String)>, DbErr> {
+    pairwise_subject::Entity::find()
+        .select_only()
+        .column(pairwise_subject::Column::CitizenId)
+        .column(citizen::Column::Status)
+        .join(
+            JoinType::InnerJoin,
+            pairwise_subject::Entity::belongs_to(citizen::Entity)
+                .from(pairwise_subject::Column::CitizenId)
+                .to(citizen::Column::Id)
+                .into(),
+        )
+        .filter(pairwise_subject::Column::SectorIdentifier.eq(sector))
+        .filter(pairwise_subject::Column::Subject.eq(subject))
+        .into_tuple::<(String, String)>()
+        .one(db)
+        .await
+}
+
+/// A refusal of a call whose access token identified its department (signed by us, unexpired,
+/// but the department is now disabled or the client removed): audited, with the refusal's code.
+pub async fn refused_caller(
+    state: &Release,
+    who: &crate::oauth::bearer::Identified,
+    code: &str,
+) -> Result<(), Error> {
+    let mut record = record_for(
+        Action::ReleaseDenied,
+        Outcome::Deny,
+        &who.department_id,
+        &who.client_id,
+    );
+    record.reasons.push(code.to_owned());
+    record.detail.insert("token".into(), who.token_id.clone());
+    state.audit.append(record).await?;
+    Ok(())
+}
+
+/// A citizen's attributes for a purpose, as a JWT signed by the broker (the body of an
+/// `application/jwt` response): see `GET /api/v1/subjects/{sub}/attributes`.
+pub async fn release(
+    state: &Release,
+    caller: &DepartmentCaller,
+    raw_query: &str,
+    sub: &str,
+) -> Result<String, Error> {
+    let department = caller.department.id.as_str();
+    let denial = || {
+        let mut r = record_for(
+            Action::ReleaseDenied,
+            Outcome::Deny,
+            department,
+            &caller.client_id,
+        );
+        r.detail.insert("token".into(), caller.token_id.clone());
+        r
+    };
+    if let Err(e) = caller.require(scope::ATTRIBUTES_READ) {
+        let mut record = denial();
+        record.reasons.push(e.code().to_owned());
+        state.audit.append(record).await?;
+        return Err(e);
+    }
+    let query = match AttributeQuery::parse(raw_query) {
+        Ok(q) => q,
+        Err(e) => return Err(refuse(state, denial(), Refusal::Query(e)).await),
+    };
+    let asked = |mut r: Record| {
+        r.purpose = Some(query.purpose.clone());
+        r.attributes = query.claims.clone();
+        r
+    };
+    let found = if query::is_subject(sub) {
+        citizen_behind(&state.db, &caller.department.sector_identifier, sub).await?
+    } else {
+        None
+    };
+    let Some((citizen_id, status)) = found.filter(|(_, status)| status != "erased") else {
+        return Err(refuse(state, asked(denial()), Refusal::SubjectNotFound).await);
+    };
+    let now = now_ms();
+    // An unknown purpose is withheld for every claim by the engine; nothing needs reading.
+    let known_purpose = state.policy.catalogue().purpose(&query.purpose).is_some();
+    let (consents, facts) = if known_purpose {
+        let names: Vec<&str> = query.claims.iter().map(String::as_str).collect();
+        let consents = consents::for_release(&state.db, &citizen_id, department, &query.purpose)
+            .await
+            .map_err(ReleaseError::from)?;
+        let facts = citizens::current_facts(&state.db, &state.vault, &citizen_id, Some(&names))
+            .await
+            .map_err(ReleaseError::from)?;
+        (consents, facts)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let consent = consents::best_for_release(&consents, &query.claims, &query.purpose, now);
+    let question = Question {
+        department,
+        purpose: &query.purpose,
+        claims: &query.claims,
+        citizen_deceased: status == "deceased",
+        now_ms: now,
+    };
+    let decided = decide::decide(&state.policy, &question, &facts, consent);
+    let with_citizen = |mut r: Record| {
+        r.citizen_id = Some(citizen_id.clone());
+        r.consent_id = consent.map(|c| c.id().to_string());
+        r
+    };
+    let (grants, withheld, policy_ids) = match decided {
+        Decided::Deny {
+            withheld,
+            codes,
+            policy_ids,
+        } => {
+            let mut record = with_citizen(asked(denial()));
+            record.reasons = codes.iter().map(|c| (*c).to_owned()).collect();
+            record.reasons.extend(policy_ids);
+            let refusal = Refusal::Denied { codes, withheld };
+            tracing::debug!(
+                department,
+                code = refusal.code(),
+                "attribute release denied"
+            );
+            return Err(refuse(state, record, refusal).await);
+        }
+        Decided::Release {
+            grants,
+            withheld,
+            policy_ids,
+        } => (grants, withheld, policy_ids),
+    };
+    let mut record = with_citizen(record_for(
+        Action::Release,
+        Outcome::Permit,
+        department,
+        &caller.client_id,
+    ));
+    record.purpose = Some(query.purpose.clone());
+    record.reasons = policy_ids;
+    let jti = uuid::Uuid::now_v7().to_string();
+    let built = claims::build(
+        grants,
+        facts,
+        withheld,
+        &query.claims,
+        claims::Envelope {
+            issuer: state.issuer.to_string(),
+            client_id: caller.client_id.clone(),
+            subject: sub.to_owned(),
+            purpose: query.purpose.clone(),
+            txn: record.id.clone(),
+            jti: jti.clone(),
+            now_s: now / 1000,
+        },
+    );
+    record.consent_id = built.claims.consent_id.clone();
+    record.attributes = built.released.clone();
+    record.request_id = Some(jti);
+    record
+        .detail
+        .insert("token".into(), caller.token_id.clone());
+    if !built.claims.withheld.is_empty() {
+        let codes: Vec<String> = built
+            .claims
+            .withheld
+            .iter()
+            .map(|w| format!("{}:{}", w.claim, w.code))
+            .collect();
+        record.detail.insert("withheld".into(), codes.join(","));
+    }
+    let jwt = state.keys.sign(Some(claims::RELEASE_TYP), &built.claims)?;
+    let receipt = state.audit.append(record).await?;
+    // Debug only: at thousands of releases a second the audit log is the record, not the log.
+    tracing::debug!(
+        department,
+        txn = %receipt.id,
+        released = built.released.len(),
+        withheld = built.claims.withheld.len(),
+        "attributes released"
+    );
+    Ok(jwt)
+}
+
+#[cfg(test)]
+mod tests;

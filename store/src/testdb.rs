@@ -1,0 +1,152 @@
+//! A fresh database for one test, on the backend the test run asks for, dropped afterwards.
+//!
+//! `TUO_TEST_DATABASE=postgres` selects PostgreSQL (`TUO_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, is the server to create databases on); anything
+//! else selects SQLite in a fresh temporary file. The variables use their own prefix so they can
+//! never be mistaken for broker configuration.
+
+use std::path::PathBuf;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+/// Which backend this test run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_env() -> Self {
+        match std::env::var("TUO_TEST_DATABASE").as_deref() {
+            Ok("postgres") | Ok("postgresql") => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TUO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database that exists for the life of this value.
+#[derive(Debug)]
+pub struct TestDb {
+    url: String,
+    backend: Backend,
+    postgres_name: Option<String>,
+    sqlite_dir: Option<PathBuf>,
+}
+
+impl TestDb {
+    /// Creates an empty database (no migrations applied) on the backend the run asks for.
+    pub async fn new() -> Result<Self, sea_orm::DbErr> {
+        Self::new_on(Backend::from_env()).await
+    }
+
+    /// Creates an empty database on a given backend.
+    pub async fn new_on(backend: Backend) -> Result<Self, sea_orm::DbErr> {
+        match backend {
+            Backend::Postgres => {
+                let name = format!("tuo_test_{}", uuid::Uuid::now_v7().simple());
+                let admin = Database::connect(postgres_admin_url()).await?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await?;
+                admin.close().await?;
+                let base = postgres_admin_url();
+                let url = match base.rfind('/') {
+                    Some(i) => format!("{}/{name}", &base[..i]),
+                    None => format!("{base}/{name}"),
+                };
+                Ok(Self {
+                    url,
+                    backend: Backend::Postgres,
+                    postgres_name: Some(name),
+                    sqlite_dir: None,
+                })
+            }
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir()
+                    .join(format!("tuo-test-{}", uuid::Uuid::now_v7().simple()));
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    sea_orm::DbErr::Custom(format!("cannot create `{}`: {e}", dir.display()))
+                })?;
+                let url = format!("sqlite://{}?mode=rwc", dir.join("broker.db").display());
+                Ok(Self {
+                    url,
+                    backend: Backend::Sqlite,
+                    postgres_name: None,
+                    sqlite_dir: Some(dir),
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The PostgreSQL database name, when on PostgreSQL.
+    pub fn postgres_name(&self) -> Option<&str> {
+        self.postgres_name.as_deref()
+    }
+
+    /// The default pool settings, for connecting to this database.
+    pub fn settings(&self) -> crate::DatabaseConfig {
+        crate::DatabaseConfig::default()
+    }
+
+    /// Connects with the broker's default pool settings (no migration applied).
+    pub async fn connect(&self) -> Result<DatabaseConnection, super::StoreError> {
+        super::connect(&self.url, &self.settings()).await
+    }
+
+    /// This database's URL as configuration (`database_url`).
+    pub fn database_url(&self) -> crate::DatabaseUrl {
+        crate::DatabaseUrl::new(self.url.clone())
+    }
+
+    /// Connects with the broker's default settings and applies every migration.
+    pub async fn migrated(&self) -> Result<DatabaseConnection, super::StoreError> {
+        let db = self.connect().await?;
+        super::migrate(&db).await?;
+        Ok(db)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = self.sqlite_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some(name) = self.postgres_name.take() {
+            // Drop runs outside any async context we can rely on: use a thread with its own runtime.
+            let admin = postgres_admin_url();
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    if let Ok(db) = Database::connect(admin).await {
+                        let _ = db
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = db.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}

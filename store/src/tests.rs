@@ -1,0 +1,107 @@
+use sea_orm::{ConnectionTrait, Statement};
+use sea_orm_migration::MigratorTrait;
+
+use super::testdb::TestDb;
+use super::*;
+
+async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
+/// Every table, column and index: what a migration may change.
+async fn schema(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT 'table ' || table_name || ' column ' || column_name || ' ' || data_type || ' ' || is_nullable AS name \
+             FROM information_schema.columns WHERE table_schema = 'public' \
+             UNION ALL SELECT 'index ' || tablename || ' ' || indexname AS name FROM pg_indexes WHERE schemaname = 'public' \
+             ORDER BY 1"
+        }
+        _ => {
+            "SELECT 'table ' || m.name || ' column ' || p.name || ' ' || p.type || ' ' || p.\"notnull\" AS name \
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+             UNION ALL SELECT 'index ' || tbl_name || ' ' || name AS name FROM sqlite_master \
+             WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+    };
+    // The migrator's own bookkeeping table is not part of any migration.
+    strings(db, sql)
+        .await
+        .into_iter()
+        .filter(|entry| !entry.contains("seaql_migrations"))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_migration_goes_up_and_down_one_step_at_a_time() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.connect().await.unwrap();
+    let total = Migrator::migrations().len();
+    assert_eq!(
+        schema_status(&db).await.unwrap(),
+        SchemaStatus::Pending(total)
+    );
+    let mut seen = vec![schema(&db).await];
+    for step in 1..=total {
+        Migrator::up(&db, Some(1)).await.unwrap();
+        let now = schema(&db).await;
+        assert_ne!(
+            now,
+            seen[step - 1],
+            "migration {step} changed nothing in the schema"
+        );
+        seen.push(now);
+    }
+    assert_eq!(schema_status(&db).await.unwrap(), SchemaStatus::Current);
+    for step in (1..=total).rev() {
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(
+            schema(&db).await,
+            seen[step - 1],
+            "down of migration {step} undoes exactly its up"
+        );
+    }
+    // And all the way up again on the same database.
+    assert_eq!(migrate(&db).await.unwrap(), total);
+    assert_eq!(schema_status(&db).await.unwrap(), SchemaStatus::Current);
+}
+
+#[tokio::test]
+async fn a_schema_with_unknown_migrations_is_newer_and_refused() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        schema_status(&db).await.unwrap(),
+        SchemaStatus::Newer(vec!["m29990101_000001_future".to_owned()])
+    );
+    let err = migrate(&db).await.unwrap_err().to_string();
+    assert!(
+        err.contains("newer than this binary") && err.contains("m29990101_000001_future"),
+        "{err}"
+    );
+    assert!(matches!(
+        ensure_current(&db).await,
+        Err(StoreError::SchemaNewer { .. })
+    ));
+}
+
+#[test]
+fn sqlite_file_paths_are_found_in_urls() {
+    assert_eq!(
+        sqlite_file("sqlite://./data/broker.db?mode=rwc"),
+        Some("./data/broker.db")
+    );
+    assert_eq!(sqlite_file("sqlite::memory:"), None);
+    assert_eq!(sqlite_file("postgres://x/y"), None);
+}
