@@ -1,0 +1,11 @@
+//! The protocol core of the broker as an OpenID Provider to departments' web applications,
+//! under the FAPI 2.0 Security Profile.
+//!
+//! WIP
+mod encoding;
+pub mod errors;
+pub mod jwk;
+pub mod jws;
+
+#[cfg(test)]
+mod testing;
