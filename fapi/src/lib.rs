@@ -2,6 +2,7 @@
 //! under the FAPI 2.0 Security Profile.
 //!
 //! WIP
+pub mod dpop;
 mod encoding;
 pub mod errors;
 pub mod jwk;
