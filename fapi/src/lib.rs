@@ -2,11 +2,14 @@
 //! under the FAPI 2.0 Security Profile.
 //!
 //! WIP
+pub mod acr;
+pub mod claims;
 pub mod dpop;
 mod encoding;
 pub mod errors;
 pub mod jwk;
 pub mod jws;
+pub mod pkce;
 
 #[cfg(test)]
 mod testing;
