@@ -9,6 +9,7 @@ mod encoding;
 pub mod errors;
 pub mod jwk;
 pub mod jws;
+pub mod par;
 pub mod pkce;
 
 #[cfg(test)]
