@@ -23,6 +23,36 @@
 //! - [`metadata::ProviderMetadata`] is the discovery document.
 //!
 //! Crypto is ring's, as everywhere in the workspace; only asymmetric algorithms exist here.
+//!
+//! A pushed request, its `request_uri`, and the authorization endpoint redeeming it once:
+//!
+//! ```
+//! use fapi::par::{self, request_uri::{self, AuthorizeEntry}, ConsentMode, PushContext};
+//!
+//! let registered = vec!["https://pension.esd.example/callback".to_string()];
+//! let context = PushContext {
+//!     client_id: "esd-pension-app",        // authenticated by its private_key_jwt
+//!     redirect_uris: &registered,
+//!     dpop_jkt: None,                      // or the thumbprint of the push's DPoP proof
+//! };
+//! let body = "client_id=esd-pension-app&response_type=code&scope=openid%20offline_access\
+//!     &redirect_uri=https%3A%2F%2Fpension.esd.example%2Fcallback\
+//!     &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256";
+//! let request = par::validate(body.as_bytes(), &context, &par::ParPolicy::default())?;
+//! assert_eq!(request.consent_mode, ConsentMode::Ongoing);
+//!
+//! let now = 1_767_225_600;
+//! let issued = request_uri::issue(request, now, 60, &ring::rand::SystemRandom::new())?;
+//! // The caller stores `issued.record` under `issued.storage_key` and answers 201 with
+//! // `issued.response_body()`. Later, at the authorization endpoint:
+//! let query = format!("client_id=esd-pension-app&request_uri={}", issued.request_uri);
+//! let entry = AuthorizeEntry::parse(&query)?;
+//! assert_eq!(entry.storage_key(), issued.storage_key);
+//! let stored = Some(issued.record);           // taken out of storage: single use
+//! let request = entry.redeem(stored, now + 5)?;
+//! assert_eq!(request.redirect_uri, "https://pension.esd.example/callback");
+//! # Ok::<(), fapi::par::ParError>(())
+//! ```
 
 pub mod acr;
 pub mod claims;
