@@ -73,7 +73,30 @@ fn normalize_percent_encoding(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn normalising_any_text_never_panics_and_is_idempotent(uri in "\\PC{0,120}") {
+            if let Some(normal) = normalize(&uri) {
+                prop_assert_eq!(normalize(&normal), Some(normal.clone()));
+            }
+        }
+
+        #[test]
+        fn normalising_uri_shaped_text_never_panics(
+            scheme in prop_oneof![Just("http"), Just("https"), Just("HTTPS"), Just("ftp")],
+            host in "[A-Za-z0-9.%-]{0,20}",
+            path in "[A-Za-z0-9/%.~_!$&'()*+,;=:@-]{0,40}",
+        ) {
+            let uri = format!("{scheme}://{host}/{path}");
+            if let Some(normal) = normalize(&uri) {
+                prop_assert_eq!(normalize(&normal), Some(normal.clone()));
+            }
+        }
+    }
 
     #[test]
     fn query_fragment_case_and_default_ports_are_normalised_away() {
