@@ -121,7 +121,7 @@ pub enum ConsentMode {
 
 /// A pushed authorization request that passed every check: what is stored under its
 /// `request_uri` and drives the rest of the flow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
@@ -145,6 +145,29 @@ pub struct AuthorizationRequest {
     /// The DPoP key the code is bound to (RFC 9449 §10): `dpop_jkt`, or the key of the DPoP
     /// proof sent with the push.
     pub dpop_jkt: Option<String>,
+}
+
+impl std::fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // INVARIANT: what the client sent that may identify a person or carry a token
+        // (`state`, `nonce`, hints, claim values) is never printed, only whether it is there.
+        f.debug_struct("AuthorizationRequest")
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("scopes", &self.scopes)
+            .field("consent_mode", &self.consent_mode)
+            .field("prompt", &self.prompt)
+            .field("max_age", &self.max_age)
+            .field("acr_values", &self.acr_values)
+            .field("claims", &self.claims)
+            .field("purpose", &self.purpose)
+            .field("state", &self.state.is_some())
+            .field("nonce", &self.nonce.is_some())
+            .field("login_hint", &self.login_hint.is_some())
+            .field("id_token_hint", &self.id_token_hint.is_some())
+            .field("dpop_jkt", &self.dpop_jkt)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the caller established before reading the body.
@@ -255,7 +278,13 @@ pub fn validate(
     let purpose = bounded(&form, "purpose", 64, |c| {
         c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
     })?;
-    if claims.is_some() && purpose.is_none() {
+    // Every release is for a purpose: asking for attributes, by `claims` or by a scope that
+    // stands for claims (Core §5.4), needs one.
+    let asks_attributes = claims.is_some()
+        || scopes
+            .iter()
+            .any(|s| !crate::claims::claims_for_scope(s).is_empty());
+    if asks_attributes && purpose.is_none() {
         return Err(ParError::PurposeRequired);
     }
     let login_hint = bounded(&form, "login_hint", policy.max_hint_len, is_vschar)?;

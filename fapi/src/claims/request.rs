@@ -24,7 +24,7 @@ impl Target {
 }
 
 /// One requested claim (Core §5.5.1, and IA §6.1's `purpose`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimRequest {
     pub name: String,
     pub essential: bool,
@@ -32,6 +32,18 @@ pub struct ClaimRequest {
     pub purpose: Option<String>,
     /// `value` / `values`: the value must be one of these, or the claim is omitted.
     pub values: Option<Vec<Value>>,
+}
+
+impl std::fmt::Debug for ClaimRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // INVARIANT: `value(s)` may be personal data (a name, a birthdate): only counted.
+        f.debug_struct("ClaimRequest")
+            .field("name", &self.name)
+            .field("essential", &self.essential)
+            .field("purpose", &self.purpose)
+            .field("values", &self.values.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 /// A constraint on a `verification` member: any value, or one of a list.
@@ -93,7 +105,7 @@ pub struct AcrClaim {
 }
 
 /// A `claims` request, normalised.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClaimsRequest {
     /// Claims asked outside `verified_claims`, for the ID token.
     pub id_token: Vec<ClaimRequest>,
@@ -105,6 +117,19 @@ pub struct ClaimsRequest {
     pub auth_time: bool,
     /// `sub` asked with a `value`: only a sign-in of that subject may succeed (Core §3.1.2.2).
     pub sub: Option<String>,
+}
+
+impl std::fmt::Debug for ClaimsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimsRequest")
+            .field("id_token", &self.id_token)
+            .field("userinfo", &self.userinfo)
+            .field("verified", &self.verified)
+            .field("acr", &self.acr)
+            .field("auth_time", &self.auth_time)
+            .field("sub", &self.sub.is_some())
+            .finish()
+    }
 }
 
 /// One attribute asked for, merged across every place it is asked: what the consent screen

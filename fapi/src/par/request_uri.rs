@@ -30,7 +30,7 @@ pub struct PushedRequest {
 }
 
 /// A freshly issued `request_uri`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Issued {
     /// Returned to the client; never stored.
     pub request_uri: String,
@@ -38,6 +38,17 @@ pub struct Issued {
     /// The key to store `record` under (and to delete it by once used or expired).
     pub storage_key: String,
     pub record: PushedRequest,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The request_uri is a bearer reference to the request: never printed.
+        f.debug_struct("Issued")
+            .field("expires_in", &self.expires_in)
+            .field("storage_key", &self.storage_key)
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Issued {
@@ -81,10 +92,18 @@ pub fn storage_key(request_uri: &str) -> String {
 /// What the authorization endpoint accepts: `client_id` and `request_uri`, nothing else used
 /// (FAPI 2.0 §5.3.3.2: clients send only these; any other parameter is ignored, never merged
 /// into the pushed request).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizeEntry {
     pub client_id: String,
     pub request_uri: String,
+}
+
+impl std::fmt::Debug for AuthorizeEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeEntry")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuthorizeEntry {

@@ -459,6 +459,47 @@ fn the_authorization_endpoint_takes_only_pushed_requests() {
 }
 
 #[test]
+fn debug_output_hides_hints_state_and_the_request_uri() {
+    let request = push(&with(&[
+        ("state", "zzz-state"),
+        ("nonce", "zzz-nonce"),
+        ("login_hint", "zzz-alice@example.ca"),
+        ("id_token_hint", "zzz.token.sig"),
+        ("purpose", "pension-enrolment"),
+        (
+            "claims",
+            r#"{"id_token":{"sub":{"value":"zzz-sub"},"given_name":{"value":"zzz-Alice"}}}"#,
+        ),
+    ]))
+    .unwrap();
+    let text = format!("{request:?}");
+    assert!(!text.contains("zzz"), "{text}");
+    assert!(text.contains("pension-enrolment") && text.contains("given_name"));
+    let issued = issue(request, NOW, 60, &SystemRandom::new()).unwrap();
+    assert!(!format!("{issued:?}").contains(&issued.request_uri));
+    let entry = AuthorizeEntry::parse(&format!(
+        "client_id={CLIENT}&request_uri={}",
+        issued.request_uri
+    ))
+    .unwrap();
+    assert!(!format!("{entry:?}").contains(&issued.request_uri));
+}
+
+#[test]
+fn asking_for_attributes_by_scope_needs_a_purpose_too() {
+    assert_eq!(
+        push(&with(&[("scope", "openid profile")])).unwrap_err(),
+        ParError::PurposeRequired
+    );
+    push(&with(&[
+        ("scope", "openid profile"),
+        ("purpose", "pension-enrolment"),
+    ]))
+    .unwrap();
+    push(&with(&[("scope", "openid offline_access")])).unwrap();
+}
+
+#[test]
 fn errors_name_parameters_never_values() {
     let err = push(&with(&[("redirect_uri", "https://zzz-secret.example/cb")])).unwrap_err();
     assert!(!err.to_string().contains("zzz-secret"));
