@@ -18,7 +18,9 @@
 //!   endpoint.
 //! - [`claims::ClaimsRequest`] reads the `claims` parameter; [`claims::verified_claims`] builds
 //!   the answer.
-//! - [`acr::AcrMapping`] maps `acr` values to levels 1–4 and decides on step-up.
+//! - [`acr::AcrMapping`] maps `acr` values to levels 1–4 and decides on step-up;
+//!   [`interaction::next_step`] puts that together with `prompt`, `max_age` and consent into the
+//!   authorization endpoint's next step.
 //! - [`logout::LogoutToken`] builds back-channel logout tokens.
 //! - [`metadata::ProviderMetadata`] is the discovery document.
 //!
@@ -59,6 +61,7 @@ pub mod claims;
 pub mod dpop;
 mod encoding;
 pub mod errors;
+pub mod interaction;
 pub mod jwk;
 pub mod jws;
 pub mod logout;
