@@ -10,6 +10,7 @@ use super::{EventKind, RelayError};
 use crate::citizens::{Citizen, CitizenError, Status};
 use crate::departments::Department;
 
+/// A department's report.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
@@ -25,7 +26,6 @@ pub struct Report {
     pub loa: Option<u8>,
 }
 
-/// The answer: the change and its audit record.
 fn shorten(s: &str) -> String {
     s.chars().take(64).collect()
 }

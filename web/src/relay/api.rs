@@ -24,7 +24,7 @@ use crate::problem::Error;
 #[openapi(paths(report_change), components(schemas(Report, Accepted)))]
 pub struct Api;
 
-/// A department's report.
+/// The answer: the change and its audit record.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub change_id: String,
