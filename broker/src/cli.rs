@@ -119,6 +119,24 @@ pub enum CliError {
     UnknownDepartment(String),
     #[error("no citizen `{0}`")]
     UnknownCitizen(String),
+    #[error("no client `{0}`")]
+    UnknownClient(String),
+    #[error("no failed delivery `{0}`")]
+    UnknownDelivery(String),
+    #[error("department `{0}` has no pull source")]
+    NoPullSource(String),
+    #[error("cannot {what} `{path}`: {source}")]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(&'static str),
+    #[error(transparent)]
+    AuditQuery(#[from] services::audit_log::query::QueryError),
+    #[error("the receipt `{path}` is not valid: {reason}")]
+    Receipt { path: PathBuf, reason: String },
     #[error(transparent)]
     Service(#[from] services::Error),
     #[error(transparent)]

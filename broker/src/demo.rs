@@ -43,8 +43,11 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("tuo-demo-{}", uuid::Uuid::now_v7().simple())),
     };
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| CliError::Other(format!("cannot create `{}`: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(&data_dir).map_err(|source| CliError::File {
+        what: "create",
+        path: data_dir.clone(),
+        source,
+    })?;
     let mut config = crate::cli::load_config(config_file)?;
     let base = format!("http://127.0.0.1:{}", args.port);
     config = Config {

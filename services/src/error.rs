@@ -55,6 +55,12 @@ pub enum Error {
     Relay(#[from] crate::relay::RelayError),
     #[error("signing failed")]
     Sign(#[from] crate::keys::SignError),
+    /// A citizen's stored record could not be read (an unknown status, a broken key, …).
+    #[error(transparent)]
+    Citizen(#[from] crate::citizens::CitizenError),
+    /// A stored id that is not the UUID it must be.
+    #[error("a stored id is not a UUID")]
+    StoredId,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -125,7 +131,12 @@ impl Error {
             Error::SignIn(e) => (e.class(), e.code()),
             Error::AuditQuery(e) => (e.class(), e.code()),
             Error::Store(e) => (e.class(), e.code()),
-            Error::Db(_) | Error::Audit(_) | Error::Sign(_) | Error::Internal(_) => INTERNAL,
+            Error::Db(_)
+            | Error::Audit(_)
+            | Error::Sign(_)
+            | Error::Citizen(_)
+            | Error::StoredId
+            | Error::Internal(_) => INTERNAL,
         }
     }
 }

@@ -116,8 +116,7 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
                 action: args.action,
                 ..FilterParams::default()
             }
-            .filter()
-            .map_err(|e| CliError::Other(e.to_string()))?;
+            .filter()?;
             let log = AuditLog::new(
                 db.clone(),
                 keys.clone(),
@@ -129,8 +128,10 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
             record_export(&log, &filter, args.format).await?;
             let count = match &args.output {
                 Some(path) => {
-                    let file = std::fs::File::create(path).map_err(|e| {
-                        CliError::Other(format!("cannot create `{}`: {e}", path.display()))
+                    let file = std::fs::File::create(path).map_err(|source| CliError::File {
+                        what: "create",
+                        path: path.clone(),
+                        source,
                     })?;
                     let mut out = std::io::BufWriter::new(file);
                     export::export(&db, &filter, args.format, args.proofs, &mut out).await

@@ -9,8 +9,11 @@ use crate::config::Config;
 
 /// `broker consent verify-receipt FILE`: the same check, from the command line.
 pub async fn verify_file(config: &Config, path: &std::path::Path) -> Result<Verified, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Other(format!("cannot read `{}`: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
+        what: "read",
+        path: path.to_owned(),
+        source,
+    })?;
     // Never generate a keyset here: a verifier pointed at the wrong data directory must fail,
     // not create keys that verify nothing.
     let dir = keys::keys_dir(&config.data_dir);
@@ -26,5 +29,8 @@ pub async fn verify_file(config: &Config, path: &std::path::Path) -> Result<Veri
     let keys = keys::open_signing_keys(&config.keys, &config.data_dir)?;
     verify(&db, &keys, &text, store::now_ms())
         .await
-        .map_err(|e| CliError::Other(format!("receipt `{}` is not valid: {e}", path.display())))
+        .map_err(|e| CliError::Receipt {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
 }

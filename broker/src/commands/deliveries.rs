@@ -63,9 +63,7 @@ pub async fn run(command: DeliveriesCommand, config: Config) -> Result<(), CliEr
             department,
         } => {
             if id.is_none() && !all_failed {
-                return Err(CliError::Other(
-                    "name a delivery id, or pass --all-failed".into(),
-                ));
+                return Err(CliError::Usage("name a delivery id, or pass --all-failed"));
             }
             let keys = std::sync::Arc::new(services::keys::open_signing_keys(
                 &config.keys,
@@ -81,8 +79,10 @@ pub async fn run(command: DeliveriesCommand, config: Config) -> Result<(), CliEr
             );
             let count = retry(&db, &log, id.as_deref(), department.as_deref()).await?;
             println!("queued {count} deliveries again");
-            if count == 0 && id.is_some() {
-                return Err(CliError::Other("no failed delivery with that id".into()));
+            if count == 0
+                && let Some(id) = id
+            {
+                return Err(CliError::UnknownDelivery(id.chars().take(64).collect()));
             }
             Ok(())
         }

@@ -286,7 +286,7 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
         DepartmentsCommand::Show { id } => {
             let d = services::departments::get(&db, &id)
                 .await?
-                .ok_or_else(|| CliError::Other(format!("no department `{id}`")))?;
+                .ok_or_else(|| CliError::UnknownDepartment(id.clone()))?;
             let shown = show(&db, &d).await?;
             println!(
                 "{}",
@@ -319,7 +319,7 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
         DepartmentsCommand::RemoveClient { client_id } => {
             let client = services::departments::client(&db, &client_id)
                 .await?
-                .ok_or_else(|| CliError::Other(format!("no client `{client_id}`")))?;
+                .ok_or_else(|| CliError::UnknownClient(client_id.clone()))?;
             services::departments::remove_client(&db, &client_id).await?;
             record_change(
                 &log()?,
@@ -335,9 +335,7 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
                 .await?
                 .is_none()
             {
-                return Err(CliError::Other(format!(
-                    "department `{id}` has no pull source"
-                )));
+                return Err(CliError::NoPullSource(id));
             }
             services::departments::set_pull_source(&db, &id, None).await?;
             record_change(&log()?, Some(&id), None, "pull-source-removed").await?;

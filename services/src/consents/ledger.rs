@@ -220,13 +220,12 @@ pub async fn request(
     .await?
     .ok_or(LedgerError::UnknownSubject)?;
     let active = crate::citizens::get(&state.db, &citizen)
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .await?
         .is_some_and(|c| c.status == crate::citizens::Status::Active);
     if !active {
         return Err(LedgerError::UnknownSubject.into());
     }
-    let citizen_id = Uuid::parse_str(&citizen).map_err(|e| Error::Internal(e.to_string()))?;
+    let citizen_id = Uuid::parse_str(&citizen).map_err(|_| Error::StoredId)?;
     let existing = super::for_release(&state.db, &citizen, department, &input.purpose)
         .await
         .map_err(store_err)?;
@@ -293,7 +292,7 @@ pub async fn grant_own(
         &attributes,
         now,
     )?;
-    let citizen_id = Uuid::parse_str(citizen.id).map_err(|e| Error::Internal(e.to_string()))?;
+    let citizen_id = Uuid::parse_str(citizen.id).map_err(|_| Error::StoredId)?;
     let existing = super::for_release(&state.db, citizen.id, &input.department, &input.purpose)
         .await
         .map_err(store_err)?;

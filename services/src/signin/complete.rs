@@ -30,7 +30,7 @@ pub fn citizen_error(e: CitizenError) -> Error {
     match e {
         CitizenError::Erased | CitizenError::NotFound(_) => SignInError::CitizenUnavailable.into(),
         CitizenError::Db(db) => Error::Db(db),
-        other => Error::Internal(format!("citizen store: {other}")),
+        other => Error::Citizen(other),
     }
 }
 
