@@ -328,7 +328,7 @@ pub async fn rotate_data(config: &Config) -> Result<(), CliError> {
         &config.keys,
         &config.data_dir,
     )?);
-    let log = services::audit_log::AuditLog::new(
+    let log = services::audit_log::AuditLog::for_command(
         db.clone(),
         keys,
         audit::CheckpointPolicy {

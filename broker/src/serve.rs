@@ -101,6 +101,12 @@ fn spawn_background(
             }
         }
     });
+    // Sequence and integrate queued audit records (PostgreSQL; one instance at a time).
+    tasks.spawn(services::audit_log::integrate::run(
+        services.audit.clone(),
+        services.metrics.clone(),
+        shutdown.clone(),
+    ));
     // Deliver the relay's outbox (tell us once).
     if config.relay.worker {
         tasks.spawn(services::relay::worker::run(

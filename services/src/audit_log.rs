@@ -7,15 +7,28 @@
 //! share one transaction: `group`), and [`AuditLog::append_in`] writes inside the
 //! caller's transaction, so the record commits with the change it records or not at all.
 //!
-//! INVARIANT: appends are serialised across broker instances: each one first updates the single
-//! `audit_head` row (a row lock on PostgreSQL, the write lock on SQLite) and holds it until commit,
-//! so the tree's frontier is read and written by one writer at a time.
+//! Two write paths behind one interface (issue 13, after Trillian Tessera's sequencing vs
+//! integration):
+//! - **Queued** (PostgreSQL, several broker instances): an append inserts the record into
+//!   `audit_queue` — no log-wide lock, so no transaction of any instance waits on another's. The
+//!   integrator ([`integrate`], one instance at a time under a lease) takes queued records in
+//!   batches, gives them their sequence numbers, integrates them into the tree and deletes them
+//!   from the queue, in one short transaction that alone holds the `audit_head` row. A record's id
+//!   (a release's `txn`) is valid the moment it is queued; its inclusion proof once integrated.
+//! - **Direct** (SQLite, one writer anyway): an append integrates at once in the caller's
+//!   transaction, under the database's single write lock.
+//!
+//! INVARIANT: the tree's frontier is read and written by one writer at a time: every integration
+//! (queued batch or direct append) first updates the single `audit_head` row (a row lock on
+//! PostgreSQL, the write lock on SQLite) and holds it until its commit; a queued record is
+//! integrated exactly once because it is deleted from the queue in that same transaction.
 
 mod settings;
 pub use settings::AuditConfig;
 pub mod entities;
 pub mod export;
 mod group;
+pub mod integrate;
 pub mod query;
 pub mod unusual;
 pub mod verify;
@@ -33,7 +46,7 @@ use sea_orm::{
 };
 
 use crate::keys::{SignError, SigningKeys, VerifyError};
-use entities::{checkpoint, head, node, record};
+use entities::{checkpoint, head, node, queue, record};
 use store::now_ms;
 
 pub use audit::{Action, Actor, ActorKind, Outcome};
@@ -48,11 +61,21 @@ pub enum AuditError {
     Db(#[from] DbErr),
 }
 
-/// What an append returns: the record's id (a release's `txn`) and its leaf index.
+/// What an append returns: the record's id (a release's `txn`) and its leaf index once
+/// integrated (`None` while it waits in the queue).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReceipt {
     pub id: String,
-    pub seq: u64,
+    pub seq: Option<u64>,
+}
+
+/// How appends reach the tree (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePath {
+    /// Integrated at once, in the caller's transaction (SQLite).
+    Direct,
+    /// Queued in the caller's transaction, integrated in batches by the integrator (PostgreSQL).
+    Queued,
 }
 
 /// Signs checkpoints with the broker's current signing key.
@@ -97,18 +120,54 @@ pub struct AuditLog {
     keys: Arc<SigningKeys>,
     policy: CheckpointPolicy,
     group: Arc<group::Appends>,
+    path: WritePath,
+    /// Wakes this instance's integrator when it queued records.
+    queued: Arc<tokio::sync::Notify>,
 }
 
 const HEAD_ID: i16 = 1;
 
 impl AuditLog {
+    /// A log over `db`, on the write path its backend calls for (queued on PostgreSQL, where
+    /// several instances write; direct on SQLite, which has one writer anyway).
     pub fn new(db: DatabaseConnection, keys: Arc<SigningKeys>, policy: CheckpointPolicy) -> Self {
+        let path = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => WritePath::Queued,
+            _ => WritePath::Direct,
+        };
+        Self::with_path(db, keys, policy, path)
+    }
+
+    /// The log of a one-shot process (a CLI command): it integrates its records as it appends
+    /// them, on either backend, so it leaves nothing queued for a broker that may not be running.
+    /// Safe beside running integrators: both take the head row first.
+    pub fn for_command(
+        db: DatabaseConnection,
+        keys: Arc<SigningKeys>,
+        policy: CheckpointPolicy,
+    ) -> Self {
+        Self::with_path(db, keys, policy, WritePath::Direct)
+    }
+
+    /// A log on a given write path (tests run both on either backend).
+    pub fn with_path(
+        db: DatabaseConnection,
+        keys: Arc<SigningKeys>,
+        policy: CheckpointPolicy,
+        path: WritePath,
+    ) -> Self {
         Self {
             db,
             keys,
             policy,
             group: Arc::new(group::Appends::new(group::MAX_BATCH)),
+            path,
+            queued: Arc::default(),
         }
+    }
+
+    pub fn write_path(&self) -> WritePath {
+        self.path
     }
 
     /// A new record with a fresh id and the current time.
@@ -135,11 +194,63 @@ impl AuditLog {
             .ok_or_else(|| AuditError::Db(DbErr::Custom("no audit receipt".into())))
     }
 
-    /// Appends `records` in this order inside the caller's transaction, with one lock of the head,
-    /// one multi-row insert per table and one head update however many there are. A checkpoint
-    /// the policy makes due part-way (by count) is signed at that tree size, as if the records
-    /// had been appended one at a time.
+    /// Appends `records` in this order inside the caller's transaction: queued (one multi-row
+    /// insert, no lock) or integrated at once, per the log's write path.
     pub async fn append_many_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        records: Vec<Record>,
+    ) -> Result<Vec<AuditReceipt>, AuditError> {
+        match self.path {
+            WritePath::Direct => self.integrate_in(conn, records).await,
+            WritePath::Queued => self.queue_in(conn, records).await,
+        }
+    }
+
+    /// Queues `records` inside the caller's transaction, and wakes this instance's integrator
+    /// (it finds them once that transaction commits).
+    async fn queue_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        records: Vec<Record>,
+    ) -> Result<Vec<AuditReceipt>, AuditError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let receipts = records
+            .iter()
+            .map(|r| AuditReceipt {
+                id: r.id.clone(),
+                seq: None,
+            })
+            .collect();
+        let rows: Vec<queue::ActiveModel> = records
+            .into_iter()
+            .map(|mut r| {
+                r.seq = 0;
+                queue::ActiveModel {
+                    qid: sea_orm::NotSet,
+                    id: Set(r.id.clone()),
+                    entry: Set(r.canonical_bytes()),
+                    queued_at: Set(now),
+                }
+            })
+            .collect();
+        for chunk in rows.chunks(RECORDS_PER_INSERT) {
+            queue::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        self.queued.notify_one();
+        Ok(receipts)
+    }
+
+    /// Integrates `records` in this order inside the caller's transaction, with one lock of the
+    /// head, one multi-row insert per table and one head update however many there are. A
+    /// checkpoint the policy makes due part-way (by count) is signed at that tree size, as if the
+    /// records had been appended one at a time.
+    pub(crate) async fn integrate_in<C: ConnectionTrait>(
         &self,
         conn: &C,
         records: Vec<Record>,
@@ -157,7 +268,10 @@ impl AuditLog {
             let id = record.id.clone();
             let appended = frontier.append(record)?;
             let row = appended.row;
-            receipts.push(AuditReceipt { id, seq: row.seq });
+            receipts.push(AuditReceipt {
+                id,
+                seq: Some(row.seq),
+            });
             rows.push(record::ActiveModel {
                 seq: Set(row.seq as i64),
                 id: Set(row.id),
@@ -295,7 +409,7 @@ async fn save_checkpoints<C: ConnectionTrait>(
 
 /// Takes the single-writer lock: the first statement writes the head row, so the lock is held
 /// from here to commit on both backends. Creates the head on first use.
-async fn lock_head<C: ConnectionTrait>(conn: &C) -> Result<head::Model, AuditError> {
+pub(crate) async fn lock_head<C: ConnectionTrait>(conn: &C) -> Result<head::Model, AuditError> {
     for _ in 0..2 {
         let locked = head::Entity::update_many()
             .col_expr(head::Column::LockedAt, Expr::value(now_ms()))
@@ -338,6 +452,8 @@ async fn save_head<C: ConnectionTrait>(conn: &C, h: &head::Model) -> Result<(), 
     Ok(())
 }
 
+#[cfg(test)]
+mod integrate_tests;
 #[cfg(test)]
 mod tamper_tests;
 #[cfg(test)]

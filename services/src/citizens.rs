@@ -362,6 +362,19 @@ pub async fn record_asserted<C: ConnectionTrait>(
     ))
 }
 
+/// Holds the citizen's row until the caller's transaction ends: transactions that queue
+/// deliveries about one citizen run one after the other (a row lock on PostgreSQL, the write lock
+/// on SQLite), so their deliveries get their `seq` in commit order — per citizen, never across
+/// citizens. The first write of such a transaction.
+pub async fn lock<C: ConnectionTrait>(conn: &C, id: &str) -> Result<(), CitizenError> {
+    citizen::Entity::update_many()
+        .col_expr(citizen::Column::Status, Expr::col(citizen::Column::Status))
+        .filter(citizen::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn mark_deceased<C: ConnectionTrait>(
     conn: &C,
     id: &str,

@@ -61,6 +61,10 @@ pub enum Error {
     /// A stored id that is not the UUID it must be.
     #[error("a stored id is not a UUID")]
     StoredId,
+    /// The audit record exists but waits in the queue: its inclusion proof is ready within
+    /// seconds.
+    #[error("the record is queued for the log; its proof is ready within seconds")]
+    AuditPending,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -91,6 +95,8 @@ pub enum ErrorClass {
     Unavailable,
     /// The broker failed: the cause is logged, never shown.
     Internal,
+    /// What was asked for exists but is not ready yet: ask again shortly (`Retry-After`).
+    Pending,
 }
 
 impl ErrorClass {
@@ -98,7 +104,10 @@ impl ErrorClass {
     pub fn is_client_error(self) -> bool {
         !matches!(
             self,
-            ErrorClass::Internal | ErrorClass::Unavailable | ErrorClass::UpstreamFailed
+            ErrorClass::Internal
+                | ErrorClass::Unavailable
+                | ErrorClass::UpstreamFailed
+                | ErrorClass::Pending
         )
     }
 }
@@ -123,6 +132,7 @@ impl Error {
             Error::Csrf => (C::Forbidden, "csrf_failed"),
             Error::MethodNotAllowed => (C::MethodNotAllowed, "method_not_allowed"),
             Error::NotReady(_) => (C::Unavailable, "not_ready"),
+            Error::AuditPending => (C::Pending, "audit_record_pending"),
             Error::OAuth(e) => (e.class(), e.code()),
             Error::Bearer(e) => (e.class(), e.code()),
             Error::Release(e) => (e.class(), e.code()),

@@ -35,6 +35,10 @@ type Counters = HashMap<(&'static str, String), Arc<AtomicU64>>;
 pub struct Metrics {
     requests: RwLock<HashMap<SeriesKey, Arc<Series>>>,
     counters: RwLock<Counters>,
+    /// Named histograms without labels (audit time to integrate, …): name → (help, series).
+    histograms: RwLock<HashMap<&'static str, (&'static str, Arc<Series>)>>,
+    /// Named gauges: (name, labels) → value.
+    gauges: RwLock<HashMap<(&'static str, String), i64>>,
 }
 
 impl Metrics {
@@ -79,6 +83,40 @@ impl Metrics {
             map.entry((name, labels))
                 .or_default()
                 .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Observes `seconds` in the named histogram (the same buckets as request latency).
+    pub fn observe(&self, name: &'static str, help: &'static str, seconds: f64) {
+        let series = match self
+            .histograms
+            .read()
+            .ok()
+            .and_then(|m| m.get(name).cloned())
+        {
+            Some((_, series)) => series,
+            None => match self.histograms.write() {
+                Ok(mut map) => map
+                    .entry(name)
+                    .or_insert_with(|| (help, Arc::default()))
+                    .1
+                    .clone(),
+                Err(_) => return,
+            },
+        };
+        series.count.fetch_add(1, Ordering::Relaxed);
+        series
+            .sum_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            series.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets a named gauge with a label set (never personal data); `""` for none.
+    pub fn set_gauge(&self, name: &'static str, labels: String, value: i64) {
+        if let Ok(mut map) = self.gauges.write() {
+            map.insert((name, labels), value);
         }
     }
 
@@ -145,7 +183,48 @@ impl Metrics {
             }
             let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
+        self.render_named(&mut out);
         out
+    }
+
+    fn render_named(&self, out: &mut String) {
+        let mut histograms: Vec<(&'static str, &'static str, Arc<Series>)> =
+            match self.histograms.read() {
+                Ok(map) => map.iter().map(|(n, (h, s))| (*n, *h, s.clone())).collect(),
+                Err(_) => Vec::new(),
+            };
+        histograms.sort_by_key(|(n, _, _)| *n);
+        for (name, help, series) in histograms {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += series.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+            }
+            let count = series.count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+            let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "{name}_sum {sum}");
+            let _ = writeln!(out, "{name}_count {count}");
+        }
+        let mut gauges: Vec<((&'static str, String), i64)> = match self.gauges.read() {
+            Ok(map) => map.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            Err(_) => Vec::new(),
+        };
+        gauges.sort();
+        let mut last = "";
+        for ((name, labels), value) in &gauges {
+            if *name != last {
+                let _ = writeln!(out, "# TYPE {name} gauge");
+                last = name;
+            }
+            if labels.is_empty() {
+                let _ = writeln!(out, "{name} {value}");
+            } else {
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        }
     }
 }
 

@@ -31,6 +31,8 @@ mod m20261204_000101_index_relay_deliveries_by_consent;
 mod m20261204_000102_index_relay_deliveries_by_citizen;
 mod m20261204_000300_add_departments_pull_source;
 mod m20261204_000301_create_relay_pull_sources;
+mod m20261204_000700_create_audit_queue;
+mod m20261204_000701_create_audit_integrator;
 
 pub struct Migrator;
 
@@ -66,6 +68,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000102_index_relay_deliveries_by_citizen::Migration),
             Box::new(m20261204_000300_add_departments_pull_source::Migration),
             Box::new(m20261204_000301_create_relay_pull_sources::Migration),
+            Box::new(m20261204_000700_create_audit_queue::Migration),
+            Box::new(m20261204_000701_create_audit_integrator::Migration),
         ]
     }
 }

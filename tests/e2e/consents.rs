@@ -20,6 +20,7 @@ const REVENUE_SECTOR: &str = "revenue.gc.example";
 
 /// Row counts of every table a consent change writes: consents, events, receipts, audit records.
 async fn counts(db: &DatabaseConnection) -> [u64; 4] {
+    broker_e2e::audit_settled(db).await;
     [
         consent::Entity::find().count(db).await.unwrap(),
         event::Entity::find().count(db).await.unwrap(),

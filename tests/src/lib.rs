@@ -271,3 +271,24 @@ pub fn browser_client() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// Waits until the running broker's integrator has emptied the audit queue (PostgreSQL queues
+/// audit records and integrates them in the background; SQLite's queue is always empty), so a
+/// test can read `audit_records`. Polls for the condition, panics after 10 s: a broker whose
+/// integrator does not run fails here.
+pub async fn audit_settled(conn: &sea_orm::DatabaseConnection) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use services::audit_log::entities::queue;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting = queue::Entity::find().count(conn).await.unwrap();
+        if waiting == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} audit records still queued after 10 s: is the broker's integrator running?"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

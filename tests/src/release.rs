@@ -254,6 +254,7 @@ impl World {
     /// Every audit record, oldest first, decoded from the stored canonical bytes.
     pub async fn audit(&self) -> Vec<audit::Record> {
         use services::audit_log::entities::record;
+        crate::audit_settled(&self.conn).await;
         record::Entity::find()
             .order_by_asc(record::Column::Seq)
             .all(&self.conn)

@@ -253,6 +253,7 @@ impl World {
     }
 
     async fn audit_column(&self, column: &str) -> Vec<String> {
+        crate::audit_settled(&self.conn).await;
         let backend = self.conn.get_database_backend();
         self.conn
             .query_all_raw(Statement::from_string(

@@ -92,6 +92,7 @@ pub fn status_of(class: ErrorClass) -> StatusCode {
         ErrorClass::UpstreamFailed => StatusCode::BAD_GATEWAY,
         ErrorClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorClass::Pending => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
@@ -168,6 +169,15 @@ impl ResponseError for Error {
                     .insert("withheld".into(), serde_json::json!(withheld));
             }
             return problem.response();
+        }
+        if self.0.class() == ErrorClass::Pending {
+            // Not a failure: the thing exists and is ready within seconds (RFC 9110 §10.2.3).
+            let mut res = Problem::new(status, code, self.0.to_string()).response();
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("1"),
+            );
+            return res;
         }
         if status.is_server_error() {
             // The cause goes to the log (it names no values), never to the client.

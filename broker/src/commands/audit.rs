@@ -66,8 +66,19 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
         &config.keys,
         &config.data_dir,
     )?);
+    let log = AuditLog::for_command(
+        db.clone(),
+        keys.clone(),
+        CheckpointPolicy {
+            every_records: config.audit.checkpoint_every_records,
+            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
+        },
+    );
     match command {
         AuditCommand::Verify => {
+            // Records in the queue (PostgreSQL) are committed but not in the tree yet: verify
+            // checks the tree and says how many wait.
+            let queued = log.queued().await?;
             let total = verify::stored_count(&db).await?;
             let started = std::time::Instant::now();
             let verdict = if std::io::stderr().is_terminal() {
@@ -102,6 +113,11 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
                         s.nodes_checked,
                         s.unsigned_records()
                     );
+                    if queued > 0 {
+                        println!(
+                            "{queued} records are queued for integration and not yet in the tree"
+                        );
+                    }
                     Ok(())
                 }
                 Verdict::Tampered(finding) => Err(CliError::Tampered(finding.to_string())),
@@ -117,15 +133,10 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
                 ..FilterParams::default()
             }
             .filter()?;
-            let log = AuditLog::new(
-                db.clone(),
-                keys.clone(),
-                CheckpointPolicy {
-                    every_records: config.audit.checkpoint_every_records,
-                    every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-                },
-            );
             record_export(&log, &filter, args.format).await?;
+            // The export holds every record committed before it, its own included: integrate
+            // what waits in the queue (PostgreSQL) first. Safe beside a running integrator.
+            log.settle().await?;
             let count = match &args.output {
                 Some(path) => {
                     let file = std::fs::File::create(path).map_err(|source| CliError::File {

@@ -26,7 +26,7 @@ pub async fn run(command: CitizensCommand, config: Config) -> Result<(), CliErro
         &config.keys,
         &config.data_dir,
     )?);
-    let log = AuditLog::new(
+    let log = AuditLog::for_command(
         db.clone(),
         keys,
         audit::CheckpointPolicy {

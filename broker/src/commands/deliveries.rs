@@ -69,7 +69,7 @@ pub async fn run(command: DeliveriesCommand, config: Config) -> Result<(), CliEr
                 &config.keys,
                 &config.data_dir,
             )?);
-            let log = AuditLog::new(
+            let log = AuditLog::for_command(
                 db.clone(),
                 keys,
                 audit::CheckpointPolicy {

@@ -260,7 +260,7 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
             &config.keys,
             &config.data_dir,
         )?);
-        Ok(AuditLog::new(
+        Ok(AuditLog::for_command(
             db.clone(),
             keys,
             audit::CheckpointPolicy {

@@ -84,3 +84,43 @@ pub mod checkpoint {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod queue {
+    use sea_orm::entity::prelude::*;
+
+    /// A record waiting to be sequenced and integrated (PostgreSQL: see `integrate`).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_queue")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub qid: i64,
+        pub id: String,
+        /// The canonical encoding with `seq` 0.
+        pub entry: Vec<u8>,
+        pub queued_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod integrator {
+    use sea_orm::entity::prelude::*;
+
+    /// The one lease that says which broker instance integrates the queue.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_integrator")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i16,
+        pub owner: String,
+        pub lease_until: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

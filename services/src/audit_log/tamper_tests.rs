@@ -69,6 +69,8 @@ async fn logged() -> (TestDb, sea_orm::DatabaseConnection, Arc<SigningKeys>) {
         r.attributes = vec!["address".into()];
         log.append(r).await.unwrap();
     }
+    // On the queued path (PostgreSQL) the records reach the tree through the integrator.
+    log.settle().await.unwrap();
     (test, db, keys)
 }
 

@@ -174,6 +174,7 @@ mod tests {
         for i in 0..3 {
             append("passport-office", Action::ReleaseDenied, now - i - 1).await;
         }
+        log.settle().await.unwrap();
         let config = AuditConfig::default();
         let all = activity(&db, &config, now).await.unwrap();
         let get = |d: &str, a: Action| {

@@ -4,9 +4,12 @@
 //! the transaction that ends a consent, disables a department, records a death or erases a
 //! citizen, withdraws every disclosure not yet made.
 //!
-//! INVARIANT: delivery rows are inserted after the change's audit record, whose append holds the
-//! audit head's lock until commit: rows get their `seq` in commit order, so the worker's "nothing
-//! earlier pending for this (department, citizen)" rule delivers them in the order they happened.
+//! INVARIANT: every transaction that queues deliveries about a citizen first locks that citizen
+//! (`citizens::lock`) and holds the lock until commit: such transactions run one after the other
+//! per citizen, so their rows get their `seq` in commit order per citizen, and the worker's
+//! "nothing earlier pending for this (department, citizen)" rule delivers them in the order they
+//! happened. Changes of different citizens never wait on each other, and no transaction holds a
+//! log-wide lock (the audit log queues its records: `audit_log`).
 //!
 //! INVARIANT: a delivery carrying values is queued only for a [`Recipient`] (built from a
 //! `ReleaseGrant`); a value-free notice only for a [`Notice`] or a consent that ended.
@@ -98,8 +101,11 @@ pub async fn record(state: &Relay, change: NewChange) -> Result<Recorded, Error>
     let plan = plan(state, &change.citizen_id, change.kind, &changed).await?;
     let departments = departments::list(&state.db).await?;
     let txn = state.db.begin().await?;
-    // INVARIANT: the first statement is a write (the audit head's update), so SQLite takes its
-    // write lock at once instead of failing to upgrade a read snapshot under a concurrent writer.
+    // INVARIANT: the first statement is the citizen's lock (a write, so SQLite also takes its
+    // write lock at once instead of failing to upgrade a read snapshot under a concurrent writer).
+    citizens::lock(&txn, &change.citizen_id)
+        .await
+        .map_err(RelayError::from)?;
     let action = match change.kind {
         EventKind::Update => Action::AttributeUpdated,
         _ => Action::LifeEvent,
@@ -333,6 +339,11 @@ pub async fn consent_ended<C: ConnectionTrait>(
     txn: &str,
 ) -> Result<Option<String>, Error> {
     let consent_id = consent.id().to_string();
+    // The citizen's lock before anything else that touches deliveries (see the INVARIANT above;
+    // taking it first also keeps a death's cancellations and this one from deadlocking).
+    citizens::lock(conn, &consent.citizen().to_string())
+        .await
+        .map_err(RelayError::from)?;
     cancel(
         conn,
         &state.audit,

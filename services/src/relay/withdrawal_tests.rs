@@ -107,6 +107,7 @@ impl Harness {
     }
 
     async fn actions(&self, action: &str) -> usize {
+        self.state.audit.settle().await.unwrap();
         audit_row::Entity::find()
             .filter(audit_row::Column::Action.eq(action))
             .all(&self.state.db)

@@ -37,6 +37,8 @@ fn audit(db: &sea_orm::DatabaseConnection) -> AuditLog {
 }
 
 async fn audited_actions(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    // Queued records (PostgreSQL) are read once integrated.
+    audit(db).settle().await.unwrap();
     record::Entity::find()
         .all(db)
         .await

@@ -48,6 +48,7 @@ async fn two_brokers_on_one_postgresql_keep_one_consistent_tree() {
     while let Some(status) = tasks.join_next().await {
         assert_eq!(status.unwrap(), 200);
     }
+    broker_e2e::audit_settled(&conn).await;
     let searches = record::Entity::find()
         .filter(record::Column::Action.eq("officer-search"))
         .count(&conn)

@@ -231,6 +231,7 @@ async fn a_department_request_is_answered_receipted_verified_and_revoked() {
     let body: serde_json::Value = endpoint(jws).await.unwrap().json().await.unwrap();
     assert_eq!(body["consent_state"], "revoked");
 
+    broker_e2e::audit_settled(&w.conn).await;
     let actions: Vec<String> = services::audit_log::entities::record::Entity::find()
         .all(&w.conn)
         .await
@@ -324,6 +325,7 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
         "the sweep recorded the expiry; log:\n{}",
         w.broker.log_text()
     );
+    broker_e2e::audit_settled(&w.conn).await;
     let audited = services::audit_log::entities::record::Entity::find()
         .filter(services::audit_log::entities::record::Column::Action.eq("consent-expired"))
         .all(&w.conn)

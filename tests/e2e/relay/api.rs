@@ -144,6 +144,7 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
 pub async fn audit_actions(relay: &Relay) -> Vec<String> {
     use sea_orm::QueryOrder;
     use services::audit_log::entities::record;
+    broker_e2e::audit_settled(&relay.conn).await;
     record::Entity::find()
         .order_by_asc(record::Column::Seq)
         .all(&relay.conn)

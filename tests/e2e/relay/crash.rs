@@ -264,6 +264,7 @@ async fn two_brokers_on_one_postgresql_deliver_each_change_once() {
     // Each delivery was recorded (and audited) once. Which instance delivered is reported, not
     // asserted: one may drain a small batch before the other polls.
     use services::audit_log::entities::record;
+    broker_e2e::audit_settled(&relay.conn).await;
     let delivered: Vec<audit::Record> = record::Entity::find()
         .all(&relay.conn)
         .await

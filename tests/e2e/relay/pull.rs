@@ -74,6 +74,7 @@ fn cli(relay: &Relay, args: &[&str]) -> (bool, String, String) {
 async fn skipped(relay: &Relay) -> Vec<(Vec<String>, Vec<String>, Option<String>)> {
     use sea_orm::QueryOrder;
     use services::audit_log::entities::record;
+    broker_e2e::audit_settled(&relay.conn).await;
     record::Entity::find()
         .filter(record::Column::Outcome.eq("error"))
         .order_by_asc(record::Column::Seq)

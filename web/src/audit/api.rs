@@ -39,6 +39,15 @@ pub enum Reader {
 }
 
 impl Reader {
+    /// Whether this reader may see a record about `citizen`: officers and `audit:read` clients
+    /// any, a citizen only their own.
+    pub fn may_see(&self, citizen: Option<&str>) -> bool {
+        match self {
+            Reader::Citizen { citizen_id } => citizen == Some(citizen_id.as_str()),
+            Reader::Officer { .. } | Reader::Machine { .. } => true,
+        }
+    }
+
     /// The audit record of this reader's query, or `None` for a citizen reading their own.
     pub fn query_record(&self, action: Action, filter: Option<&Filter>) -> Option<audit::Record> {
         let actor = match self {
@@ -173,7 +182,13 @@ pub async fn proof_of(state: &Records, reader: &Reader, id: &str) -> Result<Proo
         return Err(ServiceError::NotFound.into());
     }
     let Some(row) = query::by_id(&state.db, id).await? else {
-        return Err(ServiceError::NotFound.into());
+        // Queued, not integrated yet: "pending" (to a reader who may see it), else not found.
+        return match state.audit.queued_record(id).await? {
+            Some(queued) if reader.may_see(queued.citizen_id.as_deref()) => {
+                Err(ServiceError::AuditPending.into())
+            }
+            _ => Err(ServiceError::NotFound.into()),
+        };
     };
     if let Reader::Citizen { citizen_id } = reader
         && row.citizen_id.as_ref() != Some(citizen_id)
@@ -212,6 +227,7 @@ pub async fn proof_of(state: &Records, reader: &Reader, id: &str) -> Result<Proo
         (status = 401, description = "No session or bearer token", body = crate::problem::Problem),
         (status = 403, description = "The token lacks `audit:read`", body = crate::problem::Problem),
         (status = 404, description = "No such record (or not the signed-in citizen's)", body = crate::problem::Problem),
+        (status = 503, description = "`audit_record_pending`: the record is queued and its proof is ready within seconds (`Retry-After`)", body = crate::problem::Problem),
     )
 )]
 #[get("/api/v1/audit/records/{id}/proof")]

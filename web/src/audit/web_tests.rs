@@ -104,10 +104,13 @@ impl Harness {
         r.department_id = Some(department.into());
         r.purpose = Some("benefit-eligibility".into());
         r.attributes = vec!["address".into(), "marital_status".into()];
-        self.state.audit.append(r).await.unwrap().id
+        let id = self.state.audit.append(r).await.unwrap().id;
+        self.state.audit.settle().await.unwrap();
+        id
     }
 
     async fn count(&self, action: Action) -> u64 {
+        self.state.audit.settle().await.unwrap();
         record::Entity::find()
             .filter(record::Column::Action.eq(action.as_str()))
             .count(&self.state.db)
@@ -249,6 +252,7 @@ async fn a_citizen_sees_only_their_own_a_department_none_an_officer_all_and_offi
         seen.contains(&a1) && seen.contains(&b1) && !seen.contains(&a2),
         "{seen:?}"
     );
+    h.state.audit.settle().await.unwrap();
     let searches = record::Entity::find()
         .filter(record::Column::Action.eq("officer-search"))
         .order_by_asc(record::Column::Seq)

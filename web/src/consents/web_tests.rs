@@ -80,6 +80,7 @@ impl Harness {
     }
 
     pub async fn counts(&self) -> (u64, u64, u64) {
+        self.state.audit.settle().await.unwrap();
         let db = &self.state.db;
         (
             services::consents::entities::event::Entity::find()
@@ -259,6 +260,7 @@ async fn a_request_accepted_in_part_gets_a_receipt_and_is_revoked_with_audit_rec
             .is_covered()
     );
 
+    h.state.audit.settle().await.unwrap();
     let actions: Vec<String> = services::audit_log::entities::record::Entity::find()
         .all(&h.state.db)
         .await
@@ -515,6 +517,7 @@ async fn the_sweep_records_each_expiry_once_with_an_audit_record() {
         .unwrap()
         .unwrap();
     assert_eq!(long.recorded_state(), State::Active);
+    h.state.audit.settle().await.unwrap();
     let expired = services::audit_log::entities::record::Entity::find()
         .filter(services::audit_log::entities::record::Column::Action.eq("consent-expired"))
         .all(&h.state.db)

@@ -93,6 +93,7 @@ impl Harness {
     /// The audit records of refused pulled changes: (reasons, attributes, citizen, entry bytes).
     pub async fn skips(&self) -> Vec<(audit::Record, Vec<u8>)> {
         use crate::audit_log::entities::record;
+        self.state.audit.settle().await.unwrap();
         record::Entity::find()
             .filter(record::Column::Outcome.eq("error"))
             .order_by_asc(record::Column::Seq)
