@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod concurrent;
 mod demo;
+mod failover;
 
 use std::sync::Arc;
 

@@ -50,6 +50,8 @@ const TIME_TO_INTEGRATE_HELP: &str =
     "Time from an audit record being queued to its integration into the tree.";
 /// The gauge of records waiting in the queue (refreshed by the lease holder).
 pub const QUEUE_DEPTH: &str = "broker_audit_queue_depth";
+/// The gauge that is 1 on the instance that holds the integrator lease, 0 on the others.
+pub const LEADER: &str = "broker_audit_integrator_leader";
 
 /// What one pass integrated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -197,6 +199,7 @@ pub async fn run(log: AuditLog, metrics: Arc<Metrics>, mut stop: Shutdown) {
     let owner = format!("broker-{}", uuid::Uuid::new_v4().simple());
     let wake = log.queued.clone();
     tracing::info!(%owner, "audit integrator started");
+    let mut was_holder = false;
     loop {
         let holder = match take_lease(&log.db, &owner, now_ms()).await {
             Ok(holder) => holder,
@@ -205,6 +208,15 @@ pub async fn run(log: AuditLog, metrics: Arc<Metrics>, mut stop: Shutdown) {
                 false
             }
         };
+        metrics.set_gauge(LEADER, String::new(), i64::from(holder));
+        if holder != was_holder {
+            if holder {
+                tracing::info!(%owner, "audit integrator: this instance holds the lease");
+            } else {
+                tracing::warn!(%owner, "audit integrator: this instance lost the lease");
+            }
+            was_holder = holder;
+        }
         if holder {
             pass(&log, &metrics).await;
         }
@@ -217,6 +229,7 @@ pub async fn run(log: AuditLog, metrics: Arc<Metrics>, mut stop: Shutdown) {
     }
     // What this instance queued before stopping is integrated by whoever holds the lease next;
     // giving it up lets that be at once.
+    metrics.set_gauge(LEADER, String::new(), 0);
     if let Err(e) = release_lease(&log.db, &owner).await {
         tracing::warn!(error = %e, "audit integrator: cannot release the lease");
     }
