@@ -30,6 +30,8 @@ pub mod settings;
 pub mod worker;
 
 #[cfg(test)]
+mod ordering_tests;
+#[cfg(test)]
 mod withdrawal_tests;
 
 pub use error::RelayError;

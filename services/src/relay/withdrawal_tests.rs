@@ -22,8 +22,8 @@ const REVENUE: &str = "revenue-agency";
 const BENEFITS: &str = "benefit-eligibility";
 const DAY: i64 = 86_400_000;
 
-struct Harness {
-    state: TestServices,
+pub(super) struct Harness {
+    pub(super) state: TestServices,
 }
 
 fn address(street: &str) -> serde_json::Value {
@@ -34,7 +34,7 @@ fn address(street: &str) -> serde_json::Value {
 impl Harness {
     /// The revenue agency receives pushes (at an address nothing listens on: nothing is sent
     /// here; these tests are about what is decided).
-    async fn new() -> Self {
+    pub(super) async fn new() -> Self {
         let state = TestServices::new().await;
         let mut revenue = crate::departments::get(&state.db, REVENUE)
             .await
@@ -49,7 +49,7 @@ impl Harness {
 
     /// A citizen with an ongoing address consent to the revenue agency, granted through the
     /// ledger (receipt and audit record included).
-    async fn citizen_with_consent(&self) -> (String, consent::Consent) {
+    pub(super) async fn citizen_with_consent(&self) -> (String, consent::Consent) {
         let id = crate::citizens::create(&self.state.db, &self.state.vault)
             .await
             .unwrap();
@@ -75,12 +75,21 @@ impl Harness {
 
     /// The citizen moves (a department-verified address at level 3).
     async fn moves(&self, citizen: &str) -> outbox::Recorded {
+        self.moves_to(citizen, "2 New Street").await.unwrap()
+    }
+
+    /// The citizen moves to `street`.
+    pub(super) async fn moves_to(
+        &self,
+        citizen: &str,
+        street: &str,
+    ) -> Result<outbox::Recorded, crate::Error> {
         outbox::record(
             &self.state.relay,
             NewChange {
                 citizen_id: citizen.to_owned(),
                 kind: EventKind::Move,
-                values: vec![("address".into(), address("2 New Street"))],
+                values: vec![("address".into(), address(street))],
                 provenance: Provenance {
                     source_kind: SourceKind::Citizen,
                     source_id: "citizen".into(),
@@ -95,10 +104,9 @@ impl Harness {
             },
         )
         .await
-        .unwrap()
     }
 
-    async fn deliveries(&self, citizen: &str) -> Vec<delivery::Model> {
+    pub(super) async fn deliveries(&self, citizen: &str) -> Vec<delivery::Model> {
         delivery::Entity::find()
             .filter(delivery::Column::CitizenId.eq(citizen))
             .all(&self.state.db)
