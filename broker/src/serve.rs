@@ -29,6 +29,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot load the department registry: {0}")]
+    Registry(sea_orm::DbErr),
 }
 
 /// Every service, from the configuration's sections.
@@ -101,6 +103,13 @@ fn spawn_background(
             }
         }
     });
+    // Keep this instance's copy of the department registry current (NOTIFY / version polling).
+    tasks.spawn(services::departments::registry::watch(
+        services.oauth.registry.clone(),
+        services.db.clone(),
+        services.metrics.clone(),
+        shutdown.clone(),
+    ));
     // Sequence and integrate queued audit records (PostgreSQL; one instance at a time).
     tasks.spawn(services::audit_log::integrate::run(
         services.audit.clone(),
@@ -143,6 +152,13 @@ fn spawn_background(
 
 /// Serves `services` until a signal.
 pub async fn serve(config: &Config, services: Services) -> Result<(), StartError> {
+    // The first request is served from the registry copy already.
+    services
+        .oauth
+        .registry
+        .reload(&services.db)
+        .await
+        .map_err(StartError::Registry)?;
     let wiring = web::Web::new(&services, site(config))?;
     let mut server = HttpServer::new(move || web::app(wiring.clone()))
         .disable_signals()

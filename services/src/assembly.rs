@@ -176,6 +176,7 @@ impl Services {
         };
         let oauth = OAuth {
             db: db.clone(),
+            registry: crate::departments::Registry::default(),
             keys: keys.clone(),
             client_keys: Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone())),
             assertions: Arc::new(crate::oauth::token::SeenAssertions::new(

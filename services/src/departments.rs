@@ -2,13 +2,19 @@
 //! whether they are active, their clients with the keys they authenticate with, how pushed
 //! changes reach them, and where the broker fetches their changes (a pull source).
 //!
-//! INVARIANT: a disabled department is refused everywhere at once: its token requests, its API
-//! calls (the bearer check reads the status on every request) and deliveries to it.
+//! INVARIANT: a disabled department is refused everywhere within a second: its token requests and
+//! its API calls (every instance's [`Registry`] copy is replaced within a second of the change) and
+//! deliveries to it (read from the database when they are sent).
+//!
+//! INVARIANT: every function here that writes departments or clients calls [`registry::changed`]
+//! in the same transaction.
 
 mod settings;
 pub use settings::DepartmentsConfig;
 pub mod entities;
 pub mod file;
+pub mod registry;
+pub use registry::Registry;
 
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -140,6 +146,7 @@ pub async fn upsert<C: ConnectionTrait>(conn: &C, d: &Department) -> Result<(), 
         )
         .exec(conn)
         .await?;
+    registry::changed(conn).await?;
     Ok(())
 }
 
@@ -179,6 +186,7 @@ pub async fn sync_catalogue<C: ConnectionTrait>(
             .exec(conn)
             .await?;
     }
+    registry::changed(conn).await?;
     Ok(())
 }
 
@@ -197,6 +205,9 @@ pub async fn set_active<C: ConnectionTrait>(
         .filter(department::Column::Id.eq(id))
         .exec(conn)
         .await?;
+    if result.rows_affected > 0 {
+        registry::changed(conn).await?;
+    }
     Ok(result.rows_affected > 0)
 }
 
@@ -227,6 +238,9 @@ pub async fn set_pull_source<C: ConnectionTrait>(
         .filter(department::Column::Id.eq(id))
         .exec(conn)
         .await?;
+    if result.rows_affected > 0 {
+        registry::changed(conn).await?;
+    }
     Ok(result.rows_affected > 0)
 }
 
@@ -313,6 +327,7 @@ pub async fn upsert_client<C: ConnectionTrait>(conn: &C, c: &Client) -> Result<(
         )
         .exec(conn)
         .await?;
+    registry::changed(conn).await?;
     Ok(())
 }
 
@@ -321,6 +336,9 @@ pub async fn remove_client<C: ConnectionTrait>(conn: &C, client_id: &str) -> Res
     let r = client::Entity::delete_by_id(client_id.to_owned())
         .exec(conn)
         .await?;
+    if r.rows_affected > 0 {
+        registry::changed(conn).await?;
+    }
     Ok(r.rows_affected > 0)
 }
 

@@ -26,6 +26,8 @@ pub struct OAuth {
     pub db: DatabaseConnection,
     /// Signs and verifies access tokens.
     pub keys: Arc<SigningKeys>,
+    /// This instance's copy of the department registry (kept current by `registry::watch`).
+    pub registry: crate::departments::Registry,
     /// Departments' client keys (inline, or fetched from their `jwks_uri`).
     pub client_keys: Arc<client_keys::ClientKeyCache>,
     /// Client assertion ids seen (stored in group commits).

@@ -53,6 +53,7 @@ impl TestServices {
         crate::departments::sync_catalogue(&services.db, services.policy.catalogue().departments())
             .await
             .unwrap();
+        services.oauth.registry.reload(&services.db).await.unwrap();
         Self {
             _test: test,
             dir,

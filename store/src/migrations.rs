@@ -33,6 +33,7 @@ mod m20261204_000300_add_departments_pull_source;
 mod m20261204_000301_create_relay_pull_sources;
 mod m20261204_000700_create_audit_queue;
 mod m20261204_000701_create_audit_integrator;
+mod m20261204_000702_create_registry_version;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000301_create_relay_pull_sources::Migration),
             Box::new(m20261204_000700_create_audit_queue::Migration),
             Box::new(m20261204_000701_create_audit_integrator::Migration),
+            Box::new(m20261204_000702_create_registry_version::Migration),
         ]
     }
 }

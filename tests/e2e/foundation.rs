@@ -396,3 +396,77 @@ fn policies_validate_accepts_the_built_in_policies_and_names_a_broken_file() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("revenue-agency.cedar"), "{err}");
 }
+
+/// The series `/metrics` holds, without their values.
+fn series_of(metrics: &str) -> std::collections::BTreeSet<String> {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn no_request_can_add_a_series_to_metrics() {
+    let db = TestDb::new().await.unwrap();
+    let broker = Broker::start(&db).await;
+    let http = reqwest::Client::new();
+    let metrics = || async {
+        http.get(broker.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // One request of each kind first: an unknown path, an unknown method on it and on a route.
+    let zz = reqwest::Method::from_bytes(b"ZZWARMUP").unwrap();
+    for (method, path) in [
+        (reqwest::Method::GET, "/no-such-page"),
+        (zz.clone(), "/no-such-page"),
+        (zz, "/healthz"),
+    ] {
+        http.request(method, broker.url(path)).send().await.unwrap();
+    }
+    metrics().await; // its own series
+    let before = metrics().await;
+
+    // 100 random methods and paths (a fixed-seed generator, so a failure can be replayed).
+    let mut state: u64 = 0x5eed_1234_abcd_ef01;
+    let mut next = move |n: usize| {
+        let mut s = String::new();
+        for _ in 0..n {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            s.push((b'A' + (state % 26) as u8) as char);
+        }
+        s
+    };
+    for i in 0..100 {
+        let method = reqwest::Method::from_bytes(next(3 + i % 9).as_bytes()).unwrap();
+        let path = if i % 4 == 0 {
+            "/healthz".to_owned()
+        } else {
+            format!("/{}/{}", next(5).to_lowercase(), next(8).to_lowercase())
+        };
+        http.request(method, broker.url(&path))
+            .send()
+            .await
+            .unwrap();
+    }
+    let after = metrics().await;
+    let added: Vec<_> = series_of(&after)
+        .difference(&series_of(&before))
+        .cloned()
+        .collect();
+    assert!(
+        added.is_empty(),
+        "requests added series to /metrics: {added:?}"
+    );
+    assert!(
+        after.contains(r#"method="other""#),
+        "unknown methods are counted under one label"
+    );
+}

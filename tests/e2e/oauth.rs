@@ -48,6 +48,9 @@ async fn openid_client_gets_a_bearer_token_with_each_accepted_algorithm() {
     services::departments::set_active(&conn, "dept-1", false)
         .await
         .unwrap();
+    broker
+        .registry_caught_up(&conn, std::time::Duration::from_secs(10))
+        .await;
     let out = call(&broker.base, &depts[1], None, &["--get", "/healthz"]);
     assert_eq!(out["error"], "invalid_client", "{out}");
 }

@@ -178,6 +178,34 @@ impl Broker {
         );
     }
 
+    /// Waits until this broker serves the department registry as stored now (its
+    /// `broker_registry_version` gauge reaches the stored version), or panics after `within`.
+    /// Every instance applies a change within a second (`departments::registry`).
+    pub async fn registry_caught_up(&self, conn: &sea_orm::DatabaseConnection, within: Duration) {
+        let stored = services::departments::registry::version(conn)
+            .await
+            .unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            let text = match reqwest::get(self.url("/metrics")).await {
+                Ok(res) => res.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let version = text
+                .lines()
+                .find_map(|l| l.strip_prefix("broker_registry_version "))
+                .and_then(|v| v.trim().parse::<i64>().ok());
+            if version.is_some_and(|v| v >= stored) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the broker serves registry version {version:?}, stored is {stored}, after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

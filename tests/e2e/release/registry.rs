@@ -14,6 +14,10 @@ use serde_json::json;
 
 use super::{ESD, PENSION, alice};
 
+/// How long a test waits for a registry change to reach a broker (the contract is a second; the
+/// two-instance test below holds it to that).
+const CAUGHT_UP: Duration = Duration::from_secs(10);
+
 fn cli_env(broker: &Broker) -> Vec<(String, String)> {
     broker.env.0.clone()
 }
@@ -25,7 +29,7 @@ fn run(env: &[(String, String)], args: &[&str]) -> (bool, String, String) {
 }
 
 #[tokio::test]
-async fn a_registry_file_and_the_cli_register_clients_and_a_disable_takes_effect_at_once() {
+async fn a_registry_file_and_the_cli_register_clients_and_a_disable_takes_effect_within_a_second() {
     let world = World::new().await;
     let citizen = alice(&world).await;
     let sub = world.subject(ESD, &citizen).await;
@@ -142,10 +146,12 @@ delivery = { kind = "file-drop", directory = "/var/spool/tuo/housing" }
     // token request; enabled again, both work.
     let (ok, out, err) = run(&env, &["departments", "disable", ESD]);
     assert!(ok, "{out}{err}");
+    broker.registry_caught_up(&world.conn, CAUGHT_UP).await;
     let out = call(&broker.base, &dept, None, &["--get", &path]);
     assert_eq!(out["error"], "invalid_client", "{out}");
     let (ok, _, _) = run(&env, &["departments", "enable", ESD]);
     assert!(ok);
+    broker.registry_caught_up(&world.conn, CAUGHT_UP).await;
     let out = call(&broker.base, &dept, None, &["--get", &path]);
     assert_eq!(out["status"], 200, "{out}");
     let (ok, _, err) = run(&env, &["departments", "disable", "no-such-department"]);
@@ -186,6 +192,7 @@ async fn a_disabled_departments_valid_token_is_refused_and_audited() {
     let token = client.token(&broker.base, None).await;
     let (ok, _, err) = run(&cli_env(&broker), &["departments", "disable", ESD]);
     assert!(ok, "{err}");
+    broker.registry_caught_up(&world.conn, CAUGHT_UP).await;
     let answer = get(
         &broker.base,
         &token,
@@ -430,4 +437,67 @@ fn shell_words(line: &str) -> Vec<String> {
         words.push(current);
     }
     words
+}
+
+/// Polls both brokers with their own valid token until each answers `want`; how long that took.
+/// Fails after a second: the registry's contract.
+async fn until_both_answer(brokers: [(&Broker, &str); 2], path: &str, want: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut answers = Vec::new();
+        for (broker, token) in brokers {
+            answers.push(get(&broker.base, token, path).await.status);
+        }
+        if answers.iter().all(|s| *s == want) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "after a second the instances still answer {answers:?}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_instances_refuse_a_disabled_department_and_a_removed_client_within_a_second() {
+    let world = World::new().await;
+    let citizen = alice(&world).await;
+    let sub = world.subject(ESD, &citizen).await;
+    world
+        .grant(&citizen, ESD, PENSION, &["given_name"], 30)
+        .await;
+    let client = RustClient::generate(ESD, "esd-app");
+    client.register(&world.conn, &["attributes:read"]).await;
+    let path = attributes_path(&sub, "given_name", PENSION);
+    // Two instances on one database, as a deployment runs them (each serves the registry from
+    // its own copy).
+    let a = world.start().await;
+    let b = world.start().await;
+    let ta = client.token(&a.base, None).await;
+    let tb = client.token(&b.base, None).await;
+    let both = [(&a, ta.as_str()), (&b, tb.as_str())];
+    until_both_answer(both, &path, 200).await;
+
+    // Disabled through one process (the CLI), refused by both instances.
+    let (ok, out, err) = run(&cli_env(&a), &["departments", "disable", ESD]);
+    assert!(ok, "{out}{err}");
+    let disabled = until_both_answer(both, &path, 401).await;
+    let (status, body) = token_request(&b.base, &client.assertion(&b.base), None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Enabled again: both serve again.
+    let (ok, out, err) = run(&cli_env(&a), &["departments", "enable", ESD]);
+    assert!(ok, "{out}{err}");
+    let enabled = until_both_answer(both, &path, 200).await;
+    // The client removed: its tokens stop working everywhere.
+    let (ok, out, err) = run(&cli_env(&b), &["departments", "remove-client", "esd-app"]);
+    assert!(ok, "{out}{err}");
+    let removed = until_both_answer(both, &path, 401).await;
+    eprintln!(
+        "registry changes reached both instances in {disabled:?} (disable), {enabled:?} (enable), \
+         {removed:?} (client removed)"
+    );
 }
