@@ -140,7 +140,7 @@ async fn seed(
         .await
         .map_err(|e| CliError::Other(format!("demo: the pension office's request: {e}")))?;
     let drop = crate::demo::relay::prepare(&state, receiver).await?;
-    crate::demo::relay::seed_consents(&state.db, &alice.citizen_id).await?;
+    crate::demo::relay::seed_consents(&state.ledger, &alice.citizen_id).await?;
     state.services.db.clone().close().await?;
     Ok((alice, drop))
 }

@@ -470,3 +470,82 @@ async fn no_request_can_add_a_series_to_metrics() {
         "unknown methods are counted under one label"
     );
 }
+
+#[tokio::test]
+async fn every_documented_path_answers_undeclared_methods_405_with_allow_and_head_like_get() {
+    let db = TestDb::new().await.unwrap();
+    let broker = Broker::start(&db).await;
+    let http = reqwest::Client::new();
+    let doc: serde_json::Value = http
+        .get(broker.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() > 10, "{paths:?}");
+    for (path, item) in paths {
+        let mut declared: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| ["get", "post", "put", "patch", "delete", "options"].contains(&k.as_str()))
+            .map(|k| k.to_uppercase())
+            .collect();
+        if declared.iter().any(|m| m == "GET") {
+            declared.push("HEAD".to_owned());
+        }
+        // Path parameters filled with a plausible value; the route matches whatever they are.
+        let url = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ["TRACE", "PUT", "PATCH", "DELETE"] {
+            if declared.iter().any(|m| m == method) {
+                continue;
+            }
+            let res = http
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                    broker.url(&url),
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 405, "{method} {path}");
+            let allow = res.headers()["allow"].to_str().unwrap().to_owned();
+            let mut allowed: Vec<&str> = allow.split(", ").collect();
+            allowed.sort();
+            let mut expected: Vec<&str> = declared.iter().map(String::as_str).collect();
+            expected.sort();
+            assert_eq!(allowed, expected, "Allow of {path}");
+            let problem: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(problem["code"], "method_not_allowed", "{method} {path}");
+        }
+    }
+    // HEAD is GET without the body, on pages and API alike.
+    for path in ["/", "/healthz", "/openapi.json"] {
+        let get = http.get(broker.url(path)).send().await.unwrap();
+        let head = http.head(broker.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} sent a body"
+        );
+    }
+    // A path nobody declared is still 404.
+    let res = http
+        .request(reqwest::Method::TRACE, broker.url("/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}

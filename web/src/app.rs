@@ -23,7 +23,7 @@ use services::signin::SignIn;
 use crate::i18n::Messages;
 use crate::openapi::OpenApiDocument;
 use crate::pages::Pages;
-use crate::problem::{Error, extractors};
+use crate::problem::extractors;
 use crate::settings::ServerConfig;
 
 /// What the site itself needs to know: its public URL and whether cookies may go without
@@ -74,13 +74,17 @@ pub struct Web {
     pub signin: web::Data<SignIn>,
     pub audit: web::Data<AuditLog>,
     pub records: web::Data<Records>,
+    /// The methods of every documented path (`Allow` of a 405).
+    pub allowed: web::Data<crate::methods::Allowed>,
 }
 
 impl Web {
     pub fn new(services: &Services, site: Site) -> Result<Self, StartError> {
         let messages = Arc::new(Messages::embedded()?);
         let pages = Pages::new(messages)?;
-        let openapi = crate::openapi::document()
+        let document = crate::openapi::document();
+        let allowed = crate::methods::Allowed::from_document(&document);
+        let openapi = document
             .to_json()
             .map_err(|e| StartError::OpenApi(e.to_string()))?;
         Ok(Self {
@@ -98,6 +102,7 @@ impl Web {
             signin: web::Data::new(services.signin.clone()),
             audit: web::Data::new(services.audit.clone()),
             records: web::Data::new(services.records.clone()),
+            allowed: web::Data::new(allowed),
         })
     }
 }
@@ -136,10 +141,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::relay::routes(cfg);
 }
 
-async fn not_found() -> Result<actix_web::HttpResponse, Error> {
-    Err(services::Error::NotFound.into())
-}
-
 /// Builds the actix application (used by `broker serve` and by in-process tests).
 pub fn app(
     w: Web,
@@ -157,6 +158,7 @@ pub fn app(
         .app_data(w.site.clone())
         .app_data(w.pages.clone())
         .app_data(w.openapi.clone())
+        .app_data(w.allowed.clone())
         .app_data(w.metrics.clone())
         .app_data(w.db.clone())
         .app_data(w.keys.clone())
@@ -174,7 +176,8 @@ pub fn app(
         .app_data(extractors::path_config())
         .app_data(web::PayloadConfig::new(limit))
         .configure(routes)
-        .default_service(web::to(not_found))
+        .default_service(web::to(crate::methods::unmatched))
+        .wrap(from_fn(crate::methods::head_as_get))
         .wrap(from_fn(crate::pages::html_errors))
         .wrap(from_fn(crate::observe::observe))
 }

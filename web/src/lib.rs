@@ -18,6 +18,7 @@ pub mod health;
 pub mod home;
 pub mod i18n;
 pub mod lang;
+pub mod methods;
 pub mod oauth;
 pub mod observe;
 pub mod openapi;

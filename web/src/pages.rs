@@ -221,13 +221,17 @@ pub async fn html_errors(
         return Ok(ServiceResponse::new(req, res));
     };
     let (lang, common) = common_for(&req, None);
-    // A localized explanation when the code has one; the problem's own detail otherwise.
+    // The page's own words, in its language: the code's explanation, else one for its kind of
+    // failure. A problem's `detail` is for API clients (English, and for extractor failures the
+    // parser's own message): it is never shown on a page.
     let key = format!("error.codes.{}", problem.code);
     let messages = pages.messages();
     let detail = if messages.has(lang, &key) {
         messages.get(lang, &key)
+    } else if problem.status >= 500 {
+        messages.get(lang, "error.codes.internal_error")
     } else {
-        problem.detail.as_str()
+        messages.get(lang, "error.generic")
     };
     let page = ErrorPage {
         status: problem.status,
@@ -247,5 +251,61 @@ pub async fn html_errors(
             Ok(ServiceResponse::new(req, out))
         }
         Err(_) => Ok(ServiceResponse::new(req, res)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test};
+    use serde::Deserialize;
+
+    use super::*;
+
+    use crate::problem::extractors;
+
+    #[derive(Deserialize)]
+    struct Paging {
+        #[allow(dead_code)]
+        limit: u32,
+    }
+
+    async fn paged(_: web::Query<Paging>) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    #[actix_web::test]
+    async fn a_page_never_shows_a_parser_message_in_either_language() {
+        let pages = Pages::new(Arc::new(Messages::embedded().unwrap())).unwrap();
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(pages))
+                .app_data(extractors::query_config())
+                .route("/list", web::get().to(paged))
+                .wrap(actix_web::middleware::from_fn(html_errors)),
+        )
+        .await;
+        for (lang, words) in [("en", "is not valid"), ("fr", "n’est pas valide")] {
+            let req = test::TestRequest::get()
+                .uri("/list?limit=-1")
+                .insert_header((header::ACCEPT, "text/html"))
+                .insert_header((header::ACCEPT_LANGUAGE, lang))
+                .to_request();
+            let res = test::call_service(&app, req).await;
+            assert_eq!(res.status(), 400);
+            let body = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+            assert!(body.contains(words), "{lang}: {body}");
+            for parser in ["deserialize", "invalid digit", "Query"] {
+                assert!(
+                    !body.contains(parser),
+                    "{lang} page shows `{parser}`: {body}"
+                );
+            }
+        }
+        // An API client keeps the problem document and its detail.
+        let req = test::TestRequest::get().uri("/list?limit=-1").to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), 400);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], "malformed_query");
     }
 }

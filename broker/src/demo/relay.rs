@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use actix_web::{App, HttpResponse, HttpServer, get, post, web};
-use consent::{Actor, Change, ConsentEvent, DAY_MS, Mode, Uuid};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use consent::Mode;
+use services::consents::Ledger;
 
 use crate::cli::CliError;
 use services::departments;
@@ -152,40 +152,36 @@ pub async fn prepare(
 /// Gives the demo citizen ongoing address consents to both demo departments (demo only: a real
 /// citizen grants these on the consent pages). Idempotent: an existing ongoing consent to a
 /// department is left as it is.
-pub async fn seed_consents(db: &DatabaseConnection, citizen: &str) -> Result<(), CliError> {
-    let existing = services::consents::entities::consent::Entity::find()
-        .filter(services::consents::entities::consent::Column::CitizenId.eq(citizen.to_owned()))
-        .filter(
-            services::consents::entities::consent::Column::DepartmentId
-                .is_in([PUSH_DEPARTMENT, DROP_DEPARTMENT]),
-        )
-        .filter(services::consents::entities::consent::Column::Mode.eq("ongoing"))
-        .all(db)
-        .await?;
-    let id = Uuid::parse_str(citizen).map_err(|e| other("the citizen id", e))?;
-    let now = store::now_ms();
+pub async fn seed_consents(ledger: &Ledger, citizen: &str) -> Result<(), CliError> {
+    let existing = services::consents::for_citizen(&ledger.db, citizen)
+        .await
+        .map_err(|e| other("the consents", e))?;
     for (department, purpose) in [
         (PUSH_DEPARTMENT, PUSH_PURPOSE),
         (DROP_DEPARTMENT, DROP_PURPOSE),
     ] {
-        if existing.iter().any(|c| c.department_id == department) {
+        if existing
+            .iter()
+            .any(|c| c.department() == department && c.mode() == Mode::Ongoing)
+        {
             continue;
         }
-        services::consents::create(
-            db,
-            id,
-            department,
-            purpose,
-            Mode::Ongoing,
-            ConsentEvent::new(
-                1,
-                Actor::citizen(citizen.to_owned()),
-                now,
-                Change::Granted {
-                    attributes: ["address".to_owned()].into(),
-                    expires_at_ms: now + 180 * DAY_MS,
-                },
-            ),
+        // Through the consent ledger, as her own grant on the consent page would be: with its
+        // receipt and its audit record.
+        services::consents::ledger::grant_own(
+            ledger,
+            &services::consents::ledger::Citizen {
+                id: citizen,
+                loa: 2,
+                lang: services::lang::Lang::En,
+            },
+            services::consents::ledger::GrantInput {
+                department: department.to_owned(),
+                purpose: purpose.to_owned(),
+                mode: "ongoing".to_owned(),
+                attributes: vec!["address".to_owned()],
+                duration_days: Some(180),
+            },
         )
         .await
         .map_err(|e| other("the consent", e))?;

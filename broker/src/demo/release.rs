@@ -12,7 +12,6 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use consent::{Actor, Change, ConsentEvent, DAY_MS, Mode, Uuid};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use sea_orm::TransactionTrait;
@@ -137,22 +136,22 @@ async fn create_alice(state: &Seeding) -> Result<String, CliError> {
     for (attribute, value, provenance) in &facts {
         citizens::record(db, vault, &id, attribute, value, provenance).await?;
     }
-    let citizen = Uuid::parse_str(&id).map_err(|e| other("the citizen id", e))?;
-    services::consents::create(
-        db,
-        citizen,
-        DEPARTMENT,
-        PURPOSE,
-        Mode::Once,
-        ConsentEvent::new(
-            1,
-            Actor::citizen(id.clone()),
-            now,
-            Change::Granted {
-                attributes: CLAIMS.split(',').map(str::to_owned).collect(),
-                expires_at_ms: now + 365 * DAY_MS,
-            },
-        ),
+    // Through the consent ledger, as her own grant on the consent page would be: with its
+    // receipt and its audit record.
+    services::consents::ledger::grant_own(
+        &state.ledger,
+        &services::consents::ledger::Citizen {
+            id: &id,
+            loa: 2,
+            lang: services::lang::Lang::En,
+        },
+        services::consents::ledger::GrantInput {
+            department: DEPARTMENT.to_owned(),
+            purpose: PURPOSE.to_owned(),
+            mode: "once".to_owned(),
+            attributes: CLAIMS.split(',').map(str::to_owned).collect(),
+            duration_days: Some(365),
+        },
     )
     .await
     .map_err(|e| other("the consent", e))?;

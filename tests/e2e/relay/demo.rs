@@ -26,6 +26,31 @@ async fn in_the_demo_alice_moves_once_and_both_departments_receive_it() {
         ("country", "CA"),
     ];
     // Alice is the demo's seeded citizen: she holds ongoing address consents to both departments.
+    // Every consent the demo seeded went through the consent ledger: each has its receipt.
+    let list = get(&client, &broker.url("/me/consents")).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let ids: Vec<String> = list
+        .body
+        .split("href=\"/me/consents/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|id| !id.contains('/') && *id != "new")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        ids.len(),
+        3,
+        "the pension consent and two address consents: {}",
+        list.body
+    );
+    for id in &ids {
+        let receipt = get(&client, &broker.url(&format!("/me/consents/{id}/receipt"))).await;
+        assert_eq!(
+            receipt.status, 200,
+            "consent {id} has no receipt: {}",
+            receipt.body
+        );
+    }
     let form = get(&client, &broker.url("/me/update")).await;
     let csrf = csrf_token(&form.body);
     let mut fields = vec![("csrf_token", csrf.as_str())];
