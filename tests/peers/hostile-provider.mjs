@@ -18,7 +18,7 @@ const log = logger(NAME);
 const SCENARIOS = [
   'ok', 'alg-none', 'hs256-client-secret', 'unknown-kid', 'bad-signature', 'wrong-iss', 'wrong-aud',
   'multi-aud-no-azp', 'expired', 'iat-future', 'nonce-mismatch', 'nonce-missing', 'userinfo-sub-mismatch',
-  'token-500', 'token-slow', 'iss-mixup', 'code-replay', 'pkce-check',
+  'token-500', 'token-slow', 'iss-mixup', 'code-replay', 'pkce-check', 'sub-missing', 'iat-missing',
 ];
 
 const flags = parseFlags({
@@ -79,6 +79,8 @@ function idTokenClaims(grant) {
     case 'iat-future': claims.iat = t + 3600; claims.exp = t + 3900; break;
     case 'nonce-mismatch': claims.nonce = `not-${grant.nonce ?? ''}${randomBytes(4).toString('hex')}`; break;
     case 'nonce-missing': delete claims.nonce; break;
+    case 'sub-missing': delete claims.sub; break;
+    case 'iat-missing': delete claims.iat; break;
     default: break;
   }
   return claims;

@@ -457,11 +457,35 @@ fn token_error<RE: std::error::Error + 'static>(
             tracing::warn!(provider = %provider.config.id, "token endpoint unreachable");
             unavailable(provider, "token endpoint unreachable").into()
         }
-        RequestTokenError::Parse(_, _) | RequestTokenError::Other(_) => {
+        // The response was read, but its ID token cannot be one (a required claim absent, a
+        // claim of the wrong type): an invalid ID token, which trying again cannot fix.
+        RequestTokenError::Parse(_, body) if only_the_id_token_is_unreadable(body) => {
+            tracing::info!(provider = %provider.config.id, "token endpoint sent an unreadable ID token");
+            SignInError::IdToken(TokenFault::Malformed).into()
+        }
+        RequestTokenError::Parse(e, _) => {
+            // The path names fields, never values (the parser's message may quote one).
+            tracing::warn!(provider = %provider.config.id, path = %e.path(), "token endpoint answered something unreadable");
+            unavailable(provider, "token response unreadable").into()
+        }
+        RequestTokenError::Other(_) => {
             tracing::warn!(provider = %provider.config.id, "token endpoint answered something unreadable");
             unavailable(provider, "token response unreadable").into()
         }
     }
+}
+
+/// Whether a token response that could not be parsed is a well-formed token response once its
+/// `id_token` is taken out: then the ID token is what is wrong.
+fn only_the_id_token_is_unreadable(body: &[u8]) -> bool {
+    let Ok(Value::Object(mut response)) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    if !matches!(response.remove("id_token"), Some(Value::String(_))) {
+        return false;
+    }
+    serde_json::from_value::<openidconnect::core::CoreTokenResponse>(Value::Object(response))
+        .is_ok()
 }
 
 /// Removes sign-in requests that expired more than an hour ago.

@@ -104,6 +104,19 @@ macro_rules! id_token_attack {
     };
 }
 
+/// An ID token without a claim the specification requires cannot even be read: it is an invalid
+/// ID token (400, audited), not an unavailable provider (502, "try again").
+#[tokio::test]
+async fn an_id_token_missing_a_required_claim_is_invalid_not_a_provider_failure() {
+    for scenario in ["sub-missing", "iat-missing"] {
+        let world = hostile_world().await;
+        let (client, page) = attempt(&world, scenario).await;
+        assert_refused(&world, &client, &page, 400, "signin_id_token_invalid").await;
+        assert_audited(&world, "signin_id_token_invalid").await;
+        assert_eq!(hostile_log(&world, "token").await.len(), 1, "{scenario}");
+    }
+}
+
 id_token_attack!(id_token_with_alg_none_is_refused, "alg-none", "algorithm");
 id_token_attack!(
     id_token_hmac_signed_with_the_client_secret_is_refused,
