@@ -549,3 +549,29 @@ async fn every_documented_path_answers_undeclared_methods_405_with_allow_and_hea
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn the_site_icon_is_where_browsers_look_and_pages_name_it() {
+    let db = TestDb::new().await.unwrap();
+    let broker = Broker::start(&db).await;
+    let http = reqwest::Client::new();
+    let icon = http.get(broker.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/x-icon");
+    let bytes = icon.bytes().await.unwrap();
+    assert_eq!(&bytes[..4], &[0, 0, 1, 0], "an ICO file");
+    let home = http
+        .get(broker.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for link in [r#"href="/assets/favicon.svg""#, r#"href="/favicon.ico""#] {
+        assert!(home.contains(link), "{link}");
+        let href = link.trim_start_matches("href=\"").trim_end_matches('"');
+        let res = http.get(broker.url(href)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{href}");
+    }
+}

@@ -132,6 +132,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(openapi::api_reference)
         .service(crate::lang::switch)
         .service(crate::assets::asset)
+        .service(crate::assets::favicon)
         .service(crate::home::home)
         .service(crate::oauth::token)
         .service(crate::release::attributes)

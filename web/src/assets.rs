@@ -34,3 +34,17 @@ pub async fn asset(name: web::Path<String>) -> Result<HttpResponse, Error> {
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(*bytes))
 }
+
+/// The site's icon where browsers look for it without being told.
+#[utoipa::path(tag = "pages", responses((status = 200, description = "The site icon")))]
+#[get("/favicon.ico")]
+pub async fn favicon() -> Result<HttpResponse, Error> {
+    let (_, bytes) = ASSETS
+        .iter()
+        .find(|(n, _)| *n == "favicon.ico")
+        .ok_or(ServiceError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type("favicon.ico"))
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(*bytes))
+}

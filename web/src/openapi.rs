@@ -33,6 +33,7 @@ pub struct OpenApiDocument(pub web::Bytes);
         api_reference,
         crate::lang::switch,
         crate::assets::asset,
+        crate::assets::favicon,
         crate::home::home,
     ),
     components(schemas(super::problem::Problem)),
