@@ -107,14 +107,15 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!();
     println!("Verify or export the audit log (from another terminal):");
     println!();
-    println!(
-        "  BROKER_DATA_DIR={} broker audit verify",
-        data_dir.display()
-    );
-    println!(
-        "  BROKER_DATA_DIR={} broker audit export --format csv",
-        data_dir.display()
-    );
+    // Printed so that it works as printed: this binary's own path (`cargo run` does not put
+    // `broker` on the PATH), quoted for the shell.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "broker".to_owned());
+    let data = shell_quote(&data_dir.display().to_string());
+    let exe = shell_quote(&exe);
+    println!("  BROKER_DATA_DIR={data} {exe} audit verify");
+    println!("  BROKER_DATA_DIR={data} {exe} audit export --format csv");
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await
@@ -143,4 +144,14 @@ async fn seed(
     crate::demo::relay::seed_consents(&state.ledger, &alice.citizen_id).await?;
     state.services.db.clone().close().await?;
     Ok((alice, drop))
+}
+
+/// `s` as one shell word: as it is when it holds only safe characters, else single-quoted.
+fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

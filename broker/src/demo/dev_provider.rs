@@ -128,6 +128,7 @@ pub async fn start(config: DevProviderConfig) -> Result<RunningDevProvider, Stri
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .route("/", web::get().to(root))
             .route(
                 "/.well-known/openid-configuration",
                 web::get().to(discovery),
@@ -148,6 +149,30 @@ pub async fn start(config: DevProviderConfig) -> Result<RunningDevProvider, Stri
     let handle = server.handle();
     tokio::spawn(server);
     Ok(RunningDevProvider { issuer, handle })
+}
+
+/// Says what this is to whoever opens it in a browser.
+async fn root(state: Data) -> HttpResponse {
+    let (en, fr, iss) = (
+        escape(&state.config.title_en),
+        escape(&state.config.title_fr),
+        escape(&state.issuer),
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>{en} — development provider</title></head><body>\
+             <h1>{en}: development provider — NOT FOR PRODUCTION</h1>\
+             <p>A stand-in for a citizen's credential provider, started by <code>broker demo</code>. \
+             It signs in made-up personas for the demo only; it checks no identity.</p>\
+             <p>Sign in through the broker, not here. Its OpenID Connect metadata: \
+             <a href=\"{iss}/.well-known/openid-configuration\">{iss}/.well-known/openid-configuration</a>.</p>\
+             <div lang=\"fr\"><h2>{fr} : fournisseur de développement — PAS POUR LA PRODUCTION</h2>\
+             <p>Une doublure d’un fournisseur d’identité, lancée par <code>broker demo</code>, qui connecte \
+             des personnages fictifs pour la démonstration seulement. Connectez-vous par le courtier, pas ici.</p></div>\
+             </body></html>"
+        ))
 }
 
 async fn discovery(state: Data) -> HttpResponse {

@@ -362,6 +362,7 @@ async fn the_demo_prints_a_command_that_fetches_a_signed_attribute_from_it() {
         .unwrap();
     let stdout = demo.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let (verify_tx, verify_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line
@@ -370,11 +371,17 @@ async fn the_demo_prints_a_command_that_fetches_a_signed_attribute_from_it() {
             {
                 let _ = tx.send(line.trim().to_owned());
             }
+            if line.trim_end().ends_with(" audit verify") {
+                let _ = verify_tx.send(line.trim().to_owned());
+            }
         }
     });
     let command = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the demo prints the command");
+    let verify = verify_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the demo prints how to verify the audit log");
     let args = shell_words(&command);
     assert_eq!(&args[..2], ["node", "tests/peers/department.mjs"]);
     let base = format!("http://127.0.0.1:{port}");
@@ -413,6 +420,21 @@ async fn the_demo_prints_a_command_that_fetches_a_signed_attribute_from_it() {
         "Alice"
     );
     assert_eq!(payload["purpose"], PENSION);
+    // The audit command works exactly as printed, in a shell, from the repository.
+    let out = Command::new("sh")
+        .args(["-c", &verify])
+        .current_dir(broker_e2e::repo_root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "`{verify}`: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("ok: "), "`{verify}`: {text}");
     signal(demo.id(), "TERM");
     assert!(wait_timeout(&mut demo, Duration::from_secs(30)).is_some());
 }

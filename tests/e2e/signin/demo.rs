@@ -104,6 +104,16 @@ async fn broker_demo_signs_a_newcomer_in_through_its_development_providers() {
 
     // The development provider is strict like a real one: PKCE S256 and client authentication.
     let bank = format!("http://127.0.0.1:{}", broker.port + 1);
+    // Its root page says what it is, in both languages.
+    let root = get(&browser_client(), &format!("{bank}/")).await;
+    assert_eq!(root.status, 200);
+    assert!(
+        root.body
+            .contains("development provider — NOT FOR PRODUCTION")
+            && root.body.contains("PAS POUR LA PRODUCTION"),
+        "{}",
+        root.body
+    );
     let no_pkce = get(
         &browser_client(),
         &format!(
