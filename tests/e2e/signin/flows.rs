@@ -321,6 +321,14 @@ async fn only_configured_officers_get_an_officer_session() {
         !choose.body.contains("/officer/signin/with/bank"),
         "no officer signs in there"
     );
+    // The officer's page speaks to an officer, not to a citizen.
+    assert!(choose.body.contains("audit console"), "{}", choose.body);
+    assert!(
+        !choose.body.contains("we create your account")
+            && !choose.body.contains("other facts it holds"),
+        "{}",
+        choose.body
+    );
 
     let olivier = browser_client();
     let page = sign_in(

@@ -41,7 +41,7 @@ struct ProviderChoice {
 
 #[derive(Serialize)]
 struct ChoosePage {
-    officer: bool,
+    officer_signin: bool,
     providers: Vec<ProviderChoice>,
     breadcrumbs: Vec<Crumb>,
 }
@@ -171,7 +171,7 @@ pub async fn choose(
     page.render(
         "signin/choose.html",
         &ChoosePage {
-            officer: false,
+            officer_signin: false,
             providers,
             breadcrumbs: vec![Crumb {
                 key: "signin.title",
@@ -194,7 +194,7 @@ pub async fn choose_officer(
     page.render(
         "signin/choose.html",
         &ChoosePage {
-            officer: true,
+            officer_signin: true,
             providers,
             breadcrumbs: vec![Crumb {
                 key: "signin.officer_title",
