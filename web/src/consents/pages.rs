@@ -390,9 +390,12 @@ fn new_page(
         for o in &offers {
             let department_name =
                 view::department_name(state.policy.catalogue(), lang, &o.department);
+            // The closed list shows only the chosen option, not its group: the label names the
+            // department too, so two departments offering the same purpose stay distinct.
+            let purpose = view::purpose_texts(state.policy.catalogue(), lang, &o.purpose).0;
             let option = OfferOption {
                 value: format!("{}:{}", o.department, o.purpose),
-                label: view::purpose_texts(state.policy.catalogue(), lang, &o.purpose).0,
+                label: format!("{purpose} — {department_name}"),
                 selected: false,
             };
             match groups.last_mut() {

@@ -484,3 +484,34 @@ async fn no_page_text_bypasses_the_message_catalogue() {
         );
     }
 }
+
+/// On "Give a consent", the closed list shows only the chosen option, not its group: every
+/// option names its department, and no two options read the same.
+#[actix_web::test]
+async fn every_offer_in_the_list_reads_differently_and_names_its_department() {
+    let h = Harness::new().await;
+    let (_citizen, cookie, _csrf) = h.citizen().await;
+    let app = test::init_service(crate::app(h.state.web.clone())).await;
+    for lang in ["en", "fr"] {
+        let (status, html, _) = call!(app, get("/me/consents/new", &cookie, lang));
+        assert_eq!(status, 200, "{html}");
+        let mut labels = Vec::new();
+        for group in html.split("<optgroup label=\"").skip(1) {
+            let department = group.split('"').next().unwrap().to_owned();
+            let body = group.split("</optgroup>").next().unwrap();
+            for option in body.split("<option ").skip(1) {
+                let label = option.split('>').nth(1).unwrap().split('<').next().unwrap();
+                assert!(
+                    label.contains(&department),
+                    "{lang}: `{label}` in {department}"
+                );
+                labels.push(label.to_owned());
+            }
+        }
+        assert!(labels.len() > 1, "{html}");
+        let mut unique = labels.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), labels.len(), "{lang}: {labels:?}");
+    }
+}
