@@ -27,10 +27,14 @@ pub mod recipients;
 pub mod report;
 pub mod set;
 pub mod settings;
+pub mod supersede;
+pub mod telemetry;
 pub mod worker;
 
 #[cfg(test)]
 mod ordering_tests;
+#[cfg(test)]
+mod supersede_tests;
 #[cfg(test)]
 mod withdrawal_tests;
 
@@ -69,6 +73,8 @@ pub struct Relay {
     pub settings: Arc<settings::RelayConfig>,
     /// The broker's issuer identifier (`iss` of SETs).
     pub issuer: Arc<str>,
+    /// Where the worker's series go (`/metrics`; see [`telemetry`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What a change is.

@@ -134,6 +134,78 @@ async fn a_pending_delivery_shows_its_next_attempt_and_the_page_refreshes_itself
     assert!(page.contains("Next attempt"), "{page}");
 }
 
+/// The citizen's page says what happened to a dead letter: refused by the department on the first
+/// attempt, or unreachable after several; in English and in French. What is stored of the
+/// receiver's answer is a class, a code and a short clean excerpt.
+#[tokio::test]
+async fn a_dead_letter_is_worded_by_what_happened_and_how_many_attempts() {
+    let env = fast_env().set("BROKER_RELAY__MAX_ATTEMPTS", "2");
+    let relay = Relay::start(&["revenue=reject", "esd=fail-then-ok:99"], env).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    relay
+        .ongoing(&who.citizen_id, ESD, PENSION, &["address"])
+        .await;
+    let (_, location, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    let location = location.unwrap();
+    relay
+        .wait_until("two dead letters", Duration::from_secs(20), || async {
+            relay.deliveries("failed").await.len() == 2
+        })
+        .await;
+    let failed = relay.deliveries("failed").await;
+    let stored = |department: &str| {
+        let row = failed
+            .iter()
+            .find(|d| d.department_id == department)
+            .unwrap();
+        (row.attempts, row.last_error.clone().unwrap())
+    };
+    let (attempts, refused) = stored(REVENUE);
+    assert_eq!(attempts, 1);
+    assert_eq!(
+        refused, "refused: access_denied: http status 400: this department refuses the event",
+        "class, code, excerpt"
+    );
+    let (attempts, unreachable) = stored(ESD);
+    assert_eq!(attempts, 2);
+    assert!(
+        unreachable.starts_with("unreachable: http_500: "),
+        "{unreachable}"
+    );
+    assert!(!unreachable.contains("Moulin") && !refused.contains("Moulin"));
+
+    let (status, page) = get_page(&relay, &who, &location).await;
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("data-status=\"failed\"").count(), 2, "{page}");
+    assert!(
+        page.contains("The department&#x27;s system refused it on the first attempt.")
+            || page.contains("The department's system refused it on the first attempt."),
+        "{page}"
+    );
+    assert!(
+        page.contains("could not be reached; we tried 2 times."),
+        "{page}"
+    );
+    assert!(!page.contains("several attempts"), "{page}");
+    assert_eq!(page.matches("Our operators have been told.").count(), 2);
+
+    let res = client()
+        .get(relay.broker.url(&location))
+        .header("Cookie", format!("tuo_session={}", who.cookie))
+        .header("Accept", "text/html")
+        .header("Accept-Language", "fr-CA,fr;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    let page = res.text().await.unwrap();
+    assert!(page.contains("dès la première tentative"), "{page}");
+    assert!(page.contains("nous avons essayé 2 fois"), "{page}");
+    assert_eq!(page.matches("Nos opérateurs en ont été avisés.").count(), 2);
+}
+
 #[tokio::test]
 async fn a_change_nobody_receives_sends_nothing_and_the_page_says_so() {
     let relay = Relay::start(&[], fast_env()).await;
