@@ -249,13 +249,44 @@ async fn deliver_department(
     department_id: &str,
     rows: Vec<delivery::Model>,
 ) {
-    let outcomes = attempt(state, owner, department_id, &rows).await;
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let work = attempt(state, owner, department_id, &rows);
+    let outcomes = with_heartbeat(&state.db, owner, &seqs, state.settings.lease_ms(), work).await;
     match settle(state, owner, &rows, outcomes).await {
         // Told only once committed: a count or a WARN for an outcome that was rolled back
         // would mislead.
         Ok(told) => telemetry::tell(&state.metrics, &told),
         Err(e) => {
             tracing::warn!(department = department_id, error = %e, "relay: cannot record delivery outcomes");
+        }
+    }
+}
+
+/// Runs `work` on `rows` while renewing their leases every third of a lease: a live worker keeps
+/// what it holds however long its receiver takes, so the lease can be short and a dead worker's
+/// rows are taken over within one lease (seconds), not after the slowest receiver's timeout.
+///
+/// INVARIANT: only the holder renews (`renew` requires `lease_owner` = us and `pending`), and a
+/// row is sent only after a renewal found it still ours: a worker whose heartbeat stops (it
+/// died, or lost its database for a whole lease) is the only way two workers could hold the
+/// same row, and the one that lost it records nothing (`settle` requires `lease_owner` = us).
+pub(crate) async fn with_heartbeat<T>(
+    db: &DatabaseConnection,
+    owner: &str,
+    seqs: &[i64],
+    lease_ms: i64,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1000).max(50));
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = tokio::time::sleep(every) => {
+                if let Err(e) = renew(db, owner, seqs, now_ms(), lease_ms).await {
+                    tracing::warn!(error = %e, "relay: cannot renew delivery leases");
+                }
+            }
         }
     }
 }
