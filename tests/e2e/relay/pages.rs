@@ -277,3 +277,55 @@ async fn a_withdrawn_consent_is_pushed_to_the_department_that_held_it() {
     assert_eq!(event["state"], "revoked");
     assert_eq!(event["attributes"], json!(["address"]));
 }
+
+/// Two changes of the address before the first went out: the first is never sent, and the
+/// citizen's page and the operator's list say it was replaced.
+#[tokio::test]
+async fn a_change_replaced_before_it_went_out_is_shown_as_replaced() {
+    // No worker: nothing goes out while the citizen changes their mind.
+    let env = fast_env().set("BROKER_RELAY__WORKER", "false");
+    let relay = Relay::start(&[], env).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    let (_, first, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    let mut second_address = NEW_ADDRESS;
+    second_address[1] = ("street_address", "43 Rue du Moulin");
+    let (_, second, _) = post_page(&relay, &who, "/me/update", &second_address).await;
+    let superseded = relay.deliveries("superseded").await;
+    assert_eq!(superseded.len(), 1);
+    let pending = relay.deliveries("pending").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        superseded[0].last_error.as_deref(),
+        Some(format!("superseded: {}", pending[0].id).as_str())
+    );
+    let (status, page) = get_page(&relay, &who, &first.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-status=\"superseded\""), "{page}");
+    assert!(page.contains("Replaced"), "{page}");
+    assert!(
+        page.contains("a newer change of this information replaced it"),
+        "{page}"
+    );
+    let (_, page) = get_page(&relay, &who, &second.unwrap()).await;
+    assert!(page.contains("data-status=\"pending\""), "{page}");
+    // The operator's view.
+    let url = relay.db.url().to_owned();
+    let data_dir = relay.broker.data_dir.display().to_string();
+    let (status, out, err) = run_broker(
+        &[
+            ("BROKER_DATABASE_URL", url.as_str()),
+            ("BROKER_DATA_DIR", data_dir.as_str()),
+        ],
+        &["deliveries", "list", "--status", "superseded"],
+    );
+    assert!(status.success(), "{out}\n{err}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(
+        rows[0].contains(&superseded[0].id) && rows[0].contains("\tsuperseded\t"),
+        "{out}"
+    );
+}
