@@ -123,6 +123,10 @@ pub enum CliError {
     UnknownClient(String),
     #[error("no failed delivery `{0}`")]
     UnknownDelivery(String),
+    #[error(
+        "delivery `{id}` was superseded by a newer change of the same attributes (delivery `{by}`): sending it now would put the old value after the new one; pass --force to send it anyway"
+    )]
+    Superseded { id: String, by: String },
     #[error("department `{0}` has no pull source")]
     NoPullSource(String),
     #[error("cannot {what} `{path}`: {source}")]

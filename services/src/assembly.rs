@@ -144,6 +144,7 @@ impl Services {
             db: db.clone(),
             settings: Arc::new(setup.sessions.clone()),
         };
+        let metrics: Arc<Metrics> = Arc::default();
         let relay = Relay {
             db: db.clone(),
             policy: policy.clone(),
@@ -155,6 +156,7 @@ impl Services {
             relay_wake: Arc::default(),
             settings: Arc::new(setup.relay.clone()),
             issuer: issuer.clone(),
+            metrics: metrics.clone(),
         };
         let ledger = Ledger {
             db: db.clone(),
@@ -212,7 +214,7 @@ impl Services {
             vault,
             policy,
             audit,
-            metrics: Arc::default(),
+            metrics,
             sessions,
             relay,
             ledger,

@@ -39,6 +39,18 @@ pub struct Metrics {
     histograms: RwLock<HashMap<&'static str, (&'static str, Arc<Series>)>>,
     /// Named gauges: (name, labels) → value.
     gauges: RwLock<HashMap<(&'static str, String), i64>>,
+    /// Named histograms with labels and bucket bounds of their own (`observe_in`).
+    labelled: RwLock<HashMap<(&'static str, String), Arc<Histogram>>>,
+}
+
+/// One labelled histogram with its own bucket bounds (seconds).
+#[derive(Debug)]
+struct Histogram {
+    help: &'static str,
+    bounds: &'static [f64],
+    buckets: Vec<AtomicU64>,
+    count: AtomicU64,
+    sum_micros: AtomicU64,
 }
 
 impl Metrics {
@@ -109,6 +121,45 @@ impl Metrics {
             .sum_micros
             .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
         if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
+            series.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Observes `seconds` in the named histogram with a label set (never personal data) and the
+    /// bucket upper bounds `bounds` (ascending; the first call for a name fixes them).
+    pub fn observe_in(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        bounds: &'static [f64],
+        labels: String,
+        seconds: f64,
+    ) {
+        let key = (name, labels);
+        let found = self.labelled.read().ok().and_then(|m| m.get(&key).cloned());
+        let series = match found {
+            Some(series) => series,
+            None => match self.labelled.write() {
+                Ok(mut map) => map
+                    .entry(key)
+                    .or_insert_with(|| {
+                        Arc::new(Histogram {
+                            help,
+                            bounds,
+                            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+                            count: AtomicU64::new(0),
+                            sum_micros: AtomicU64::new(0),
+                        })
+                    })
+                    .clone(),
+                Err(_) => return,
+            },
+        };
+        series.count.fetch_add(1, Ordering::Relaxed);
+        series
+            .sum_micros
+            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+        if let Some(i) = series.bounds.iter().position(|b| seconds <= *b) {
             series.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -208,6 +259,7 @@ impl Metrics {
             let _ = writeln!(out, "{name}_sum {sum}");
             let _ = writeln!(out, "{name}_count {count}");
         }
+        self.render_labelled(out);
         let mut gauges: Vec<((&'static str, String), i64)> = match self.gauges.read() {
             Ok(map) => map.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             Err(_) => Vec::new(),
@@ -226,6 +278,44 @@ impl Metrics {
             }
         }
     }
+}
+
+impl Metrics {
+    fn render_labelled(&self, out: &mut String) {
+        let mut histograms: Vec<((&'static str, String), Arc<Histogram>)> =
+            match self.labelled.read() {
+                Ok(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Err(_) => Vec::new(),
+            };
+        histograms.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut last = "";
+        for ((name, labels), series) in histograms {
+            if name != last {
+                let _ = writeln!(out, "# HELP {name} {}", series.help);
+                let _ = writeln!(out, "# TYPE {name} histogram");
+                last = name;
+            }
+            let sep = if labels.is_empty() { "" } else { "," };
+            let mut cumulative = 0;
+            for (i, bound) in series.bounds.iter().enumerate() {
+                cumulative += series.buckets[i].load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+                );
+            }
+            let count = series.count.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+            let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        }
+    }
+}
+
+/// A label value as the exposition format wants it (backslash, quote and newline escaped).
+pub fn label_value(v: &str) -> String {
+    escape(v)
 }
 
 fn labels(key: &SeriesKey) -> String {
@@ -265,6 +355,30 @@ mod tests {
         assert!(text.contains(r#"broker_http_request_duration_seconds_bucket{route="/a/{id}",method="GET",status="200",le="+Inf"} 2"#));
         assert!(text.contains("broker_db_pool_connections 3"));
         assert!(text.contains("broker_db_pool_idle_connections 1"));
+    }
+
+    #[test]
+    fn labelled_histograms_keep_their_own_buckets() {
+        let m = Metrics::default();
+        const BOUNDS: &[f64] = &[1.0, 60.0];
+        m.observe_in("t_seconds", "test.", BOUNDS, "d=\"a\"".into(), 0.5);
+        m.observe_in("t_seconds", "test.", BOUNDS, "d=\"a\"".into(), 30.0);
+        m.observe_in("t_seconds", "test.", BOUNDS, "d=\"a\"".into(), 600.0);
+        let text = m.render((0, 0));
+        assert!(
+            text.contains("t_seconds_bucket{d=\"a\",le=\"1\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t_seconds_bucket{d=\"a\",le=\"60\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t_seconds_bucket{d=\"a\",le=\"+Inf\"} 3"),
+            "{text}"
+        );
+        assert!(text.contains("t_seconds_count{d=\"a\"} 3"), "{text}");
+        assert_eq!(text.matches("# TYPE t_seconds histogram").count(), 1);
     }
 
     #[test]

@@ -12,6 +12,11 @@
 //! `cli` is `broker deliveries list|retry`, `demo` the demo's two receiving departments, and
 //! [`pull`] reads the changes of departments that cannot push them (pull sources) and records
 //! each one as a department's report.
+//! [`supersede`] keeps a newer change of the same attributes from being overtaken by an older
+//! one (superseded deliveries are never sent), and [`telemetry`] tells operators (`/metrics`,
+//! one WARN per failed attempt and dead letter) and classes the failures the citizen's page
+//! words. The worker renews its leases while it works, so a dead worker's rows are taken over
+//! within one short lease.
 //!
 //! INVARIANT: the outbox holds attribute names and versions, never values: a SET is built from
 //! the encrypted value at delivery time, and neither a SET nor a value is ever logged or stored
@@ -27,10 +32,14 @@ pub mod recipients;
 pub mod report;
 pub mod set;
 pub mod settings;
+pub mod supersede;
+pub mod telemetry;
 pub mod worker;
 
 #[cfg(test)]
 mod ordering_tests;
+#[cfg(test)]
+mod supersede_tests;
 #[cfg(test)]
 mod withdrawal_tests;
 
@@ -69,6 +78,8 @@ pub struct Relay {
     pub settings: Arc<settings::RelayConfig>,
     /// The broker's issuer identifier (`iss` of SETs).
     pub issuer: Arc<str>,
+    /// Where the worker's series go (`/metrics`; see [`telemetry`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What a change is.

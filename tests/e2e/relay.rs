@@ -11,6 +11,7 @@ mod api;
 mod crash;
 mod delivery;
 mod demo;
+mod operators;
 mod pages;
 mod pull;
 mod withdrawal;

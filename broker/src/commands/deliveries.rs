@@ -14,6 +14,7 @@ use crate::cli::CliError;
 use crate::config::Config;
 use services::audit_log::AuditLog;
 use services::relay::entities::delivery;
+use services::relay::supersede;
 use services::relay::worker::{FAILED, PENDING};
 use store::now_ms;
 
@@ -22,7 +23,7 @@ pub enum DeliveriesCommand {
     /// List deliveries, newest first: id (the SET's jti), department, event, status, attempts,
     /// next attempt or delivery time, last error (codes only, never values).
     List {
-        /// Only `pending`, `delivered` or `failed` ones.
+        /// Only `pending`, `delivered`, `failed`, `cancelled` or `superseded` ones.
         #[arg(long)]
         status: Option<String>,
         /// Only this department's.
@@ -40,6 +41,10 @@ pub enum DeliveriesCommand {
         all_failed: bool,
         #[arg(long)]
         department: Option<String>,
+        /// Send it even though a newer change of the same attributes (for the same citizen and
+        /// department) superseded it: the department then receives the old value after the new.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -61,6 +66,7 @@ pub async fn run(command: DeliveriesCommand, config: Config) -> Result<(), CliEr
             id,
             all_failed,
             department,
+            force,
         } => {
             if id.is_none() && !all_failed {
                 return Err(CliError::Usage("name a delivery id, or pass --all-failed"));
@@ -77,9 +83,21 @@ pub async fn run(command: DeliveriesCommand, config: Config) -> Result<(), CliEr
                     every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
                 },
             );
-            let count = retry(&db, &log, id.as_deref(), department.as_deref()).await?;
-            println!("queued {count} deliveries again");
-            if count == 0
+            let retried = retry(&db, &log, id.as_deref(), department.as_deref(), force).await?;
+            if let (Some(id), Some(by)) = (&id, retried.superseded.first()) {
+                return Err(CliError::Superseded {
+                    id: id.chars().take(64).collect(),
+                    by: by.clone(),
+                });
+            }
+            println!("queued {} deliveries again", retried.queued);
+            if !retried.superseded.is_empty() {
+                println!(
+                    "left {} superseded deliveries as they are (a newer change replaced them; --force sends them anyway)",
+                    retried.superseded.len()
+                );
+            }
+            if retried.queued == 0
                 && let Some(id) = id
             {
                 return Err(CliError::UnknownDelivery(id.chars().take(64).collect()));
@@ -130,30 +148,52 @@ async fn list(
     Ok(())
 }
 
-/// Puts failed deliveries back in the queue, with an `admin-action` audit record. Returns how many.
+/// What a retry did.
+#[derive(Debug, Default)]
+pub struct Retried {
+    pub queued: u64,
+    /// For each dead letter left alone because a newer change superseded it: the id of the
+    /// newer delivery.
+    pub superseded: Vec<String>,
+}
+
+/// Puts failed deliveries back in the queue, with an `admin-action` audit record; unless
+/// `force`, not those a newer change of the same attributes superseded (their old value would
+/// reach the department after the new one).
 pub async fn retry(
     db: &DatabaseConnection,
     log: &AuditLog,
     id: Option<&str>,
     department: Option<&str>,
-) -> Result<u64, CliError> {
+    force: bool,
+) -> Result<Retried, CliError> {
     use delivery::Column as C;
     let now = now_ms();
     let txn = db.begin().await?;
-    let mut update = delivery::Entity::update_many()
+    let mut failed = delivery::Entity::find().filter(C::Status.eq(FAILED));
+    if let Some(id) = id {
+        failed = failed.filter(C::Id.eq(id));
+    }
+    if let Some(department) = department {
+        failed = failed.filter(C::DepartmentId.eq(department));
+    }
+    let mut superseded = Vec::new();
+    let mut seqs = Vec::new();
+    for row in failed.all(&txn).await? {
+        match supersede::superseded_by(&txn, &row).await? {
+            Some(newer) if !force => superseded.push(newer.id),
+            _ => seqs.push(row.seq),
+        }
+    }
+    let update = delivery::Entity::update_many()
         .col_expr(C::Status, Expr::value(PENDING))
         .col_expr(C::Attempts, Expr::value(0))
         .col_expr(C::NextAttemptAt, Expr::value(now))
         .col_expr(C::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(C::LeaseUntil, Expr::value(Option::<i64>::None))
         .col_expr(C::UpdatedAt, Expr::value(now))
-        .filter(C::Status.eq(FAILED));
-    if let Some(id) = id {
-        update = update.filter(C::Id.eq(id));
-    }
-    if let Some(department) = department {
-        update = update.filter(C::DepartmentId.eq(department));
-    }
+        .filter(C::Status.eq(FAILED))
+        .filter(C::Seq.is_in(seqs));
     let count = update.exec(&txn).await?.rows_affected;
     if count > 0 {
         let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
@@ -168,8 +208,14 @@ pub async fn retry(
             .detail
             .insert("change".into(), "deliveries-retried".into());
         record.detail.insert("count".into(), count.to_string());
+        if force {
+            record.detail.insert("force".into(), "true".into());
+        }
         log.append_in(&txn, record).await?;
     }
     txn.commit().await?;
-    Ok(count)
+    Ok(Retried {
+        queued: count,
+        superseded,
+    })
 }

@@ -25,6 +25,7 @@ use serde_json::json;
 
 use super::entities::{change, delivery};
 use super::recipients::{self, Changed, Notice, Plan, Recipient};
+use super::supersede::{self, Fresh};
 use super::worker::{CANCELLED, PENDING};
 use super::{EventKind, RelayError};
 use crate::audit_log::AuditLog;
@@ -190,8 +191,33 @@ pub async fn record(state: &Relay, change: NewChange) -> Result<Recorded, Error>
             now,
         ));
     }
+    // What this change's deliveries of values replace (never stale: `supersede`).
+    let fresh: Vec<Fresh> = rows
+        .iter()
+        .filter(|_| change.kind.carries_values())
+        .filter(|q| q.record.detail.get("event").map(String::as_str) == Some(change.kind.as_str()))
+        .filter_map(|q| {
+            Some(Fresh {
+                id: q.record.request_id.clone()?,
+                department_id: q.record.department_id.clone()?,
+                attributes: q.record.attributes.clone(),
+            })
+        })
+        .collect();
     enqueue(&txn, state, rows).await?;
+    let superseded =
+        supersede::supersede(&txn, &state.audit, &change.citizen_id, &fresh, now).await?;
     txn.commit().await?;
+    for row in &superseded {
+        state.metrics.inc(
+            super::telemetry::DELIVERIES,
+            format!(
+                "department=\"{}\",outcome=\"{}\"",
+                crate::metrics::label_value(&row.department_id),
+                super::telemetry::Settled::Superseded.as_str()
+            ),
+        );
+    }
     if !plan.is_empty() {
         state.relay_wake.notify_one();
     }

@@ -16,8 +16,9 @@ pub struct RelayConfig {
     pub poll_interval_ms: u64,
     /// Most deliveries claimed in one pass (across departments).
     pub batch_size: u64,
-    /// How long a claimed delivery stays with its worker; after that (a crashed broker) another
-    /// worker may claim it. Must exceed the slowest adapter's timeout.
+    /// How long a claimed delivery (or pull source) stays with its worker without a renewal;
+    /// the worker renews every third of it while it works, so after a crash another worker (or
+    /// the restarted broker) takes the rows over within this long.
     pub lease_secs: u64,
     /// Attempts before a delivery is dead-lettered (`failed`).
     pub max_attempts: u32,
@@ -37,7 +38,7 @@ impl Default for RelayConfig {
             pull: true,
             poll_interval_ms: 250,
             batch_size: 256,
-            lease_secs: 60,
+            lease_secs: 10,
             max_attempts: 10,
             backoff_base_ms: 2_000,
             backoff_max_secs: 3_600,

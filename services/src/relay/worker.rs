@@ -32,6 +32,7 @@ use super::Relay;
 use super::entities::{change, delivery};
 use super::recheck::{self, Verdict};
 use super::set;
+use super::telemetry::{self, ErrorClass, Settled, Told};
 use crate::Shutdown;
 use crate::audit_log::AuditLog;
 use store::now_ms;
@@ -154,6 +155,9 @@ fn jitter() -> f64 {
     f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0)
 }
 
+/// How often the worker refreshes the queue gauges (depth, oldest pending, dead letters).
+const GAUGES_EVERY: Duration = Duration::from_secs(1);
+
 /// Runs the worker until shutdown; deliveries in flight then get `shutdown_grace_secs` to finish
 /// (what is left is claimed again when its lease runs out).
 pub async fn run(state: Relay, mut stop: Shutdown) {
@@ -165,8 +169,15 @@ pub async fn run(state: Relay, mut stop: Shutdown) {
     let poll = Duration::from_millis(settings.poll_interval_ms.max(10));
     let lease_ms = settings.lease_ms();
     tracing::info!(%owner, "relay worker started");
+    let mut gauges_at: Option<std::time::Instant> = None;
     loop {
         while tasks.try_join_next().is_some() {}
+        if gauges_at.is_none_or(|at| at.elapsed() >= GAUGES_EVERY) {
+            gauges_at = Some(std::time::Instant::now());
+            if let Err(e) = telemetry::refresh_gauges(&state.db, &state.metrics, now_ms()).await {
+                tracing::warn!(error = %e, "relay: cannot read the queue for its gauges");
+            }
+        }
         let busy_now: Vec<String> = busy
             .lock()
             .map(|b| b.iter().cloned().collect())
@@ -238,9 +249,45 @@ async fn deliver_department(
     department_id: &str,
     rows: Vec<delivery::Model>,
 ) {
-    let outcomes = attempt(state, owner, department_id, &rows).await;
-    if let Err(e) = settle(state, owner, &rows, outcomes).await {
-        tracing::warn!(department = department_id, error = %e, "relay: cannot record delivery outcomes");
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let work = attempt(state, owner, department_id, &rows);
+    let outcomes = with_heartbeat(&state.db, owner, &seqs, state.settings.lease_ms(), work).await;
+    match settle(state, owner, &rows, outcomes).await {
+        // Told only once committed: a count or a WARN for an outcome that was rolled back
+        // would mislead.
+        Ok(told) => telemetry::tell(&state.metrics, &told),
+        Err(e) => {
+            tracing::warn!(department = department_id, error = %e, "relay: cannot record delivery outcomes");
+        }
+    }
+}
+
+/// Runs `work` on `rows` while renewing their leases every third of a lease: a live worker keeps
+/// what it holds however long its receiver takes, so the lease can be short and a dead worker's
+/// rows are taken over within one lease (seconds), not after the slowest receiver's timeout.
+///
+/// INVARIANT: only the holder renews (`renew` requires `lease_owner` = us and `pending`), and a
+/// row is sent only after a renewal found it still ours: a worker whose heartbeat stops (it
+/// died, or lost its database for a whole lease) is the only way two workers could hold the
+/// same row, and the one that lost it records nothing (`settle` requires `lease_owner` = us).
+pub(crate) async fn with_heartbeat<T>(
+    db: &DatabaseConnection,
+    owner: &str,
+    seqs: &[i64],
+    lease_ms: i64,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let every = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1000).max(50));
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = tokio::time::sleep(every) => {
+                if let Err(e) = renew(db, owner, seqs, now_ms(), lease_ms).await {
+                    tracing::warn!(error = %e, "relay: cannot renew delivery leases");
+                }
+            }
+        }
     }
 }
 
@@ -479,13 +526,13 @@ pub async fn renew(
 
 /// Records every outcome (still holding the lease) with its audit record, in one transaction:
 /// the delivered rows in one statement, each retry or dead letter in its own (their next attempt
-/// and error differ), and every audit record in one append.
+/// and error differ), and every audit record in one append. Returns what to tell operators.
 async fn settle(
     state: &Relay,
     owner: &str,
     rows: &[delivery::Model],
     outcomes: Vec<Attempted>,
-) -> Result<(), crate::error::Error> {
+) -> Result<Vec<Told>, crate::error::Error> {
     use delivery::Column as C;
     use sea_orm::sea_query::ExprTrait;
     let settings = &state.settings;
@@ -520,7 +567,17 @@ async fn settle(
         settled.extend(done.into_iter().map(|r| r.seq));
     }
     let mut records = Vec::with_capacity(rows.len());
+    let mut told = Vec::with_capacity(rows.len());
     for (row, attempted) in rows.iter().zip(outcomes) {
+        let tell = |settled, failure: Option<(ErrorClass, &str)>, retry_in_ms| Told {
+            department: row.department_id.clone(),
+            delivery: row.id.clone(),
+            settled,
+            failure: failure.map(|(class, code)| (class, code.to_owned())),
+            attempt: row.attempts.saturating_add(1),
+            retry_in_ms,
+            latency_ms: Some(now.saturating_sub(row.created_at)),
+        };
         let outcome = match attempted {
             Attempted::Adapter(outcome) => outcome,
             Attempted::Cancelled(code) => {
@@ -540,6 +597,7 @@ async fn settle(
                     let mut record = super::outbox::cancelled_record(row, code);
                     record.detail.insert("worker".into(), owner.to_owned());
                     records.push(record);
+                    told.push(tell(Settled::Cancelled, None, None));
                 }
                 continue;
             }
@@ -550,6 +608,7 @@ async fn settle(
                 if !settled.contains(&row.seq) {
                     continue;
                 }
+                told.push(tell(Settled::Delivered, None, None));
                 (Action::DeliveryDelivered, Outcome::Ok, None)
             }
             DeliveryOutcome::Retry {
@@ -570,6 +629,12 @@ async fn settle(
                 if !settle_one(still_ours(update), row, &outcome, error_code, &txn).await? {
                     continue;
                 }
+                let class = ErrorClass::of(error_code, false);
+                told.push(tell(
+                    Settled::Retried,
+                    Some((class, error_code.as_str())),
+                    Some(wait),
+                ));
                 (
                     Action::DeliveryFailed,
                     Outcome::Error,
@@ -583,6 +648,13 @@ async fn settle(
                 if !settle_one(still_ours(update), row, &outcome, error_code, &txn).await? {
                     continue;
                 }
+                let refused = matches!(outcome, DeliveryOutcome::Rejected { .. });
+                let class = ErrorClass::of(error_code, refused);
+                told.push(tell(
+                    Settled::DeadLettered,
+                    Some((class, error_code.as_str())),
+                    None,
+                ));
                 (
                     Action::DeliveryDeadLettered,
                     Outcome::Error,
@@ -609,7 +681,7 @@ async fn settle(
     }
     state.audit.append_many_in(&txn, records).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(told)
 }
 
 /// Records one failed attempt of `row` with its error; false when the row is no longer ours.
@@ -621,10 +693,12 @@ async fn settle_one(
     txn: &sea_orm::DatabaseTransaction,
 ) -> Result<bool, DbErr> {
     use delivery::Column as C;
-    let text: String = format!("{error_code}: {}", outcome.detail())
-        .chars()
-        .take(250)
-        .collect();
+    let refused = matches!(outcome, DeliveryOutcome::Rejected { .. });
+    let text = telemetry::stored_error(
+        ErrorClass::of(error_code, refused),
+        error_code,
+        outcome.detail(),
+    );
     let result = update
         .col_expr(C::LastError, Expr::value(text))
         .filter(C::Seq.eq(row.seq))

@@ -112,8 +112,10 @@ async fn a_receiver_that_never_answers_holds_up_no_one_and_is_dead_lettered() {
     for d in relay.deliveries("failed").await {
         assert_eq!(d.attempts, 2);
         let error = d.last_error.unwrap();
+        // Class, code, then a short clean excerpt (docs/relay.md, "the outbox and the worker").
         assert!(
-            error.starts_with("timeout") || error.starts_with("receiver_busy"),
+            error.starts_with("unreachable: timeout: ")
+                || error.starts_with("unreachable: receiver_busy: "),
             "{error}"
         );
         assert!(!error.contains("Street"), "{error}");
@@ -180,4 +182,71 @@ async fn a_change_sent_again_keeps_its_jti_so_a_deduplicating_receiver_sees_it_o
     let received = relay.received("revenue").await;
     assert_eq!(received.len(), 1);
     assert_eq!(received[0]["count"], 2);
+}
+
+/// A dead letter whose change a newer one superseded is not sent again after the newer one:
+/// `broker deliveries retry <id>` refuses with one line unless `--force`, and `--all-failed`
+/// leaves it alone and says so.
+#[tokio::test]
+async fn retrying_a_superseded_dead_letter_is_refused_unless_forced() {
+    let relay = Relay::start(&["health=reject"], fast_env()).await;
+    let citizen = relay.citizen(3).await;
+    relay
+        .ongoing(&citizen, HEALTH, COVERAGE, &["address"])
+        .await;
+    moved(&relay, &citizen, "1 Old Road").await;
+    relay
+        .wait_until("the dead letter", Duration::from_secs(20), || async {
+            relay.deliveries("failed").await.len() == 1
+        })
+        .await;
+    let old = relay.deliveries("failed").await.remove(0);
+    // The department fixes its receiver; the citizen moves again, and that change arrives.
+    let res = reqwest::Client::new()
+        .post(format!("{}/control/mode", relay.receiver.url))
+        .json(&json!({"path": "health", "mode": "ok"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    moved(&relay, &citizen, "2 New Road").await;
+    relay
+        .wait_until("the newer change", Duration::from_secs(20), || async {
+            relay.deliveries("delivered").await.len() == 1
+        })
+        .await;
+    let newer = relay.deliveries("delivered").await.remove(0);
+
+    let url = relay.db.url().to_owned();
+    let data_dir = relay.broker.data_dir.display().to_string();
+    let env = [
+        ("BROKER_DATABASE_URL", url.as_str()),
+        ("BROKER_DATA_DIR", data_dir.as_str()),
+    ];
+    let (status, out, err) = run_broker(&env, &["deliveries", "retry", &old.id]);
+    assert!(!status.success(), "{out}\n{err}");
+    let line = err.trim().lines().last().unwrap_or_default();
+    assert!(line.contains("superseded"), "{err}");
+    assert!(line.contains(&newer.id), "names the newer delivery: {err}");
+    assert!(line.contains("--force"), "{err}");
+    assert_eq!(relay.deliveries("failed").await.len(), 1, "left as it was");
+
+    let (status, out, err) = run_broker(&env, &["deliveries", "retry", "--all-failed"]);
+    assert!(status.success(), "{out}\n{err}");
+    assert!(out.contains("queued 0 deliveries again"), "{out}");
+    assert!(out.contains("left 1 superseded"), "{out}");
+    assert_eq!(relay.deliveries("failed").await.len(), 1);
+
+    // Forced: sent again (same jti), after the newer one, as the operator asked.
+    let (status, out, err) = run_broker(&env, &["deliveries", "retry", &old.id, "--force"]);
+    assert!(status.success(), "{out}\n{err}");
+    assert!(out.contains("queued 1 deliveries again"), "{out}");
+    relay
+        .wait_until("the forced retry", Duration::from_secs(20), || async {
+            relay.deliveries("delivered").await.len() == 2
+        })
+        .await;
+    let received = relay.received("health").await;
+    let jtis: Vec<&str> = received.iter().filter_map(|e| e["jti"].as_str()).collect();
+    assert!(jtis.contains(&old.id.as_str()), "{received:?}");
 }

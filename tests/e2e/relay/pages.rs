@@ -134,6 +134,78 @@ async fn a_pending_delivery_shows_its_next_attempt_and_the_page_refreshes_itself
     assert!(page.contains("Next attempt"), "{page}");
 }
 
+/// The citizen's page says what happened to a dead letter: refused by the department on the first
+/// attempt, or unreachable after several; in English and in French. What is stored of the
+/// receiver's answer is a class, a code and a short clean excerpt.
+#[tokio::test]
+async fn a_dead_letter_is_worded_by_what_happened_and_how_many_attempts() {
+    let env = fast_env().set("BROKER_RELAY__MAX_ATTEMPTS", "2");
+    let relay = Relay::start(&["revenue=reject", "esd=fail-then-ok:99"], env).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    relay
+        .ongoing(&who.citizen_id, ESD, PENSION, &["address"])
+        .await;
+    let (_, location, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    let location = location.unwrap();
+    relay
+        .wait_until("two dead letters", Duration::from_secs(20), || async {
+            relay.deliveries("failed").await.len() == 2
+        })
+        .await;
+    let failed = relay.deliveries("failed").await;
+    let stored = |department: &str| {
+        let row = failed
+            .iter()
+            .find(|d| d.department_id == department)
+            .unwrap();
+        (row.attempts, row.last_error.clone().unwrap())
+    };
+    let (attempts, refused) = stored(REVENUE);
+    assert_eq!(attempts, 1);
+    assert_eq!(
+        refused, "refused: access_denied: http status 400: this department refuses the event",
+        "class, code, excerpt"
+    );
+    let (attempts, unreachable) = stored(ESD);
+    assert_eq!(attempts, 2);
+    assert!(
+        unreachable.starts_with("unreachable: http_500: "),
+        "{unreachable}"
+    );
+    assert!(!unreachable.contains("Moulin") && !refused.contains("Moulin"));
+
+    let (status, page) = get_page(&relay, &who, &location).await;
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("data-status=\"failed\"").count(), 2, "{page}");
+    assert!(
+        page.contains("The department&#x27;s system refused it on the first attempt.")
+            || page.contains("The department's system refused it on the first attempt."),
+        "{page}"
+    );
+    assert!(
+        page.contains("could not be reached; we tried 2 times."),
+        "{page}"
+    );
+    assert!(!page.contains("several attempts"), "{page}");
+    assert_eq!(page.matches("Our operators have been told.").count(), 2);
+
+    let res = client()
+        .get(relay.broker.url(&location))
+        .header("Cookie", format!("tuo_session={}", who.cookie))
+        .header("Accept", "text/html")
+        .header("Accept-Language", "fr-CA,fr;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    let page = res.text().await.unwrap();
+    assert!(page.contains("dès la première tentative"), "{page}");
+    assert!(page.contains("nous avons essayé 2 fois"), "{page}");
+    assert_eq!(page.matches("Nos opérateurs en ont été avisés.").count(), 2);
+}
+
 #[tokio::test]
 async fn a_change_nobody_receives_sends_nothing_and_the_page_says_so() {
     let relay = Relay::start(&[], fast_env()).await;
@@ -204,4 +276,56 @@ async fn a_withdrawn_consent_is_pushed_to_the_department_that_held_it() {
     assert_eq!(event["consent_id"], json!(consent.id().to_string()));
     assert_eq!(event["state"], "revoked");
     assert_eq!(event["attributes"], json!(["address"]));
+}
+
+/// Two changes of the address before the first went out: the first is never sent, and the
+/// citizen's page and the operator's list say it was replaced.
+#[tokio::test]
+async fn a_change_replaced_before_it_went_out_is_shown_as_replaced() {
+    // No worker: nothing goes out while the citizen changes their mind.
+    let env = fast_env().set("BROKER_RELAY__WORKER", "false");
+    let relay = Relay::start(&[], env).await;
+    let who = signed_in(&relay.conn, &relay.broker, 2).await;
+    relay
+        .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
+        .await;
+    let (_, first, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
+    let mut second_address = NEW_ADDRESS;
+    second_address[1] = ("street_address", "43 Rue du Moulin");
+    let (_, second, _) = post_page(&relay, &who, "/me/update", &second_address).await;
+    let superseded = relay.deliveries("superseded").await;
+    assert_eq!(superseded.len(), 1);
+    let pending = relay.deliveries("pending").await;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        superseded[0].last_error.as_deref(),
+        Some(format!("superseded: {}", pending[0].id).as_str())
+    );
+    let (status, page) = get_page(&relay, &who, &first.unwrap()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-status=\"superseded\""), "{page}");
+    assert!(page.contains("Replaced"), "{page}");
+    assert!(
+        page.contains("a newer change of this information replaced it"),
+        "{page}"
+    );
+    let (_, page) = get_page(&relay, &who, &second.unwrap()).await;
+    assert!(page.contains("data-status=\"pending\""), "{page}");
+    // The operator's view.
+    let url = relay.db.url().to_owned();
+    let data_dir = relay.broker.data_dir.display().to_string();
+    let (status, out, err) = run_broker(
+        &[
+            ("BROKER_DATABASE_URL", url.as_str()),
+            ("BROKER_DATA_DIR", data_dir.as_str()),
+        ],
+        &["deliveries", "list", "--status", "superseded"],
+    );
+    assert!(status.success(), "{out}\n{err}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(
+        rows[0].contains(&superseded[0].id) && rows[0].contains("\tsuperseded\t"),
+        "{out}"
+    );
 }

@@ -23,6 +23,8 @@ use services::relay::Relay;
 use services::relay::entities::{change, delivery};
 use services::relay::outbox::{self, NewChange};
 use services::relay::recipients::{Changed, Plan};
+use services::relay::supersede::SUPERSEDED;
+use services::relay::telemetry;
 use services::relay::worker::{CANCELLED, DELIVERED, FAILED};
 use services::relay::{EventKind, RelayError};
 use store::now_ms;
@@ -344,6 +346,10 @@ struct DeliveryView {
     /// When it was delivered, or when the next attempt is due.
     when: Option<String>,
     error: Option<String>,
+    /// For a dead letter: `refused` (by the department), `unreachable` or `broker` (what went
+    /// wrong, in words the page has), and how many attempts were made.
+    failure: Option<&'static str>,
+    attempts: i32,
 }
 
 #[derive(Serialize)]
@@ -384,15 +390,21 @@ pub async fn update_status(
             status: row.status.clone(),
             when: match row.status.as_str() {
                 DELIVERED => row.delivered_at.map(|t| format_time(t, page.lang)),
-                FAILED | CANCELLED => None,
+                FAILED | CANCELLED | SUPERSEDED => None,
                 _ => Some(format_time(row.next_attempt_at.max(now_ms()), page.lang)),
             },
+            failure: (row.status == FAILED)
+                .then(|| row.last_error.as_deref().and_then(telemetry::parse_stored))
+                .flatten()
+                .map(|(class, _)| class.as_str()),
+            attempts: row.attempts,
             error: match row.status.as_str() {
-                FAILED => row
-                    .last_error
-                    .as_deref()
-                    .and_then(|e| e.split(':').next())
-                    .map(str::to_owned),
+                FAILED => row.last_error.as_deref().map(|e| {
+                    telemetry::parse_stored(e)
+                        .map(|(_, code)| code)
+                        .unwrap_or_else(|| e.split(':').next().unwrap_or(e))
+                        .to_owned()
+                }),
                 // The page words a cancellation by its reason; reasons it has no words for
                 // read as "the rules no longer allow it".
                 CANCELLED => Some(

@@ -150,3 +150,50 @@ fn backoff_doubles_with_jitter_up_to_the_cap_and_honours_retry_after() {
     // a receiver's Retry-After wins when longer
     assert_eq!(backoff_ms(1, 1_000, 60_000, 0.0, Some(30_000)), 30_000);
 }
+
+/// A worker renews what it holds while it works: a lease far shorter than the work is not taken
+/// over by another worker, and is once the holder stops renewing (it died).
+#[tokio::test]
+async fn a_working_holder_keeps_its_short_lease_and_a_dead_one_loses_it_within_a_lease() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    change_row(&db, "ch").await;
+    delivery_row(&db, "d1", "revenue", "alice").await;
+    let lease_ms = 300;
+    let held = claim(&db, "a", now_ms(), lease_ms, 10, &[]).await.unwrap();
+    let seqs: Vec<i64> = held.iter().map(|r| r.seq).collect();
+    let other = async {
+        // Three leases into the holder's work, the row is still the holder's.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        claim(&db, "b", now_ms(), lease_ms, 10, &[]).await.unwrap()
+    };
+    let (_, during) = tokio::join!(
+        with_heartbeat(
+            &db,
+            "a",
+            &seqs,
+            lease_ms,
+            tokio::time::sleep(Duration::from_millis(1200))
+        ),
+        other
+    );
+    assert!(
+        during.is_empty(),
+        "taken while its holder worked: {during:?}"
+    );
+    // The holder stops (as a killed broker does): within one lease another worker has it.
+    let stopped = std::time::Instant::now();
+    loop {
+        let taken = claim(&db, "b", now_ms(), lease_ms, 10, &[]).await.unwrap();
+        if !taken.is_empty() {
+            assert_eq!(ids(&taken), ["d1"]);
+            assert_eq!(taken[0].lease_owner.as_deref(), Some("b"));
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_millis(u64::try_from(lease_ms).unwrap() + 300),
+            "not taken over within a lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
