@@ -52,6 +52,14 @@ async fn in_the_demo_alice_moves_once_and_both_departments_receive_it() {
         );
     }
     let form = get(&client, &broker.url("/me/update")).await;
+    // The form starts from what the broker holds: her current address and name.
+    for current in [
+        r#"id="street_address" name="street_address" type="text" required value="123, rue Principale""#,
+        r#"id="postal_code" name="postal_code" type="text" required value="J8X 1A1""#,
+        r#"id="given_name" name="given_name" type="text" required value="Alice""#,
+    ] {
+        assert!(form.body.contains(current), "{current}: {}", form.body);
+    }
     let csrf = csrf_token(&form.body);
     let mut fields = vec![("csrf_token", csrf.as_str())];
     fields.extend_from_slice(&address);

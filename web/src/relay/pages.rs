@@ -129,19 +129,52 @@ fn form_error(e: Error) -> Result<(StatusCode, FormError), Error> {
 struct FormPage {
     breadcrumbs: Vec<Crumb>,
     errors: Vec<FormError>,
+    /// The form the citizen sent (its fields are shown as sent); empty on a fresh form.
     attribute: String,
     values: serde_json::Map<String, Value>,
+    /// The citizen's current facts, field by field: every other form starts from them.
+    current: serde_json::Map<String, Value>,
 }
 
-/// The form, empty or as the citizen filled it.
-fn render_form(
+/// The citizen's current facts as the form's fields (the address split into its parts).
+async fn current_fields(
+    state: &Relay,
+    citizen: &str,
+) -> Result<serde_json::Map<String, Value>, Error> {
+    let facts = services::citizens::current_facts(&state.db, &state.vault, citizen, None)
+        .await
+        .map_err(services::signin::complete::citizen_error)?;
+    let mut out = serde_json::Map::new();
+    for fact in facts {
+        match (fact.attribute.as_str(), fact.value) {
+            ("address", Value::Object(parts)) => {
+                for name in ADDRESS_FIELDS {
+                    if let Some(Value::String(v)) = parts.get(name) {
+                        out.insert(name.to_owned(), json!(v));
+                    }
+                }
+            }
+            (name, Value::String(v)) => {
+                out.insert(name.to_owned(), json!(v));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The form, starting from the citizen's current facts, with what they sent where they sent it.
+async fn render_form(
+    state: &Relay,
+    citizen: &str,
     page: &Page,
     status: StatusCode,
     errors: Vec<FormError>,
     fields: Option<&Fields>,
 ) -> Result<HttpResponse, Error> {
+    let current = current_fields(state, citizen).await?;
     let mut values = serde_json::Map::new();
-    let mut attribute = "address".to_owned();
+    let mut attribute = String::new();
     if let Some(fields) = fields {
         attribute = fields.get("attribute").unwrap_or("address").to_owned();
         for name in ADDRESS_FIELDS.iter().chain(&[
@@ -164,6 +197,7 @@ fn render_form(
             errors,
             attribute,
             values,
+            current,
         },
     )
 }
@@ -171,8 +205,20 @@ fn render_form(
 /// Update my information: what changed.
 #[utoipa::path(tag = "pages", responses((status = 200, description = "The update form", content_type = "text/html"), (status = 303, description = "Sign-in required")))]
 #[get("/me/update")]
-pub async fn update_form(_who: CitizenSession, page: Page) -> Result<HttpResponse, Error> {
-    render_form(&page, StatusCode::OK, Vec::new(), None)
+pub async fn update_form(
+    state: web::Data<Relay>,
+    who: CitizenSession,
+    page: Page,
+) -> Result<HttpResponse, Error> {
+    render_form(
+        &state,
+        &who.citizen_id,
+        &page,
+        StatusCode::OK,
+        Vec::new(),
+        None,
+    )
+    .await
 }
 
 #[derive(Serialize)]
@@ -263,7 +309,15 @@ pub async fn preview(
         Ok(parsed) => parsed,
         Err(e) => {
             let (status, error) = form_error(e.into())?;
-            return render_form(&page, status, vec![error], Some(&form.fields));
+            return render_form(
+                &state,
+                &form.who.citizen_id,
+                &page,
+                status,
+                vec![error],
+                Some(&form.fields),
+            )
+            .await;
         }
     };
     let changed: Vec<Changed> = values
@@ -311,7 +365,15 @@ pub async fn confirm(
         Ok(parsed) => parsed,
         Err(e) => {
             let (status, error) = form_error(e.into())?;
-            return render_form(&page, status, vec![error], Some(&form.fields));
+            return render_form(
+                &state,
+                &form.who.citizen_id,
+                &page,
+                status,
+                vec![error],
+                Some(&form.fields),
+            )
+            .await;
         }
     };
     let recorded = outbox::record(
