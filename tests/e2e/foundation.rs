@@ -85,6 +85,50 @@ async fn serves_health_metrics_openapi_and_jwks_then_stops_on_sigterm() {
         html.contains("<code>&#x2f;readyz</code>") && html.contains("lang=\"en\""),
         "{html}"
     );
+    // In French: a French note, every English passage marked as English, no Markdown backticks.
+    let html = http
+        .get(broker.url("/docs/api"))
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<html lang=\"fr\""), "{html}");
+    assert!(
+        html.contains("Les descriptions des opérations sont en anglais"),
+        "{html}"
+    );
+    let main = html
+        .split("<main")
+        .nth(1)
+        .unwrap()
+        .split("</main>")
+        .next()
+        .unwrap();
+    // Prose, not the JSON schemas shown as code.
+    let prose: String = main
+        .split("<pre")
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once("</pre>").map_or("", |p| p.1)
+            }
+        })
+        .collect();
+    assert!(!prose.contains('`'), "raw backticks: {prose}");
+    for passage in prose.split("<p").skip(1).chain(prose.split("<td").skip(1)) {
+        let text = passage.split('>').nth(1).unwrap_or_default();
+        if [" the ", " is ", " a "].iter().any(|w| text.contains(w)) {
+            assert!(
+                passage.starts_with(" lang=\"en\""),
+                "unmarked English: <p{passage}"
+            );
+        }
+    }
 
     let jwks: serde_json::Value = http
         .get(broker.url("/jwks.json"))

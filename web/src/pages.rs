@@ -63,6 +63,11 @@ impl Pages {
         env.add_filter("datetime", |ms: i64, lang: Option<&str>| {
             format_time(ms, lang.and_then(Lang::parse).unwrap_or_default())
         });
+        // Text written in Markdown's inline style (the OpenAPI document's descriptions): escaped,
+        // with `code` spans as <code>, never raw backticks.
+        env.add_filter("inline_code", |text: &str| {
+            Value::from_safe_string(inline_code(text))
+        });
         Ok(Self { env, messages })
     }
 
@@ -254,6 +259,35 @@ pub async fn html_errors(
     }
 }
 
+/// `text` HTML-escaped, with every pair of backticks turned into a `<code>` element.
+pub fn inline_code(text: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    let parts: Vec<&str> = text.split('`').collect();
+    // An odd number of backticks: the last one opens nothing and stays a backtick.
+    let unpaired_last = parts.len() % 2 == 0;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        if i % 2 == 1 && !(unpaired_last && last) {
+            out.push_str("<code>");
+            out.push_str(&escape(part));
+            out.push_str("</code>");
+        } else {
+            if i % 2 == 1 {
+                out.push('`');
+            }
+            out.push_str(&escape(part));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::{App, test};
@@ -271,6 +305,16 @@ mod tests {
 
     async fn paged(_: web::Query<Paging>) -> HttpResponse {
         HttpResponse::Ok().finish()
+    }
+
+    #[::core::prelude::v1::test]
+    fn backticks_become_code_and_everything_is_escaped() {
+        assert_eq!(
+            inline_code("`limit` <= 500 & `a<b>`"),
+            "<code>limit</code> &lt;= 500 &amp; <code>a&lt;b&gt;</code>"
+        );
+        assert_eq!(inline_code("one ` only"), "one ` only");
+        assert_eq!(inline_code("no code"), "no code");
     }
 
     #[actix_web::test]
