@@ -271,7 +271,7 @@ pub fn inline_code(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let parts: Vec<&str> = text.split('`').collect();
     // An odd number of backticks: the last one opens nothing and stays a backtick.
-    let unpaired_last = parts.len() % 2 == 0;
+    let unpaired_last = parts.len().is_multiple_of(2);
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         if i % 2 == 1 && !(unpaired_last && last) {
