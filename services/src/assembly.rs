@@ -174,6 +174,7 @@ impl Services {
             vault: vault.clone(),
             issuer: issuer.clone(),
         };
+        let metrics: Arc<Metrics> = Arc::default();
         let oauth = OAuth {
             db: db.clone(),
             registry: crate::departments::Registry::default(),
@@ -184,6 +185,7 @@ impl Services {
             )),
             tokens: Arc::default(),
             audit: audit.clone(),
+            metrics: metrics.clone(),
             issuer: issuer.clone(),
         };
         let signin = SignIn {
@@ -212,7 +214,7 @@ impl Services {
             vault,
             policy,
             audit,
-            metrics: Arc::default(),
+            metrics,
             sessions,
             relay,
             ledger,
