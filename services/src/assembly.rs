@@ -176,6 +176,7 @@ impl Services {
             vault: vault.clone(),
             issuer: issuer.clone(),
         };
+        let metrics: Arc<Metrics> = Arc::default();
         let oauth = OAuth {
             db: db.clone(),
             registry: crate::departments::Registry::default(),
@@ -186,6 +187,7 @@ impl Services {
             )),
             tokens: Arc::default(),
             audit: audit.clone(),
+            metrics: metrics.clone(),
             issuer: issuer.clone(),
         };
         let signin = SignIn {

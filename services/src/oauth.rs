@@ -9,6 +9,7 @@
 pub mod assertion;
 pub mod bearer;
 pub mod client_keys;
+pub mod refusals;
 pub mod token;
 
 pub use bearer::{BearerError, DepartmentCaller};
@@ -35,6 +36,8 @@ pub struct OAuth {
     /// Verified access tokens, remembered until they expire.
     pub tokens: Arc<bearer::TokenVerifier>,
     pub audit: AuditLog,
+    /// Counts refusals that identified nobody (`refusals`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The broker's issuer identifier.
     pub issuer: Arc<str>,
 }

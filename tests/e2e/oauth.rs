@@ -54,3 +54,48 @@ async fn openid_client_gets_a_bearer_token_with_each_accepted_algorithm() {
     let out = call(&broker.base, &depts[1], None, &["--get", "/healthz"]);
     assert_eq!(out["error"], "invalid_client", "{out}");
 }
+
+#[tokio::test]
+async fn openid_client_discovers_the_broker_both_ways_from_one_document() {
+    let db = TestDb::new().await.unwrap();
+    let conn = db.migrated().await.unwrap();
+    let dir = temp_dir();
+    let dept = register(
+        &conn,
+        dir.path(),
+        "dept-d",
+        "sector-d.example",
+        "ES256",
+        &["attributes:read"],
+    )
+    .await;
+    let broker = Broker::start(&db).await;
+    let mut documents = Vec::new();
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let res = reqwest::get(broker.url(path)).await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        let doc: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(doc["issuer"], broker.base, "{path}");
+        assert_eq!(
+            doc["subject_types_supported"],
+            serde_json::json!(["pairwise"])
+        );
+        assert!(doc["response_types_supported"].is_array(), "{doc}");
+        documents.push(doc);
+    }
+    assert_eq!(documents[0], documents[1], "the two documents agree");
+    // openid-client, unchanged: OpenID discovery, then RFC 8414 discovery.
+    for discovery in ["oidc", "oauth2"] {
+        let out = call(
+            &broker.base,
+            &dept,
+            None,
+            &["--discovery", discovery, "--get", "/healthz"],
+        );
+        assert_eq!(out["status"], 200, "{discovery}: {out}");
+        assert_eq!(out["scope"], "attributes:read", "{discovery}: {out}");
+    }
+}

@@ -5,6 +5,7 @@
 //! `release/registry.rs`.
 
 mod attacks;
+mod refusals;
 mod registry;
 
 use broker_e2e::departments::call;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A government department's system calling the broker's API the way an
 // integrator would: openid-client 6.9.0, unchanged, as a library.
-//   discovery -> client_credentials grant (private_key_jwt) -> fetchProtectedResource
+//   discovery (OpenID, or RFC 8414 with --discovery oauth2) -> client_credentials grant (private_key_jwt) -> fetchProtectedResource
 // Prints one JSON line and exits 0 when the API answered (whatever its status),
 // or prints {"stage", "error", ...} and exits 1 when discovery or the token request failed.
 import { readFileSync } from 'node:fs';
@@ -23,11 +23,17 @@ const flags = parseFlags({
   body: { type: 'string' },
   'assertion-alg': { type: 'string' },
   'print-token': { type: 'boolean' },
+  // `oidc` (default: /.well-known/openid-configuration) or `oauth2` (RFC 8414,
+  // /.well-known/oauth-authorization-server).
+  discovery: { type: 'string' },
 });
 for (const required of ['issuer', 'client-id', 'key']) {
   if (!flags[required]) die(NAME, `--${required} is required`);
 }
 if (flags.get && flags.post) die(NAME, 'give --get or --post, not both');
+if (flags.discovery && !['oidc', 'oauth2'].includes(flags.discovery)) {
+  die(NAME, '--discovery is oidc or oauth2');
+}
 
 const out = (value, code) => {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -56,7 +62,10 @@ const assertionOptions = flags['assertion-alg']
   : undefined;
 
 const issuer = new URL(flags.issuer);
-const options = isLoopbackHttp(issuer) ? { execute: [client.allowInsecureRequests] } : undefined;
+const options = {
+  ...(isLoopbackHttp(issuer) ? { execute: [client.allowInsecureRequests] } : {}),
+  ...(flags.discovery ? { algorithm: flags.discovery } : {}),
+};
 
 let config;
 try {

@@ -128,6 +128,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::metrics)
         .service(discovery::jwks)
         .service(discovery::openid_configuration)
+        .service(discovery::oauth_authorization_server)
         .service(openapi::openapi_json)
         .service(openapi::api_reference)
         .service(crate::lang::switch)

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod assets;
 pub mod audit;
+pub mod body;
 pub mod consents;
 pub mod csrf;
 pub mod discovery;

@@ -3,10 +3,13 @@
 //! extractor every department API call goes through. The rules are `services::oauth`.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, post, web};
-use services::oauth::bearer::{self, Unauthenticated};
+use services::oauth::bearer::{self, Identified, Unauthenticated};
+use services::oauth::refusals::{self, Endpoint};
+use services::oauth::scope;
 use services::oauth::token::TokenResponse;
 use services::oauth::{DepartmentCaller, OAuth};
 
@@ -48,38 +51,113 @@ pub fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// The bearer check for `req`: a valid token of a registered client of an active department.
-pub async fn authenticate(req: &HttpRequest) -> Result<DepartmentCaller, Unauthenticated> {
-    let oauth = req
-        .app_data::<web::Data<OAuth>>()
-        .cloned()
-        .ok_or_else(|| services::Error::Internal("the oauth service is not registered".into()))?;
-    bearer::authenticate(&oauth, authorization(req)).await
+fn oauth_of(req: &HttpRequest) -> Result<web::Data<OAuth>, Error> {
+    req.app_data::<web::Data<OAuth>>().cloned().ok_or_else(|| {
+        services::Error::Internal("the oauth service is not registered".into()).into()
+    })
 }
 
-/// A department system calling the API with a valid access token: a handler that takes it
-/// cannot run without one.
-#[derive(Debug, Clone)]
-pub struct Caller(pub DepartmentCaller);
-
-impl std::ops::Deref for Caller {
-    type Target = DepartmentCaller;
-    fn deref(&self) -> &DepartmentCaller {
-        &self.0
+/// Which department endpoint `req` is, from its route (a closed set: it labels a metric).
+pub fn endpoint_of(req: &HttpRequest) -> Endpoint {
+    let post = req.method() == actix_web::http::Method::POST;
+    match req.match_pattern().as_deref() {
+        Some("/oauth2/token") => Endpoint::Token,
+        Some("/api/v1/subjects/{sub}/attributes") if post => Endpoint::AttributesWrite,
+        Some("/api/v1/subjects/{sub}/attributes") => Endpoint::AttributesRead,
+        Some("/api/v1/consent-requests") => Endpoint::ConsentRequest,
+        Some("/api/v1/consent-requests/{id}") => Endpoint::ConsentRequestRead,
+        Some("/api/v1/audit/records") => Endpoint::AuditRecords,
+        Some("/api/v1/audit/records/{id}/proof") => Endpoint::AuditProof,
+        _ => Endpoint::Other,
     }
 }
 
-impl FromRequest for Caller {
+/// The bearer check for `req`: a valid token of a registered client of an active department.
+/// The caller decides what to do with a refusal ([`authorize`] records or counts it).
+pub async fn authenticate(req: &HttpRequest) -> Result<DepartmentCaller, Unauthenticated> {
+    let oauth = oauth_of(req).map_err(|e| e.0)?;
+    bearer::authenticate(&oauth, authorization(req)).await
+}
+
+/// Counts a refusal that identified nobody (see `services::oauth::refusals`).
+pub fn count_unidentified(req: &HttpRequest, error: &services::Error) {
+    use services::PublicError;
+    if let Ok(oauth) = oauth_of(req) {
+        refusals::count_unidentified(&oauth.metrics, endpoint_of(req), error.code());
+    }
+}
+
+/// The bearer check and then the scope, both before anything of the request is read or parsed.
+/// A refusal that identifies the caller (an access token of ours: expired, of a disabled
+/// department, or lacking `scope`) is in the audit log before it is answered; one that does not
+/// is counted.
+pub async fn authorize(req: &HttpRequest, scope: &'static str) -> Result<DepartmentCaller, Error> {
+    let oauth = oauth_of(req)?;
+    let endpoint = endpoint_of(req);
+    let caller = match bearer::authenticate(&oauth, authorization(req)).await {
+        Ok(caller) => caller,
+        Err(refused) => return Err(refusals::settle(&oauth, endpoint, refused).await.into()),
+    };
+    if let Err(error) = caller.require(scope) {
+        let refused = Unauthenticated {
+            error,
+            identified: Some(Identified {
+                client_id: caller.client_id.clone(),
+                department_id: caller.department.id.clone(),
+                token_id: caller.token_id.clone(),
+            }),
+        };
+        return Err(refusals::settle(&oauth, endpoint, refused).await.into());
+    }
+    Ok(caller)
+}
+
+/// A scope a department API handler requires, named as a type.
+pub trait Scope {
+    const NAME: &'static str;
+}
+
+/// `attributes:write`: report values as an authoritative source.
+#[derive(Debug, Clone, Copy)]
+pub struct AttributesWrite;
+impl Scope for AttributesWrite {
+    const NAME: &'static str = scope::ATTRIBUTES_WRITE;
+}
+
+/// `consent:request`: ask citizens for consent and read the outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentRequest;
+impl Scope for ConsentRequest {
+    const NAME: &'static str = scope::CONSENT_REQUEST;
+}
+
+/// A department system calling the API with a valid access token that holds scope `S`: a
+/// handler that takes it cannot run without one, and since it takes its body only as a
+/// [`web::Payload`] (read after this is extracted), authorization always comes before parsing.
+#[derive(Debug, Clone)]
+pub struct Caller<S> {
+    caller: DepartmentCaller,
+    scope: PhantomData<S>,
+}
+
+impl<S> std::ops::Deref for Caller<S> {
+    type Target = DepartmentCaller;
+    fn deref(&self) -> &DepartmentCaller {
+        &self.caller
+    }
+}
+
+impl<S: Scope + 'static> FromRequest for Caller<S> {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            authenticate(&req)
-                .await
-                .map(Caller)
-                .map_err(|u| Error::from(u.error))
+            authorize(&req, S::NAME).await.map(|caller| Caller {
+                caller,
+                scope: PhantomData,
+            })
         })
     }
 }

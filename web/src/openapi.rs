@@ -29,6 +29,7 @@ pub struct OpenApiDocument(pub web::Bytes);
         super::health::metrics,
         super::discovery::jwks,
         super::discovery::openid_configuration,
+        super::discovery::oauth_authorization_server,
         openapi_json,
         api_reference,
         crate::lang::switch,

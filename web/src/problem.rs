@@ -245,7 +245,7 @@ pub mod extractors {
 
     /// serde names fields and expected types, but its "invalid type/value" messages quote the
     /// value that was sent, which may be personal data: those become a position only.
-    fn describe_serde(e: &serde_json::Error) -> String {
+    pub(crate) fn describe_serde(e: &serde_json::Error) -> String {
         let text = e.to_string();
         if ["invalid type", "invalid value", "invalid length"]
             .iter()

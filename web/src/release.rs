@@ -50,8 +50,10 @@ pub async fn attributes(
         Err(refused) => {
             // A token of ours names a department that is now disabled (or a removed client):
             // identified, so the refusal is audited.
-            if let Some(who) = &refused.identified {
-                release::refused_caller(&state, who, refused.error.code()).await?;
+            // An expired token of ours also names its department. Nobody identified: counted.
+            match &refused.identified {
+                Some(who) => release::refused_caller(&state, who, refused.error.code()).await?,
+                None => crate::oauth::count_unidentified(&req, &refused.error),
             }
             return Err(refused.error.into());
         }

@@ -65,11 +65,16 @@ pub enum Action {
     /// department was disabled, the citizen's data was erased or the policy no longer allows it.
     /// `reasons` says which.
     DeliveryCancelled,
+    /// A department's call was refused before anything was read or done, by a check that
+    /// identified the caller (a client assertion whose signature verified, an access token of
+    /// ours): a replayed or expired assertion, a disabled department, a scope not held.
+    /// `reasons` holds the code; `detail.endpoint` says where.
+    AccessRefused,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Self::Release,
         Self::ReleaseDenied,
         Self::ConsentRequested,
@@ -94,6 +99,7 @@ impl Action {
         Self::OfficerExport,
         Self::AdminAction,
         Self::DeliveryCancelled,
+        Self::AccessRefused,
     ];
 
     /// The stable string form.
@@ -123,6 +129,7 @@ impl Action {
             Self::OfficerExport => "officer-export",
             Self::AdminAction => "admin-action",
             Self::DeliveryCancelled => "delivery-cancelled",
+            Self::AccessRefused => "access-refused",
         }
     }
 }
@@ -290,7 +297,7 @@ mod tests {
              consent-revoked,consent-expired,delivery-queued,delivery-delivered,delivery-failed,\
              delivery-dead-lettered,sign-in,sign-in-failed,sign-out,identity-linked,\
              identity-unlinked,attribute-updated,attribute-erased,life-event,officer-search,\
-             officer-view,officer-export,admin-action,delivery-cancelled"
+             officer-view,officer-export,admin-action,delivery-cancelled,access-refused"
         );
     }
 

@@ -309,8 +309,8 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
                 record_change(&log, Some(id), None, "pull-source-set").await?;
                 println!("set the pull source of {id}");
             }
-            for client in &applied.clients {
-                record_change(&log, None, Some(client), "client-registered").await?;
+            for (client, department) in applied.clients.iter().zip(&applied.client_departments) {
+                record_change(&log, Some(department), Some(client), "client-registered").await?;
                 println!("registered client {client}");
             }
         }

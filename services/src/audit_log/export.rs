@@ -118,7 +118,7 @@ pub async fn export<C: ConnectionTrait>(
         let rows = query::oldest_first(conn, filter, after, super::verify::BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = Some(last.seq);
-        for row in &rows {
+        for row in rows.iter().filter(|r| filter.admits(r)) {
             let view = RecordView::of(row);
             let proof = match &checkpoint {
                 Some(cp) => query::inclusion(conn, row, cp).await?,

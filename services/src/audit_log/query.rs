@@ -42,6 +42,9 @@ pub struct FilterParams {
     pub action: Option<String>,
     /// Outcome (`permit`, `deny`, `ok`, `error`).
     pub outcome: Option<String>,
+    /// A reason code among the record's `reasons` (`no_consent`, `consent_revoked`,
+    /// `policy_denied`, `insufficient_scope`, `assertion_replayed`, …).
+    pub reason: Option<String>,
     /// From this time (RFC 3339, or a date meaning its start, UTC), inclusive.
     pub from: Option<String>,
     /// Until this time (RFC 3339, exclusive; or a date, the whole day included).
@@ -60,6 +63,10 @@ pub struct Filter {
     pub purpose: Option<String>,
     pub action: Option<Action>,
     pub outcome: Option<Outcome>,
+    /// A reason code the record must carry. Reasons live in the canonical entry, not in an
+    /// indexed column: this criterion is applied to the rows the others select (see
+    /// [`newest_first`]).
+    pub reason: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
 }
@@ -143,12 +150,27 @@ impl FilterParams {
                 reason: "must be after `from`".into(),
             });
         }
+        let reason = nonempty(&self.reason)
+            .map(|r| {
+                let code = r.len() <= 64
+                    && r.starts_with(|c: char| c.is_ascii_lowercase())
+                    && r.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                code.then_some(r).ok_or_else(|| QueryError::InvalidFilter {
+                    field: "reason",
+                    reason:
+                        "use a reason code such as `no_consent` (lowercase letters, digits, `_`)"
+                            .into(),
+                })
+            })
+            .transpose()?;
         Ok(Filter {
             citizen_id: id_filter("citizen", &self.citizen)?,
             department_id: id_filter("department", &self.department)?,
             purpose: id_filter("purpose", &self.purpose)?,
             action,
             outcome,
+            reason,
             from_ms,
             to_ms,
         })
@@ -187,9 +209,19 @@ impl Filter {
         put("purpose", self.purpose.clone());
         put("action", self.action.map(|a| a.as_str().to_owned()));
         put("outcome", self.outcome.map(|o| o.as_str().to_owned()));
+        put("reason", self.reason.clone());
         put("from_ms", self.from_ms.map(|t| t.to_string()));
         put("to_ms", self.to_ms.map(|t| t.to_string()));
         d
+    }
+
+    /// Whether `row` passes the criteria that are not columns (the reason).
+    pub fn admits(&self, row: &record::Model) -> bool {
+        match &self.reason {
+            None => true,
+            Some(reason) => Record::from_canonical(&row.entry)
+                .is_ok_and(|r| r.reasons.iter().any(|x| x == reason)),
+        }
     }
 
     fn condition(&self) -> Condition {
@@ -227,16 +259,40 @@ pub async fn newest_first<C: ConnectionTrait>(
     before: Option<u64>,
     limit: u64,
 ) -> Result<(Vec<record::Model>, Option<String>), AuditError> {
-    let mut c = filter.condition();
-    if let Some(b) = before {
-        c = c.add(record::Column::Seq.lt(i64::try_from(b).unwrap_or(i64::MAX)));
+    let mut below = before.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+    let mut rows = Vec::new();
+    // Without a reason, one query. With one, the column criteria select rows in batches, newest
+    // first, until a page and one more are found or none are left.
+    let batch = if filter.reason.is_some() {
+        REASON_SCAN_BATCH.max(limit + 1)
+    } else {
+        limit + 1
+    };
+    loop {
+        let mut c = filter.condition();
+        if let Some(b) = below {
+            c = c.add(record::Column::Seq.lt(b));
+        }
+        let found = record::Entity::find()
+            .filter(c)
+            .order_by_desc(record::Column::Seq)
+            .limit(batch)
+            .all(conn)
+            .await?;
+        let exhausted = (found.len() as u64) < batch;
+        for row in found {
+            below = Some(row.seq);
+            if filter.admits(&row) {
+                rows.push(row);
+                if rows.len() as u64 > limit {
+                    break;
+                }
+            }
+        }
+        if exhausted || rows.len() as u64 > limit {
+            break;
+        }
     }
-    let mut rows = record::Entity::find()
-        .filter(c)
-        .order_by_desc(record::Column::Seq)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next = more
@@ -245,7 +301,12 @@ pub async fn newest_first<C: ConnectionTrait>(
     Ok((rows, next))
 }
 
-/// Records matching `filter` in seq order, after `after` (a seq), at most `limit`.
+/// Rows read per query when searching by reason (see [`Filter::reason`]).
+const REASON_SCAN_BATCH: u64 = 512;
+
+/// Records matching `filter`'s column criteria in seq order, after `after` (a seq), at most
+/// `limit`. The reason is not applied here: callers page on these rows and keep those
+/// [`Filter::admits`].
 pub async fn oldest_first<C: ConnectionTrait>(
     conn: &C,
     filter: &Filter,

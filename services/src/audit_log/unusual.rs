@@ -1,5 +1,12 @@
 //! "Unusual access": departments whose releases or denials in the last hour or the last day
-//! exceed their own recent baseline by a configured factor (`[audit] unusual_*`).
+//! exceed their own recent baseline by a configured factor (`[audit] unusual_*`), and departments
+//! whose calls are refused again and again (`access-refused`: replayed assertions, a disabled
+//! department still calling, a scope it does not hold).
+//!
+//! Refusals are judged without a baseline: a client refused `unusual_min_count` times in an hour
+//! or a day is unusual however often that happened before, because a department that keeps
+//! knocking on a closed door is exactly what an officer must see — a baseline would teach the
+//! view to accept it.
 //!
 //! The baseline of a department is its average per hour and per day over the
 //! `unusual_baseline_days` days before the last day, so a burst does not raise its own bar. A
@@ -24,7 +31,7 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Activity {
     pub department_id: String,
-    /// `release` or `release-denied`.
+    /// `release`, `release-denied` or `access-refused`.
     pub action: String,
     pub last_hour: u64,
     pub last_day: u64,
@@ -53,10 +60,11 @@ async fn counts<C: ConnectionTrait>(conn: &C, from: i64, to: i64) -> Result<Coun
         .filter(record::Column::TimeMs.gte(from))
         .filter(record::Column::TimeMs.lt(to))
         .filter(record::Column::DepartmentId.is_not_null())
-        .filter(
-            record::Column::Action
-                .is_in([Action::Release.as_str(), Action::ReleaseDenied.as_str()]),
-        )
+        .filter(record::Column::Action.is_in([
+            Action::Release.as_str(),
+            Action::ReleaseDenied.as_str(),
+            Action::AccessRefused.as_str(),
+        ]))
         .group_by(record::Column::DepartmentId)
         .group_by(record::Column::Action)
         .into_tuple()
@@ -83,8 +91,10 @@ pub async fn activity<C: ConnectionTrait>(
     let mut keys: Vec<&(String, String)> = day.keys().chain(base.keys()).collect();
     keys.sort();
     keys.dedup();
-    let flag = |count: u64, baseline: f64| {
-        count >= config.unusual_min_count && (count as f64) > config.unusual_factor * baseline
+    let flag = |action: &str, count: u64, baseline: f64| {
+        count >= config.unusual_min_count
+            && (action == Action::AccessRefused.as_str()
+                || (count as f64) > config.unusual_factor * baseline)
     };
     let mut out: Vec<Activity> = keys
         .into_iter()
@@ -101,8 +111,8 @@ pub async fn activity<C: ConnectionTrait>(
                 last_day,
                 hourly_baseline,
                 daily_baseline,
-                hour_unusual: flag(last_hour, hourly_baseline),
-                day_unusual: flag(last_day, daily_baseline),
+                hour_unusual: flag(key.1.as_str(), last_hour, hourly_baseline),
+                day_unusual: flag(key.1.as_str(), last_day, daily_baseline),
             }
         })
         .collect();
@@ -194,6 +204,38 @@ mod tests {
         assert_eq!(denied.last_hour, 3);
         assert!(!denied.unusual(), "3 is under the minimum count");
         assert_eq!(all[0], revenue, "the unusual come first");
+        // Refusals are flagged once repeated, whatever their own history: the revenue agency
+        // was refused as often every day of the baseline week and is still flagged.
+        for day in 1..=7 {
+            for i in 0..6 {
+                let at = now - DAY_MS - day * DAY_MS + i * HOUR_MS;
+                append("revenue-agency", Action::AccessRefused, at).await;
+            }
+        }
+        for i in 0..12 {
+            append("revenue-agency", Action::AccessRefused, now - i - 1).await;
+            append("passport-office", Action::AccessRefused, now - i - 1).await;
+        }
+        // Under the minimum count: not flagged.
+        append("vital-statistics", Action::AccessRefused, now - 1).await;
+        log.settle().await.unwrap();
+        let all = activity(&db, &config, now).await.unwrap();
+        let get = |d: &str, a: Action| {
+            all.iter()
+                .find(|x| x.department_id == d && x.action == a.as_str())
+                .unwrap()
+                .clone()
+        };
+        let knocking = get("revenue-agency", Action::AccessRefused);
+        assert_eq!(knocking.last_hour, 12);
+        // 12 a day is under 3 × its usual 6: only the refusal rule flags the day.
+        assert!((knocking.daily_baseline - 6.0).abs() < 1e-9, "{knocking:?}");
+        assert!(
+            knocking.hour_unusual && knocking.day_unusual,
+            "{knocking:?}"
+        );
+        assert!(get("passport-office", Action::AccessRefused).unusual());
+        assert!(!get("vital-statistics", Action::AccessRefused).unusual());
         // A lower factor makes the passport office's day unusual too (18 > 0.5 × 20).
         let strict = AuditConfig {
             unusual_factor: 0.5,

@@ -102,6 +102,9 @@ pub struct Applied {
     pub updated: Vec<String>,
     /// Clients registered or replaced.
     pub clients: Vec<String>,
+    /// The department of each of `clients`, in the same order (every record about a client
+    /// names its department).
+    pub client_departments: Vec<String>,
     /// Departments whose pull source was set or replaced.
     pub pull_sources: Vec<String>,
 }
@@ -469,6 +472,7 @@ pub async fn apply(
         for client in &clients {
             super::upsert_client(&txn, client).await?;
             applied.clients.push(client.client_id.clone());
+            applied.client_departments.push(department.id.clone());
         }
         if new {
             applied.added.push(department.id);

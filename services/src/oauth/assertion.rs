@@ -41,6 +41,26 @@ pub enum AssertionError {
     Signature,
 }
 
+impl AssertionError {
+    /// Whether the assertion's signature had verified with the client's registered key when
+    /// this was found: then the refusal identifies the client.
+    pub fn signature_verified(&self) -> bool {
+        match self {
+            Self::IssuerSubject
+            | Self::Audience
+            | Self::Expired
+            | Self::TooLong(_)
+            | Self::NotYetValid
+            | Self::NoJti => true,
+            Self::Malformed
+            | Self::Algorithm(_)
+            | Self::NoClient
+            | Self::UnknownKey
+            | Self::Signature => false,
+        }
+    }
+}
+
 /// The claims we read (others are ignored).
 #[derive(Debug, Deserialize)]
 struct Claims {

@@ -47,6 +47,22 @@ impl TokenVerifier {
         token: &str,
         now_s: i64,
     ) -> Result<AccessClaims, BearerError> {
+        let claims = self.verify_signed(keys, issuer, token, now_s)?;
+        if claims.exp <= now_s {
+            return Err(BearerError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The claims of a token the broker signed for its API, expired or not: an expired token
+    /// still proves who it was issued to.
+    pub fn verify_signed(
+        &self,
+        keys: &SigningKeys,
+        issuer: &str,
+        token: &str,
+        now_s: i64,
+    ) -> Result<AccessClaims, BearerError> {
         let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
             .as_ref()
             .try_into()
@@ -80,9 +96,6 @@ impl TokenVerifier {
                 claims
             }
         };
-        if claims.exp <= now_s {
-            return Err(BearerError::Expired);
-        }
         Ok(claims)
     }
 }
@@ -118,8 +131,9 @@ fn bearer_token(authorization: Option<&str>) -> Result<String, BearerError> {
     Ok(token.trim().to_owned())
 }
 
-/// Who sent a refused call, when its token (signed by us, unexpired) proves it: a disabled
-/// department or a removed client. The refusal is worth an audit record.
+/// Who sent a refused call, when a signature proves it: an access token of ours (expired, or of a
+/// disabled department or removed client), or at the token endpoint a client assertion that
+/// verified. The refusal is worth an audit record (`refusals`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identified {
     pub client_id: String,
@@ -157,9 +171,21 @@ pub async fn authenticate(
     authorization: Option<&str>,
 ) -> Result<DepartmentCaller, Unauthenticated> {
     let token = bearer_token(authorization)?;
+    let now_s = now_ms() / 1000;
     let claims = state
         .tokens
-        .verify(&state.keys, &state.issuer, &token, now_ms() / 1000)?;
+        .verify_signed(&state.keys, &state.issuer, &token, now_s)?;
+    if claims.exp <= now_s {
+        // Signed by us: it names its client, so the refusal is worth a record.
+        return Err(Unauthenticated {
+            error: BearerError::Expired.into(),
+            identified: Some(Identified {
+                client_id: claims.client_id,
+                department_id: claims.dept,
+                token_id: claims.jti,
+            }),
+        });
+    }
     match state
         .registry
         .client_with_department(&state.db, &claims.client_id)

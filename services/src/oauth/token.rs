@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use super::OAuth;
 use super::assertion::{self, AssertionError};
+use super::bearer::{Identified, Unauthenticated};
+use super::refusals::{self, Endpoint};
 use super::{ACCESS_TOKEN_TTL_SECS, api_audience, token_endpoint};
 use crate::departments::entities::assertion_jti;
 use crate::error::Error;
@@ -91,24 +93,43 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Exchanges a client assertion (the form body of `POST /oauth2/token`) for a short-lived access
-/// token.
+/// token. A refusal after the assertion's signature verified is audited with its code (the
+/// client is identified); any other refusal is only counted (`refusals`).
 pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
-    let params = parse_params(body)?;
+    match attempt(state, body).await {
+        Ok(granted) => Ok(granted),
+        Err(refused) => Err(refusals::settle(state, Endpoint::Token, refused).await),
+    }
+}
+
+async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenticated> {
+    let params = parse_params(body).map_err(Error::from)?;
     match param(&params, "grant_type") {
         Some("client_credentials") => {}
-        Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
-        None => return Err(OAuthError::InvalidRequest("`grant_type` is required".into()).into()),
+        Some(_) => return Err(Error::from(OAuthError::UnsupportedGrantType).into()),
+        None => {
+            return Err(Error::from(OAuthError::InvalidRequest(
+                "`grant_type` is required".into(),
+            ))
+            .into());
+        }
     }
     if param(&params, "client_assertion_type") != Some(JWT_BEARER) {
-        return Err(OAuthError::InvalidRequest(format!(
+        return Err(Error::from(OAuthError::InvalidRequest(format!(
             "`client_assertion_type` must be `{JWT_BEARER}`"
-        ))
+        )))
         .into());
     }
-    let raw = param(&params, "client_assertion")
-        .ok_or_else(|| OAuthError::InvalidRequest("`client_assertion` is required".into()))?;
+    let raw = param(&params, "client_assertion").ok_or_else(|| {
+        Error::from(OAuthError::InvalidRequest(
+            "`client_assertion` is required".into(),
+        ))
+    })?;
     if raw.len() > 16 * 1024 {
-        return Err(OAuthError::InvalidRequest("`client_assertion` is too large".into()).into());
+        return Err(Error::from(OAuthError::InvalidRequest(
+            "`client_assertion` is too large".into(),
+        ))
+        .into());
     }
     let invalid = |e: ClientAuthError| Error::from(OAuthError::InvalidClient(e));
     let unverified = assertion::parse(raw).map_err(|e| invalid(e.into()))?;
@@ -119,24 +140,50 @@ pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
     if let Some(client_id) = param(&params, "client_id")
         && client_id != claimed
     {
-        return Err(invalid(ClientAuthError::ClientIdMismatch));
+        return Err(invalid(ClientAuthError::ClientIdMismatch).into());
     }
     let (client, department) = state
         .registry
         .client_with_department(&state.db, &claimed)
-        .await?
+        .await
+        .map_err(Error::from)?
         .ok_or_else(|| invalid(ClientAuthError::UnknownClient))?;
     let keys = state.client_keys.keys(&client, unverified.kid()).await;
     let issuer = &state.issuer.to_string();
     let now_s = now_ms() / 1000;
-    let verified = unverified
-        .verify(&keys, &[issuer.clone(), token_endpoint(issuer)], now_s)
-        .map_err(|e| invalid(e.into()))?;
+    // From here on a refusal names the client: its registered key signed what we refuse.
+    let identified = |error: Error, assertion_id: &str| Unauthenticated {
+        error,
+        identified: Some(Identified {
+            client_id: client.client_id.clone(),
+            department_id: client.department_id.clone(),
+            token_id: assertion_id.to_owned(),
+        }),
+    };
+    let verified = match unverified.verify(&keys, &[issuer.clone(), token_endpoint(issuer)], now_s)
+    {
+        Ok(verified) => verified,
+        Err(e) if e.signature_verified() => return Err(identified(invalid(e.into()), "")),
+        Err(e) => return Err(invalid(e.into()).into()),
+    };
     if !department.as_ref().is_some_and(|d| d.active) {
-        return Err(invalid(ClientAuthError::DepartmentDisabled));
+        return Err(identified(
+            invalid(ClientAuthError::DepartmentDisabled),
+            &verified.jti,
+        ));
     }
-    let scope = granted_scope(param(&params, "scope"), &client.scopes)?;
-    remember_jti(state, &verified).await?;
+    let scope = granted_scope(param(&params, "scope"), &client.scopes)
+        .map_err(|e| identified(e.into(), &verified.jti))?;
+    remember_jti(state, &verified).await.map_err(|e| {
+        if matches!(
+            e,
+            Error::OAuth(OAuthError::InvalidClient(ClientAuthError::Replayed))
+        ) {
+            identified(e, &verified.jti)
+        } else {
+            e.into()
+        }
+    })?;
     let claims = AccessClaims {
         iss: issuer.clone(),
         sub: client.client_id.clone(),
@@ -148,7 +195,10 @@ pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
         exp: now_s + ACCESS_TOKEN_TTL_SECS,
         jti: uuid::Uuid::now_v7().to_string(),
     };
-    let access_token = state.keys.sign(Some("at+jwt"), &claims)?;
+    let access_token = state
+        .keys
+        .sign(Some("at+jwt"), &claims)
+        .map_err(Error::from)?;
     tracing::info!(client_id = %client.client_id, department = %client.department_id, scope = %scope, "access token issued");
     Ok(TokenResponse {
         access_token,

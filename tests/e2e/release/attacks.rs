@@ -1,7 +1,9 @@
 //! The attack catalogue: each case gets the right status and stable code, nothing is released,
 //! and wherever the department was identified (a valid access token of ours) the refusal is in
-//! the audit log as `release-denied` with its reasons. Token-endpoint refusals identify nobody:
-//! they write nothing at all (no audit record, no stored `jti`).
+//! the audit log as `release-denied` with its reasons. At the token endpoint, a refusal after the
+//! client assertion's signature verified identifies the client: it is an `access-refused` record
+//! with the code and the check that failed; any other refusal writes nothing at all (no audit
+//! record, no stored `jti`).
 
 use broker_e2e::Broker;
 use broker_e2e::departments::call;
@@ -107,18 +109,37 @@ impl Setup {
         assert!(!log.contains("Tremblay") && !log.contains("1958-04-12"));
     }
 
-    /// A refused token request: RFC 6749 error, no token, nothing written.
-    async fn assert_token_refused(&self, assertion: &str, error: &str) {
+    /// A refused token request: RFC 6749 error, no token, no stored `jti`; an `access-refused`
+    /// record with `error` and `cause` when the signature verified (`cause` given), else no
+    /// record at all.
+    async fn assert_token_refused(&self, assertion: &str, error: &str, cause: Option<&str>) {
         let (status, body) = token_request(&self.broker.base, assertion, None).await;
         let expected = if error == "invalid_client" { 401 } else { 400 };
         assert_eq!(status, expected, "{body}");
         assert_eq!(body["error"], error, "{body}");
         assert!(body.get("access_token").is_none());
         assert!(body["error_description"].is_string());
-        assert!(
-            self.world.audit().await.is_empty(),
-            "no department was identified"
-        );
+        let records = self.world.audit().await;
+        match cause {
+            None => assert!(
+                records.is_empty(),
+                "no department was identified: {records:?}"
+            ),
+            Some(cause) => {
+                assert_eq!(records.len(), 1, "{records:?}");
+                let r = &records[0];
+                assert_eq!(r.action.as_str(), "access-refused");
+                assert_eq!(r.outcome.as_str(), "deny");
+                assert_eq!(r.department_id.as_deref(), Some(ESD));
+                assert_eq!(r.client_id.as_deref(), Some(self.client.client_id.as_str()));
+                assert_eq!(r.reasons, [error, cause]);
+                assert_eq!(r.detail.get("endpoint").map(String::as_str), Some("token"));
+                assert!(
+                    !format!("{r:?}").contains(assertion),
+                    "never the assertion itself"
+                );
+            }
+        }
         let jtis = services::departments::entities::assertion_jti::Entity::find()
             .count(&self.world.conn)
             .await
@@ -167,7 +188,7 @@ async fn assertion_with_alg_none_is_refused() {
     let s = setup().await;
     let header = b64(serde_json::to_vec(&json!({"alg": "none", "typ": "JWT"})).unwrap());
     let claims = b64(serde_json::to_vec(&s.client.claims(&s.broker.base)).unwrap());
-    s.assert_token_refused(&format!("{header}.{claims}."), "invalid_client")
+    s.assert_token_refused(&format!("{header}.{claims}."), "invalid_client", None)
         .await;
 }
 
@@ -184,8 +205,12 @@ async fn assertion_with_hs256_keyed_by_the_public_key_is_refused() {
     let secret = serde_json::to_vec(&s.client.public_jwk).unwrap();
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
     let tag = ring::hmac::sign(&key, input.as_bytes());
-    s.assert_token_refused(&format!("{input}.{}", b64(tag.as_ref())), "invalid_client")
-        .await;
+    s.assert_token_refused(
+        &format!("{input}.{}", b64(tag.as_ref())),
+        "invalid_client",
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -196,6 +221,7 @@ async fn assertion_for_another_audience_is_refused() {
     s.assert_token_refused(
         &s.client.sign(&s.client.header(), &claims),
         "invalid_client",
+        Some("assertion_audience"),
     )
     .await;
 }
@@ -208,6 +234,7 @@ async fn assertion_whose_issuer_is_not_the_client_is_refused() {
     s.assert_token_refused(
         &s.client.sign(&s.client.header(), &claims),
         "invalid_client",
+        Some("assertion_issuer_subject"),
     )
     .await;
 }
@@ -223,6 +250,7 @@ async fn assertion_whose_subject_is_another_client_is_refused() {
     s.assert_token_refused(
         &s.client.sign(&s.client.header(), &claims),
         "invalid_client",
+        None,
     )
     .await;
 }
@@ -238,6 +266,7 @@ async fn expired_assertion_is_refused() {
     s.assert_token_refused(
         &s.client.sign(&s.client.header(), &claims),
         "invalid_client",
+        Some("assertion_expired"),
     )
     .await;
 }
@@ -250,6 +279,7 @@ async fn assertion_living_longer_than_five_minutes_is_refused() {
     s.assert_token_refused(
         &s.client.sign(&s.client.header(), &claims),
         "invalid_client",
+        Some("assertion_lifetime"),
     )
     .await;
 }
@@ -294,6 +324,7 @@ async fn assertion_with_an_unknown_kid_is_refused() {
     s.assert_token_refused(
         &s.client.sign(&header, &s.client.claims(&s.broker.base)),
         "invalid_client",
+        None,
     )
     .await;
 }
@@ -305,12 +336,14 @@ async fn assertion_signed_with_another_clients_key_is_refused() {
     other.register(&s.world.conn, &["attributes:read"]).await;
     // Claims to be our client, under our kid, signed by the other client's (registered) key.
     let forged = other.sign(&s.client.header(), &s.client.claims(&s.broker.base));
-    s.assert_token_refused(&forged, "invalid_client").await;
+    s.assert_token_refused(&forged, "invalid_client", None)
+        .await;
     // And under the other client's kid: not one of our client's keys.
     let mut header = s.client.header();
     header["kid"] = json!(other.kid);
     let forged = other.sign(&header, &s.client.claims(&s.broker.base));
-    s.assert_token_refused(&forged, "invalid_client").await;
+    s.assert_token_refused(&forged, "invalid_client", None)
+        .await;
 }
 
 #[tokio::test]
@@ -325,7 +358,13 @@ async fn scope_escalation_at_the_token_endpoint_is_refused() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_scope");
     assert!(body.get("access_token").is_none());
-    assert!(s.world.audit().await.is_empty());
+    // The assertion verified: the client is identified, and its attempt recorded.
+    let records = s.world.audit().await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].action.as_str(), "access-refused");
+    assert_eq!(records[0].department_id.as_deref(), Some(ESD));
+    assert_eq!(records[0].client_id.as_deref(), Some("esd-pensions"));
+    assert_eq!(records[0].reasons, ["invalid_scope", "scope_not_held"]);
 }
 
 // ---- access tokens -------------------------------------------------------------------------
@@ -336,8 +375,21 @@ async fn expired_access_token_is_refused() {
     let mut claims = s.access_claims();
     claims.iat -= 900;
     claims.exp = claims.iat + 300;
-    s.assert_token_rejected(&s.forge_with_broker_key(&claims), "token_expired")
-        .await;
+    let token = s.forge_with_broker_key(&claims);
+    let answer = get(&s.broker.base, &token, &s.path("given_name", PENSION)).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert_eq!(answer.code(), "token_expired");
+    // Signed by the broker: expired, it still names its client, so the refusal is recorded.
+    let records = s.world.audit().await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].action.as_str(), "release-denied");
+    assert_eq!(records[0].department_id.as_deref(), Some(ESD));
+    assert_eq!(records[0].client_id.as_deref(), Some("esd-pensions"));
+    assert_eq!(records[0].reasons, ["token_expired"]);
+    assert_eq!(
+        records[0].detail.get("token").map(String::as_str),
+        Some(claims.jti.as_str())
+    );
 }
 
 #[tokio::test]

@@ -165,7 +165,21 @@ delivery = { kind = "file-drop", directory = "/var/spool/tuo/housing" }
         .await
         .into_iter()
         .filter(|r| r.action.as_str() == "admin-action")
-        .map(|r| r.detail.get("change").cloned().unwrap_or_default())
+        .map(|r| {
+            let change = r.detail.get("change").cloned().unwrap_or_default();
+            // Every record about a department names it: filtering by department finds them all,
+            // the client registered from the command line included.
+            if change == "client-registered" {
+                assert_eq!(r.client_id.as_deref(), Some("housing-app"), "{r:?}");
+                assert_eq!(
+                    r.department_id.as_deref(),
+                    Some("municipal-housing"),
+                    "{r:?}"
+                );
+            }
+            assert!(r.department_id.is_some(), "{r:?}");
+            change
+        })
         .collect();
     assert_eq!(
         changes,

@@ -91,10 +91,8 @@ impl FromRequest for Reader {
                 .headers()
                 .contains_key(actix_web::http::header::AUTHORIZATION)
             {
-                let caller = crate::oauth::authenticate(&req)
-                    .await
-                    .map_err(|u| u.error)?;
-                caller.require(scope::AUDIT_READ)?;
+                // Refusals of an identified caller (a scope not held included) are audited.
+                let caller = crate::oauth::authorize(&req, scope::AUDIT_READ).await?;
                 return Ok(Reader::Machine {
                     client_id: caller.client_id,
                     department_id: caller.department.id,
@@ -141,8 +139,20 @@ pub struct RecordPage {
 pub async fn records(
     state: web::Data<Records>,
     reader: Reader,
-    params: web::Query<FilterParams>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
+    // Parsed only once the reader is known: authorization before parsing.
+    let params = web::Query::<FilterParams>::from_query(req.query_string()).map_err(|e| {
+        let text = e.to_string();
+        services::InputError::MalformedQuery(
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect(),
+        )
+    })?;
     let mut filter = params.filter()?;
     let limit = params.limit()?;
     let cursor = params.cursor()?;

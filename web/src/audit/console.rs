@@ -49,7 +49,42 @@ pub(super) struct Row {
     pub purpose_text: Option<String>,
     pub attributes: Vec<String>,
     pub reasons: Vec<String>,
+    /// The reason codes among `reasons`, in words in the page's language (policy ids and other
+    /// reasons without words are left to the record's JSON).
+    pub reason_labels: Vec<String>,
 }
+
+/// The reason codes the console names in words and offers as a filter: the codes of a release
+/// denial (`release::decide`), of a refused call (`services::oauth::refusals`), and the checks a
+/// token-endpoint refusal names. Each has `audit.reasons.<code>` in both languages (tested).
+pub(super) const REASON_CODES: [&str; 26] = [
+    "no_consent",
+    "consent_expired",
+    "consent_revoked",
+    "consent_not_covering",
+    "policy_denied",
+    "purpose_unknown",
+    "attribute_unknown",
+    "insufficient_assurance",
+    "subject_deceased",
+    "malformed_query",
+    "query_too_large",
+    "subject_not_found",
+    "insufficient_scope",
+    "token_expired",
+    "token_revoked",
+    "invalid_client",
+    "invalid_scope",
+    "assertion_replayed",
+    "assertion_expired",
+    "assertion_audience",
+    "assertion_issuer_subject",
+    "assertion_lifetime",
+    "assertion_not_yet_valid",
+    "assertion_no_jti",
+    "department_disabled",
+    "scope_not_held",
+];
 
 fn label(messages: &Messages, lang: Lang, key: String, fallback: &str) -> String {
     if messages.has(lang, &key) {
@@ -98,6 +133,12 @@ pub(super) fn row(state: &Records, page: &Page, v: &RecordView) -> Row {
             .map(|a| attribute_label(state.policy.catalogue(), lang, a))
             .collect(),
         reasons: v.reasons.clone(),
+        reason_labels: v
+            .reasons
+            .iter()
+            .filter(|r| REASON_CODES.contains(&r.as_str()))
+            .map(|r| label(messages, lang, format!("audit.reasons.{r}"), r))
+            .collect(),
     }
 }
 
@@ -120,7 +161,22 @@ struct SearchPage {
     purposes: Vec<Choice>,
     actions: Vec<Choice>,
     outcomes: Vec<Choice>,
+    reasons: Vec<Choice>,
     latest_checkpoint: Option<query::CheckpointView>,
+}
+
+/// Every reason code the console knows, in words, as filter choices (sorted by their words).
+fn reason_choices(page: &Page) -> Vec<Choice> {
+    let (lang, messages) = (page.lang, page.messages());
+    let mut choices: Vec<Choice> = REASON_CODES
+        .iter()
+        .map(|code| Choice {
+            value: (*code).to_owned(),
+            label: label(messages, lang, format!("audit.reasons.{code}"), code),
+        })
+        .collect();
+    choices.sort_by(|a, b| a.label.cmp(&b.label));
+    choices
 }
 
 /// The query string of `params` without its cursor, plus `extra`.
@@ -234,6 +290,7 @@ pub async fn search(
         purposes,
         actions,
         outcomes,
+        reasons: reason_choices(&page),
         latest_checkpoint: query::latest_checkpoint(&state.db)
             .await?
             .as_ref()

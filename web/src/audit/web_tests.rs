@@ -506,3 +506,86 @@ async fn checkpoints_signed_by_an_archived_key_still_verify_and_its_public_half_
         "{verdict:?}"
     );
 }
+
+#[actix_web::test]
+async fn the_console_names_each_refusals_reason_in_both_languages_and_filters_by_it() {
+    let h = Harness::new().await;
+    let alice = services::citizens::create(&h.state.db, &h.state.vault)
+        .await
+        .unwrap();
+    let mut ids_by_reason = Vec::new();
+    for reason in ["no_consent", "consent_revoked", "policy_denied"] {
+        let mut r = AuditLog::record(
+            Action::ReleaseDenied,
+            Outcome::Deny,
+            Actor::new(ActorKind::Department, "revenue-agency"),
+        );
+        r.citizen_id = Some(alice.clone());
+        r.department_id = Some("revenue-agency".into());
+        r.reasons = vec![reason.into(), "some-policy-id".into()];
+        ids_by_reason.push(h.state.audit.append(r).await.unwrap().id);
+    }
+    h.state.audit.settle().await.unwrap();
+    let app = app!(h);
+    let officer = h.session(Role::Officer, None).await;
+
+    let (status, body) = get!(app, "/officer", Some(&officer), None, "en");
+    assert_eq!(status, 200, "{body}");
+    for words in [
+        "Reason",
+        "No consent",
+        "Consent withdrawn",
+        "Not allowed by policy",
+    ] {
+        assert!(body.contains(words), "{words} missing");
+    }
+    assert!(
+        !body.contains("some-policy-id"),
+        "policy ids stay in the JSON"
+    );
+    let (_, body) = get!(app, "/officer", Some(&officer), None, "fr");
+    for words in [
+        "Motif",
+        "Aucun consentement",
+        "Consentement retiré",
+        "Non permis par la politique",
+    ] {
+        assert!(body.contains(words), "{words} missing");
+    }
+
+    // The filter: only the revoked consent, in the page and in the API.
+    let (status, body) = get!(app, "/officer?reason=consent_revoked", Some(&officer), None);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("/api/v1/audit/records/{}/proof", ids_by_reason[1])));
+    assert!(!body.contains(&format!("/api/v1/audit/records/{}/proof", ids_by_reason[0])));
+    assert!(!body.contains(&format!("/api/v1/audit/records/{}/proof", ids_by_reason[2])));
+    let (status, body) = get!(
+        app,
+        "/api/v1/audit/records?reason=policy_denied&limit=1",
+        Some(&officer),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [ids_by_reason[2].clone()]);
+    let (status, body) = get!(
+        app,
+        "/api/v1/audit/records?reason=Policy%20Denied",
+        Some(&officer),
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("audit_invalid_filter"), "{body}");
+}
+
+#[actix_web::test]
+async fn every_reason_the_console_offers_has_words_in_both_languages() {
+    let messages = crate::i18n::Messages::embedded().unwrap();
+    for code in super::console::REASON_CODES {
+        for lang in [crate::i18n::Lang::En, crate::i18n::Lang::Fr] {
+            assert!(
+                messages.has(lang, &format!("audit.reasons.{code}")),
+                "{code} has no words in {lang:?}"
+            );
+        }
+    }
+}

@@ -6,18 +6,17 @@
 //! release): only a citizen it already knows can be asked. It sees only its own requests: another
 //! department's request id is a 404, exactly like an id that does not exist.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use consent::{Consent, DAY_MS, State};
 use serde::{Deserialize, Serialize};
 use services::Error as ServiceError;
 
-use crate::oauth::Caller;
+use crate::oauth::{Caller, ConsentRequest};
 use crate::problem::Error;
 use services::citizens::pairwise;
 use services::consents::Ledger;
 use services::consents::ledger::{self, RequestInput};
 use services::consents::receipts::{self, Verified};
-use services::oauth::scope;
 use store::now_ms;
 
 /// A request for consent.
@@ -122,11 +121,12 @@ fn request_view(state: &Ledger, consent: &Consent, sector: &str, now: i64) -> Co
 #[post("/api/v1/consent-requests")]
 pub async fn create(
     state: web::Data<Ledger>,
-    caller: Caller,
-    body: web::Json<NewConsentRequest>,
+    caller: Caller<ConsentRequest>,
+    req: HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, Error> {
-    caller.require(scope::CONSENT_REQUEST)?;
-    let body = body.into_inner();
+    // `caller` is extracted: the scope was checked (and a refusal audited) before the body is read.
+    let body: NewConsentRequest = crate::body::json(&req, body).await?;
     let consent = ledger::request(
         &state,
         &caller.department,
@@ -170,10 +170,9 @@ pub async fn create(
 #[get("/api/v1/consent-requests/{id}")]
 pub async fn read(
     state: web::Data<Ledger>,
-    caller: Caller,
+    caller: Caller<ConsentRequest>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(scope::CONSENT_REQUEST)?;
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ServiceError::NotFound.into());
     }

@@ -1,22 +1,22 @@
 //! `POST /api/v1/subjects/{sub}/attributes`: an authoritative department reports verified values
 //! or a life event (`move`, `name-change`, `death`), and the relay takes it from there.
 //!
-//! Everything is checked before anything is written: the scope (`attributes:write`), the event
+//! Everything is checked before anything is written: the scope (`attributes:write`, before the
+//! body is even parsed), the event
 //! and the attributes it carries, each attribute against the catalogue (name and type), that the
 //! department is authoritative for each one, and the subject in the department's own sector.
 //! Any failure is a 4xx problem with a stable code, and nothing is written or sent.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use audit::{Actor, ActorKind};
 use serde::Serialize;
 use services::citizens::{Provenance, SourceKind};
-use services::oauth::scope;
 use services::relay::Relay;
 use services::relay::outbox::{self, NewChange};
 use services::relay::report::{Report, accepts_changes, check, find_subject};
 use store::now_ms;
 
-use crate::oauth::Caller;
+use crate::oauth::{AttributesWrite, Caller};
 use crate::problem::Error;
 
 /// The OpenAPI part for reporting changes.
@@ -55,12 +55,13 @@ pub struct Accepted {
 #[post("/api/v1/subjects/{sub}/attributes")]
 pub async fn report_change(
     state: web::Data<Relay>,
-    caller: Caller,
+    caller: Caller<AttributesWrite>,
     sub: web::Path<String>,
-    body: web::Json<Report>,
+    req: HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, Error> {
-    caller.require(scope::ATTRIBUTES_WRITE)?;
-    let report = body.into_inner();
+    // `caller` is extracted: the scope was checked (and a refusal audited) before the body is read.
+    let report: Report = crate::body::json(&req, body).await?;
     let (kind, values) = check(state.policy.catalogue(), &caller.department, &report)?;
     let loa = report.loa.unwrap_or(3);
     if !(1..=4).contains(&loa) {

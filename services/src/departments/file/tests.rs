@@ -54,6 +54,10 @@ delivery = { kind = "file-drop", directory = "/var/spool/tuo/housing" }
     assert_eq!(applied.added, ["municipal-housing"]);
     assert_eq!(applied.updated, ["revenue-agency"]);
     assert_eq!(applied.clients, ["cra-benefits", "cra-batch"]);
+    assert_eq!(
+        applied.client_departments,
+        ["revenue-agency", "revenue-agency"]
+    );
     let revenue = departments::get(&db, "revenue-agency")
         .await
         .unwrap()
