@@ -176,7 +176,6 @@ impl Services {
             vault: vault.clone(),
             issuer: issuer.clone(),
         };
-        let metrics: Arc<Metrics> = Arc::default();
         let oauth = OAuth {
             db: db.clone(),
             registry: crate::departments::Registry::default(),
