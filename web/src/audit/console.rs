@@ -41,7 +41,10 @@ pub(super) struct Row {
     pub action_label: String,
     pub outcome: String,
     pub outcome_label: String,
-    pub actor: String,
+    /// Who acted, in the page's language (citizen, officer, the broker, …).
+    pub actor_kind: String,
+    /// Their id (an internal citizen id, an officer id, a provider's issuer, …).
+    pub actor_id: String,
     pub citizen_id: Option<String>,
     pub department_id: Option<String>,
     pub department: Option<String>,
@@ -94,6 +97,15 @@ fn label(messages: &Messages, lang: Lang, key: String, fallback: &str) -> String
     }
 }
 
+/// A number with one decimal in the language's format (`2.5` in English, `2,5` in French).
+fn decimal(x: f64, lang: Lang) -> String {
+    let text = format!("{x:.1}");
+    match lang {
+        Lang::Fr => text.replace('.', ","),
+        Lang::En => text,
+    }
+}
+
 pub(super) fn row(state: &Records, page: &Page, v: &RecordView) -> Row {
     use crate::consents::view::{attribute_label, department_name, purpose_texts};
     let (lang, messages) = (page.lang, page.messages());
@@ -115,7 +127,13 @@ pub(super) fn row(state: &Records, page: &Page, v: &RecordView) -> Row {
             &v.outcome,
         ),
         outcome: v.outcome.clone(),
-        actor: format!("{} {}", v.actor_kind, v.actor_id),
+        actor_kind: label(
+            messages,
+            lang,
+            format!("audit.actors.{}", v.actor_kind),
+            &v.actor_kind,
+        ),
+        actor_id: v.actor_id.clone(),
         citizen_id: v.citizen_id.clone(),
         department: v
             .department_id
@@ -441,8 +459,8 @@ pub async fn unusual_access(
                 format!("audit.actions.{}", a.action),
                 &a.action,
             ),
-            hourly_baseline: format!("{:.1}", a.hourly_baseline),
-            daily_baseline: format!("{:.1}", a.daily_baseline),
+            hourly_baseline: decimal(a.hourly_baseline, page.lang),
+            daily_baseline: decimal(a.daily_baseline, page.lang),
             unusual: a.unusual(),
             search_href: format!(
                 "/officer?{}",
@@ -471,9 +489,21 @@ pub async fn unusual_access(
             ],
             flagged: rows.iter().filter(|r| r.unusual).count(),
             rows,
-            factor: format!("{}", config.unusual_factor),
+            factor: decimal(config.unusual_factor, page.lang),
             baseline_days: config.unusual_baseline_days,
             min_count: config.unusual_min_count,
         },
     )
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[::core::prelude::v1::test]
+    fn numbers_follow_the_language() {
+        assert_eq!(decimal(0.0, Lang::Fr), "0,0");
+        assert_eq!(decimal(2.54, Lang::Fr), "2,5");
+        assert_eq!(decimal(2.54, Lang::En), "2.5");
+    }
 }

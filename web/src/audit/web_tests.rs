@@ -413,8 +413,17 @@ async fn the_console_and_my_activity_render_in_both_languages_and_need_their_ses
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<h1>Journal d’audit</h1>"), "{body}");
     assert!(body.contains("Renseignements communiqués"), "{body}");
+    // Who acted, in French; the id stays as stored.
+    assert!(
+        body.contains("Agent de protection de la vie privée <code>"),
+        "{body}"
+    );
+    assert!(!body.contains("<code>officer "), "{body}");
     let (_, body) = get!(app, "/officer/unusual", Some(&officer), None, "fr");
     assert!(body.contains("<h1>Accès inhabituels</h1>"), "{body}");
+    // Numbers in the French format.
+    assert!(body.contains("3,0"), "the factor as 3,0: {body}");
+    assert!(!body.contains("3.0"), "{body}");
 
     let (status, body) = get!(
         app,
