@@ -193,4 +193,59 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
     assert!(result["consent"].is_string(), "{result}");
     assert_eq!(result["checked"], 52 + 16, "{result}");
     assert_eq!(result["problems"], json!([]), "{result:#}");
+    // axe-core on every page (at 1280 px, both languages).
+    assert_eq!(
+        result["violations"],
+        json!([]),
+        "{:#}",
+        result["violations"]
+    );
+    // No English UI text on a French page (passages marked lang="en" aside).
+    let english = english_only_ui_strings();
+    assert!(english.len() > 100, "{}", english.len());
+    let french = result["french"].as_object().unwrap();
+    assert_eq!(french.len(), 17, "{:?}", french.keys());
+    for (path, text) in french {
+        let text = text.as_str().unwrap();
+        let found: Vec<&String> = english
+            .iter()
+            .filter(|e| text.contains(e.as_str()))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "English on the French page {path}: {found:?}"
+        );
+    }
+}
+
+/// Pieces (around `{placeholders}`, at least 16 characters with a space) of every English message
+/// that no French message contains: if one shows on a French page, the page is not all French.
+fn english_only_ui_strings() -> Vec<String> {
+    let values = |lang: &str| -> Vec<String> {
+        let dir = repo_root().join("web/i18n").join(lang);
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            for line in std::fs::read_to_string(entry.path()).unwrap().lines() {
+                if let Some((_, v)) = line.split_once(" = \"") {
+                    out.push(v.trim_end_matches('"').replace("\\\"", "\""));
+                }
+            }
+        }
+        out
+    };
+    let french = values("fr").join("\n");
+    let mut pieces: Vec<String> = values("en")
+        .iter()
+        .flat_map(|v| {
+            v.split(['{', '}'])
+                .step_by(2)
+                .map(str::trim)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| p.chars().count() >= 16 && p.contains(' ') && !french.contains(p.as_str()))
+        .collect();
+    pieces.sort();
+    pieces.dedup();
+    pieces
 }
