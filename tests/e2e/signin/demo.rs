@@ -196,8 +196,11 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
         "scenario-layout.mjs",
         json!({ "broker": demo.broker.base, "english": english }),
     );
-    assert!(result["consent"].is_string(), "{result}");
-    assert_eq!(result["checked"], 52 + 16, "{result}");
+    for found in ["consent", "request", "record"] {
+        assert!(result[found].is_string(), "no {found} page: {result}");
+    }
+    // 16 citizen pages and 4 officer pages, each at two widths in two languages.
+    assert_eq!(result["checked"], (16 + 4) * 4, "{result}");
     assert_eq!(result["problems"], json!([]), "{result:#}");
     // axe-core on every page (at 1280 px, both languages).
     assert_eq!(
@@ -208,7 +211,7 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
     );
     assert_eq!(
         result["frenchChecked"].as_array().unwrap().len(),
-        17,
+        20,
         "{result}"
     );
     assert_eq!(
