@@ -120,18 +120,27 @@ async fn a_citizen_previews_who_receives_a_move_confirms_and_watches_it_arrive()
 }
 
 #[tokio::test]
-async fn a_pending_delivery_shows_its_next_attempt_and_the_page_refreshes_itself() {
+async fn a_pending_delivery_shows_its_next_attempt_and_the_page_refreshes_itself_when_asked() {
     let relay = Relay::start(&["revenue=never"], fast_env()).await;
     let who = signed_in(&relay.conn, &relay.broker, 2).await;
     relay
         .ongoing(&who.citizen_id, REVENUE, BENEFITS, &["address"])
         .await;
     let (_, location, _) = post_page(&relay, &who, "/me/update", &NEW_ADDRESS).await;
-    let (status, page) = get_page(&relay, &who, &location.unwrap()).await;
+    let location = location.unwrap();
+    let (status, page) = get_page(&relay, &who, &location).await;
     assert_eq!(status, 200);
     assert!(page.contains("data-status=\"pending\""), "{page}");
-    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
     assert!(page.contains("Next attempt"), "{page}");
+    // It refreshes itself only when the citizen asks (WCAG 2.2.1), and they can stop it.
+    assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+    assert!(
+        page.contains("?auto=1\">Refresh this page every 5 seconds"),
+        "{page}"
+    );
+    let (_, page) = get_page(&relay, &who, &format!("{location}?auto=1")).await;
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    assert!(page.contains("Stop refreshing"), "{page}");
 }
 
 /// The citizen's page says what happened to a dead letter: refused by the department on the first

@@ -196,11 +196,12 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
         "scenario-layout.mjs",
         json!({ "broker": demo.broker.base, "english": english }),
     );
-    for found in ["consent", "request", "record"] {
+    for found in ["consent", "request", "record", "status"] {
         assert!(result[found].is_string(), "no {found} page: {result}");
     }
-    // 16 citizen pages and 4 officer pages, each at two widths in two languages.
-    assert_eq!(result["checked"], (16 + 4) * 4, "{result}");
+    // 17 citizen pages and 4 officer pages, each at two widths in two languages (and the change's
+    // preview at both widths).
+    assert_eq!(result["checked"], (17 + 4) * 4, "{result}");
     assert_eq!(result["problems"], json!([]), "{result:#}");
     // axe-core on every page (at 1280 px, both languages).
     assert_eq!(
@@ -211,7 +212,7 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
     );
     assert_eq!(
         result["frenchChecked"].as_array().unwrap().len(),
-        20,
+        21,
         "{result}"
     );
     assert_eq!(

@@ -2,7 +2,8 @@
 //! will receive the change (the same decision the outbox makes), the confirmation that records it
 //! (provenance: citizen-asserted at the session's level of assurance), and the change's status
 //! per department (delivered, pending with the next attempt time, or failed), which refreshes
-//! itself while anything is pending (a meta refresh and a reload link; no JavaScript).
+//! itself while anything is pending when the citizen asks it to (a meta refresh they turn on and
+//! off, and a reload link; no JavaScript).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
@@ -422,9 +423,18 @@ struct StatusPage {
     deliveries: Vec<DeliveryView>,
     pending: bool,
     reload: String,
+    /// The citizen asked for the page to refresh itself (`?auto=1`): never by default, so nobody
+    /// is moved on before they have read it (WCAG 2.2.1); they can stop it.
+    auto: bool,
 }
 
-/// A change's delivery status per department; refreshes itself while anything is pending.
+#[derive(serde::Deserialize)]
+pub struct StatusQuery {
+    auto: Option<u8>,
+}
+
+/// A change's delivery status per department; refreshes itself while anything is pending, if the
+/// citizen turned that on.
 #[utoipa::path(tag = "pages", params(("id" = String, Path, description = "change id")), responses((status = 200, description = "Per-department delivery status", content_type = "text/html"), (status = 404, description = "Not the citizen's change")))]
 #[get("/me/updates/{id}")]
 pub async fn update_status(
@@ -432,6 +442,7 @@ pub async fn update_status(
     who: CitizenSession,
     page: Page,
     id: web::Path<String>,
+    query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, Error> {
     let change = change::Entity::find_by_id(id.clone())
         .one(&state.db)
@@ -508,6 +519,7 @@ pub async fn update_status(
                 .any(|d| d.status == services::relay::worker::PENDING),
             deliveries,
             reload: format!("/me/updates/{}", change.id),
+            auto: query.auto == Some(1),
         },
     )
 }
