@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Statement,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IsolationLevel, QueryFilter, Statement, TransactionTrait,
 };
 
 use super::entities::{client, department, registry_version};
@@ -96,6 +96,17 @@ impl Registry {
     /// Reads the whole registry and replaces the copy. The version is read first: a change that
     /// commits during the load bumps it again and triggers another load.
     pub async fn reload(&self, db: &DatabaseConnection) -> Result<i64, DbErr> {
+        // One snapshot for the version, the departments and the clients: a copy never holds a
+        // client without the department it had when it was read.
+        // (SQLite: a transaction reads one snapshot anyway, and takes no isolation options.)
+        let postgres = db.get_database_backend() == DbBackend::Postgres;
+        let txn = db
+            .begin_with_config(
+                postgres.then_some(IsolationLevel::RepeatableRead),
+                postgres.then_some(AccessMode::ReadOnly),
+            )
+            .await?;
+        let db = &txn;
         let version = version(db).await?;
         let departments = department::Entity::find()
             .all(db)
@@ -109,6 +120,7 @@ impl Registry {
             .into_iter()
             .map(|m| to_client(m).map(|c| (c.client_id.clone(), c)))
             .collect::<Result<HashMap<_, _>, _>>()?;
+        txn.commit().await?;
         let fresh = Arc::new(Snapshot {
             version: Some(version),
             departments,
@@ -142,10 +154,13 @@ impl Registry {
     ) -> Result<Option<(Client, Option<Department>)>, DbErr> {
         let snapshot = self.snapshot();
         match snapshot.clients.get(client_id) {
-            Some(c) => Ok(Some((
-                c.clone(),
-                snapshot.departments.get(&c.department_id).cloned(),
-            ))),
+            // Both in the copy. A client whose department the copy lacks (a load that read the
+            // departments just before both were registered) is read from the database, never
+            // taken for a client of a disabled department.
+            Some(c) => match snapshot.departments.get(&c.department_id) {
+                Some(d) => Ok(Some((c.clone(), Some(d.clone())))),
+                None => super::client_with_department(db, client_id).await,
+            },
             None => super::client_with_department(db, client_id).await,
         }
     }

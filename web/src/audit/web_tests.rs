@@ -409,6 +409,8 @@ async fn the_console_and_my_activity_render_in_both_languages_and_need_their_ses
     let (status, body) = get!(app, "/officer/unusual", Some(&officer), None);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<h1>Unusual access</h1>"));
+    // The officer's own searches above are in the log (on PostgreSQL, once integrated).
+    h.state.audit.settle().await.unwrap();
     let (status, body) = get!(app, "/officer", Some(&officer), None, "fr-CA,fr");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("<h1>Journal d’audit</h1>"), "{body}");
