@@ -53,6 +53,22 @@ struct Histogram {
     sum_micros: AtomicU64,
 }
 
+/// One observation of `seconds` into a histogram's count, sum and first bucket whose upper bound
+/// holds it (a negative time counts as zero).
+fn record(
+    count: &AtomicU64,
+    sum_micros: &AtomicU64,
+    buckets: &[AtomicU64],
+    bounds: &[f64],
+    seconds: f64,
+) {
+    count.fetch_add(1, Ordering::Relaxed);
+    sum_micros.fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+    if let Some(i) = bounds.iter().position(|b| seconds <= *b) {
+        buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 impl Metrics {
     pub fn observe_request(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let key = SeriesKey {
@@ -61,13 +77,13 @@ impl Metrics {
             status,
         };
         let series = self.series(key);
-        series.count.fetch_add(1, Ordering::Relaxed);
-        series
-            .sum_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            series.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
+        record(
+            &series.count,
+            &series.sum_micros,
+            &series.buckets,
+            &BUCKETS,
+            seconds,
+        );
     }
 
     fn series(&self, key: SeriesKey) -> Arc<Series> {
@@ -116,13 +132,13 @@ impl Metrics {
                 Err(_) => return,
             },
         };
-        series.count.fetch_add(1, Ordering::Relaxed);
-        series
-            .sum_micros
-            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
-        if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            series.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
+        record(
+            &series.count,
+            &series.sum_micros,
+            &series.buckets,
+            &BUCKETS,
+            seconds,
+        );
     }
 
     /// Observes `seconds` in the named histogram with a label set (never personal data) and the
@@ -155,13 +171,13 @@ impl Metrics {
                 Err(_) => return,
             },
         };
-        series.count.fetch_add(1, Ordering::Relaxed);
-        series
-            .sum_micros
-            .fetch_add((seconds.max(0.0) * 1e6) as u64, Ordering::Relaxed);
-        if let Some(i) = series.bounds.iter().position(|b| seconds <= *b) {
-            series.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
+        record(
+            &series.count,
+            &series.sum_micros,
+            &series.buckets,
+            series.bounds,
+            seconds,
+        );
     }
 
     /// Sets a named gauge with a label set (never personal data); `""` for none.

@@ -86,7 +86,21 @@ impl Pages {
             .env
             .get_template(template)
             .map_err(|e| services::Error::Internal(format!("template `{template}`: {e}")))?;
-        let ctx = minijinja::context! { ..Value::from(Serde(common)), ..Value::from(Serde(data)) };
+        let (common, data) = (Value::from(Serde(common)), Value::from(Serde(data)));
+        // The common context takes precedence when both name a key, so a page field that shares a
+        // name with one (`officer`, `lang`, …) would be silently ignored: refuse it instead.
+        if let Ok(keys) = data.try_iter()
+            && let Some(clash) = keys.into_iter().find(|k| {
+                k.as_str()
+                    .is_some_and(|k| common.get_attr(k).is_ok_and(|v| !v.is_undefined()))
+            })
+        {
+            return Err(services::Error::Internal(format!(
+                "template `{template}`: the page's `{clash}` is hidden by the common context"
+            ))
+            .into());
+        }
+        let ctx = minijinja::context! { ..common, ..data };
         tmpl.render(ctx)
             .map_err(|e| services::Error::Internal(format!("template `{template}`: {e}")).into())
     }
@@ -305,6 +319,40 @@ mod tests {
 
     async fn paged(_: web::Query<Paging>) -> HttpResponse {
         HttpResponse::Ok().finish()
+    }
+
+    #[::core::prelude::v1::test]
+    fn a_page_field_named_like_a_common_one_is_refused_not_hidden() {
+        let pages = Pages::new(Arc::new(Messages::embedded().unwrap())).unwrap();
+        let common = Common {
+            lang: "en",
+            other_lang: "fr",
+            here: "/".into(),
+            signed_in: false,
+            officer: false,
+            csrf_token: None,
+        };
+        #[derive(Serialize)]
+        struct Shadowing {
+            officer: bool,
+        }
+        let refused = pages.render("error.html", &common, &Shadowing { officer: true });
+        assert!(refused.is_err());
+        #[derive(Serialize)]
+        struct Own {
+            officer_signin: bool,
+        }
+        assert!(
+            pages
+                .render(
+                    "error.html",
+                    &common,
+                    &Own {
+                        officer_signin: true
+                    }
+                )
+                .is_ok()
+        );
     }
 
     #[::core::prelude::v1::test]
