@@ -12,9 +12,8 @@ use std::sync::Arc;
 
 use broker::config::Config;
 use broker_e2e::*;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::DatabaseConnection;
 use services::audit_log::AuditLog;
-use services::sessions::{self as session, NewSession, Role};
 
 /// The environment of a broker that signs a checkpoint every 5 records.
 fn env() -> BrokerEnv {
@@ -45,29 +44,9 @@ fn log_of(conn: &DatabaseConnection, broker: &Broker) -> AuditLog {
 
 /// An officer session (`olivier`) started directly in the database; returns the cookie value.
 async fn officer_cookie(conn: &DatabaseConnection, broker: &Broker) -> String {
-    let (cookie, s) = session::start(
-        conn,
-        &config_of(broker).sessions,
-        NewSession {
-            citizen_id: None,
-            role: Role::Officer,
-            provider_id: Some("prov".into()),
-            loa: 3,
-            id_token_hint: None,
-        },
-    )
-    .await
-    .expect("officer session");
-    services::signin::entities::officer_session::ActiveModel {
-        session_hash: Set(s.id_hash),
-        officer_id: Set("olivier".into()),
-        provider_id: Set("prov".into()),
-        created_at: Set(store::now_ms()),
-    }
-    .insert(conn)
-    .await
-    .expect("officer row");
-    cookie
+    broker_e2e::citizens::officer_signed_in(conn, broker)
+        .await
+        .0
 }
 
 /// Appends `n` releases (about `citizen`, to the revenue agency) as the broker would.

@@ -5,6 +5,7 @@
 
 mod audit;
 mod consents;
+mod contract;
 mod foundation;
 mod oauth;
 mod relay;

@@ -4,6 +4,7 @@
 
 use broker::config::Config;
 use sea_orm::DatabaseConnection;
+use sea_orm::{ActiveModelTrait, Set};
 use services::sessions::{self as session, NewSession, Role};
 
 use crate::Broker;
@@ -67,4 +68,32 @@ pub async fn pairwise_subject(
     services::citizens::pairwise::subject_for(db, &secrets.pairwise, sector, citizen_id)
         .await
         .expect("pairwise subject")
+}
+
+/// An officer session (`olivier`, signed in at `prov`) started directly in the database; returns
+/// the `tuo_session` cookie value and the session's CSRF token.
+pub async fn officer_signed_in(db: &DatabaseConnection, broker: &Broker) -> (String, String) {
+    let (cookie, s) = session::start(
+        db,
+        &config_of(broker).sessions,
+        NewSession {
+            citizen_id: None,
+            role: Role::Officer,
+            provider_id: Some("prov".into()),
+            loa: 3,
+            id_token_hint: None,
+        },
+    )
+    .await
+    .expect("officer session");
+    services::signin::entities::officer_session::ActiveModel {
+        session_hash: Set(s.id_hash),
+        officer_id: Set("olivier".into()),
+        provider_id: Set("prov".into()),
+        created_at: Set(store::now_ms()),
+    }
+    .insert(db)
+    .await
+    .expect("officer row");
+    (cookie, s.csrf_token)
 }

@@ -84,9 +84,8 @@ impl Web {
         let pages = Pages::new(messages)?;
         let document = crate::openapi::document();
         let allowed = crate::methods::Allowed::from_document(&document);
-        let openapi = document
-            .to_json()
-            .map_err(|e| StartError::OpenApi(e.to_string()))?;
+        let openapi =
+            crate::openapi::published(&document).map_err(|e| StartError::OpenApi(e.to_string()))?;
         Ok(Self {
             site: web::Data::new(site),
             pages: web::Data::new(pages),

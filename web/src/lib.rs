@@ -13,6 +13,7 @@ pub mod assets;
 pub mod audit;
 pub mod body;
 pub mod consents;
+pub mod contract;
 pub mod csrf;
 pub mod discovery;
 pub mod health;

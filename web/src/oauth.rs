@@ -19,16 +19,36 @@ use crate::problem::Error;
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(token),
-    components(schemas(TokenResponse)),
+    components(schemas(TokenResponse, TokenRequest)),
     tags((name = "department api", description = "OAuth 2.0 and the attribute API for department systems"))
 )]
 pub struct Api;
 
+/// A token request (RFC 6749 §4.4 with RFC 7523 client authentication). Documentation only: the
+/// body is parsed by `services::oauth::token`, which refuses duplicates and unknown values.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenRequest {
+    #[schema(pattern = "^client_credentials$")]
+    grant_type: String,
+    #[schema(pattern = "^urn:ietf:params:oauth:client-assertion-type:jwt-bearer$")]
+    client_assertion_type: String,
+    /// A JWT signed with one of the client's registered keys: `iss` = `sub` = the client id,
+    /// `aud` the broker's issuer, `exp` at most 5 minutes ahead, a fresh `jti`.
+    #[schema(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
+    client_assertion: String,
+    /// Space-separated scopes, among those registered for the client (all of them when absent).
+    #[schema(
+        pattern = r"^(attributes:read|attributes:write|consent:request|audit:read)( (attributes:read|attributes:write|consent:request|audit:read))*$"
+    )]
+    #[schema(required = false)]
+    scope: String,
+}
+
 /// Exchanges a client assertion for a short-lived access token.
 #[utoipa::path(
     tag = "department api",
-    request_body(content_type = "application/x-www-form-urlencoded",
-        description = "`grant_type=client_credentials`, `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, `client_assertion=<JWT>`, optional `scope`"),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "An access token (JWT, 5 minutes)", body = TokenResponse),
         (status = 400, description = "RFC 6749 error: invalid_request, unsupported_grant_type, invalid_scope"),

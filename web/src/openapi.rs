@@ -55,6 +55,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc
 }
 
+/// The published document: the annotations, completed with what every operation of its kind
+/// answers (`contract`).
+pub fn published(doc: &utoipa::openapi::OpenApi) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(doc)?;
+    crate::contract::complete(&mut value);
+    serde_json::to_string(&value)
+}
+
 /// This document, as JSON.
 #[utoipa::path(tag = "discovery", responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
 #[get("/openapi.json")]

@@ -50,8 +50,10 @@ pub struct FilterParams {
     /// Until this time (RFC 3339, exclusive; or a date, the whole day included).
     pub to: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{0,19}$")]
     pub cursor: Option<String>,
     /// Records per page (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -189,8 +191,17 @@ impl FilterParams {
 
     /// The seq to continue below (newest first).
     pub fn cursor(&self) -> Result<Option<u64>, QueryError> {
-        nonempty(&self.cursor)
-            .map(|c| c.parse::<u64>().map_err(|_| QueryError::InvalidCursor))
+        // Exactly as issued (digits), or empty for the first page.
+        self.cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                c.bytes()
+                    .all(|b| b.is_ascii_digit())
+                    .then(|| c.parse::<u64>().ok())
+                    .flatten()
+                    .ok_or(QueryError::InvalidCursor)
+            })
             .transpose()
     }
 }

@@ -186,7 +186,7 @@ async fn broker_demo_in_a_real_browser() {
 /// Every citizen and officer page, at 375 px and 1280 px, in English and French: nothing scrolls sideways
 /// and the content keeps its space above the footer (Chromium measures it).
 #[tokio::test]
-async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
+async fn no_page_scrolls_sideways_on_a_phone_in_either_language() {
     let demo = Demo::start().await;
     // No English UI text on a French page (passages marked lang="en" aside): the scenario looks
     // for these in every French page's text.
@@ -196,12 +196,29 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
         "scenario-layout.mjs",
         json!({ "broker": demo.broker.base, "english": english }),
     );
-    for found in ["consent", "request", "record", "status"] {
+    for found in [
+        "consent", "request", "record", "status", "unlink", "accepted",
+    ] {
         assert!(result[found].is_string(), "no {found} page: {result}");
     }
-    // 17 citizen pages and 4 officer pages, each at two widths in two languages (and the change's
-    // preview at both widths).
-    assert_eq!(result["checked"], (17 + 4) * 4, "{result}");
+    // The linked sign-in's page must say so, and accepting lands on the consent it granted.
+    assert!(
+        result["linked"]
+            .as_str()
+            .unwrap()
+            .starts_with("/me/information"),
+        "{result}"
+    );
+    assert!(
+        result["accepted"]
+            .as_str()
+            .unwrap()
+            .ends_with("?done=granted"),
+        "{result}"
+    );
+    // 17 citizen pages signed in, 3 after linking and accepting, 2 signed out and 4 officer pages,
+    // each at two widths in two languages (and the change's preview at both widths).
+    assert_eq!(result["checked"], (17 + 3 + 2 + 4) * 4, "{result}");
     assert_eq!(result["problems"], json!([]), "{result:#}");
     // axe-core on every page (at 1280 px, both languages).
     assert_eq!(
@@ -212,7 +229,7 @@ async fn no_citizen_page_scrolls_sideways_on_a_phone_in_either_language() {
     );
     assert_eq!(
         result["frenchChecked"].as_array().unwrap().len(),
-        21,
+        26,
         "{result}"
     );
     assert_eq!(

@@ -254,8 +254,10 @@ pub async fn proof(
 #[into_params(parameter_in = Query)]
 pub struct CheckpointParams {
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{0,19}$")]
     pub cursor: Option<String>,
     /// Checkpoints per page (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 

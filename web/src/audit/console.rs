@@ -350,7 +350,7 @@ pub struct ExportParams {
 
 /// The search as a download (CSV or JSON Lines), oldest first, optionally with proofs.
 #[utoipa::path(tag = "pages", params(FilterParams), responses(
-    (status = 200, description = "The matching records as a file", content_type = "text/csv"),
+    (status = 200, description = "Every matching record as a file (`cursor` and `limit` are checked like the console's, then ignored: an export is never a page)", content_type = "text/csv"),
     (status = 400, description = "A bad filter or format"),
     (status = 303, description = "No officer session: to the officer sign-in")))]
 #[get("/officer/export")]
@@ -361,6 +361,9 @@ pub async fn download(
     params: web::Query<ExportParams>,
 ) -> Result<HttpResponse, Error> {
     let reader = officer(&state, &who).await?;
+    // The console's export links carry its paging; checked as there, not used.
+    filter.limit()?;
+    filter.cursor()?;
     let filter = filter.filter()?;
     let format: Format = params
         .format

@@ -316,7 +316,7 @@ pub async fn start_officer(
 /// Where providers send the browser back (`redirect_uri`).
 #[utoipa::path(tag = "pages",
     params(("code" = Option<String>, Query, description = "authorization code"),
-        ("state" = Option<String>, Query, description = "the state sent with the request"),
+        ("state" = String, Query, description = "the state sent with the request (without it, 400 `signin_state_missing`)"),
         ("iss" = Option<String>, Query, description = "RFC 9207 issuer identifier"),
         ("error" = Option<String>, Query, description = "the provider's error code")),
     responses((status = 303, description = "Signed in: to the dashboard (or `next`)"),
