@@ -499,11 +499,12 @@ async fn a_provider_that_never_answers_gives_a_502_page_after_the_timeout() {
 
 #[tokio::test]
 async fn an_unreachable_provider_gives_a_502_page_with_retry() {
-    let dead = free_port();
-    let world = hostile_world_with(&format!(
+    // Port 1 (tcpmux): nothing listens there, and no other test can start listening there (a
+    // port that was merely free a moment ago can be taken by a peer another test starts).
+    let world = hostile_world_with(
         "[[providers]]\nid = \"down\"\nname_en = \"Down\"\nname_fr = \"En panne\"\n\
-         issuer = \"http://127.0.0.1:{dead}\"\nclient_id = \"x\"\nclient_secret = \"y\"\n"
-    ))
+         issuer = \"http://127.0.0.1:1\"\nclient_id = \"x\"\nclient_secret = \"y\"\n",
+    )
     .await;
     let client = browser_client();
     let page = get(&client, &world.broker.url("/signin/with/down")).await;
