@@ -10,13 +10,13 @@ use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
 use services::audit_log::{Action, Actor, ActorKind, AuditLog, Outcome};
 use services::citizens::{self, Provenance, SourceKind};
+use services::consents::ledger::{self, ImportInput};
 use services::jose::b64;
-use services::keys::{Secrets, SigningKeys};
+use services::keys::SigningKeys;
+use services::lang::Lang;
 use services::oauth::assertion;
 use services::oauth::bearer::TokenVerifier;
 use services::oauth::token::AccessClaims;
-use services::vault::Vault;
-use store::testdb::TestDb;
 
 const ISSUER: &str = "http://127.0.0.1:8080";
 
@@ -170,28 +170,15 @@ fn database_paths(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (test, db) = rt.block_on(async {
-        let test = TestDb::new().await.unwrap();
-        let db = test.migrated().await.unwrap();
-        (test, db)
-    });
-    let secrets = Secrets {
-        pairwise: vec![1; 32],
-        master_keys: [("mk".to_owned(), [9u8; 32])].into_iter().collect(),
-        current_master_key: "mk".into(),
-    };
-    let vault = Vault::new(&secrets).unwrap();
+    // Every service over a fresh test database: consents are recorded through the ledger.
+    let h = rt.block_on(services::testing::TestServices::new());
+    let db = h.db.clone();
+    let vault = h.vault.clone();
     // A citizen with facts and a consent among 1,000 others.
-    let (citizen, _) = rt.block_on(async {
-        let mut last = String::new();
+    let citizen = rt.block_on(async {
+        let mut ids = Vec::new();
         for i in 0..1000 {
             let id = citizens::create(&db, &vault).await.unwrap();
-            let uuid = Uuid::parse_str(&id).unwrap();
-            let grant = consent_for(uuid, store::now_ms());
-            let first = grant.history()[0].clone();
-            services::consents::create(&db, uuid, "employment-social-development", "pension-enrolment", Mode::Ongoing, first)
-                .await
-                .unwrap();
             if i == 999 {
                 let provenance = Provenance {
                     source_kind: SourceKind::Department,
@@ -205,9 +192,25 @@ fn database_paths(c: &mut Criterion) {
                 citizens::record(&db, &vault, &id, "address", &address, &provenance).await.unwrap();
                 citizens::record(&db, &vault, &id, "birthdate", &serde_json::json!("1970-01-01"), &provenance).await.unwrap();
             }
-            last = id;
+            ids.push(id);
         }
-        (last, ())
+        let now = store::now_ms();
+        let inputs = ids
+            .iter()
+            .map(|id| ImportInput {
+                citizen: id.clone(),
+                department: "employment-social-development".into(),
+                purpose: "pension-enrolment".into(),
+                mode: Mode::Ongoing,
+                attributes: vec!["birthdate".into(), "address".into()],
+                granted_at_ms: now,
+                expires_at_ms: now + 86_400_000,
+                loa: 3,
+                lang: Lang::En,
+            })
+            .collect();
+        ledger::import_many(&h.ledger, "bench-seed", inputs).await.unwrap();
+        ids.pop().unwrap()
     });
     c.bench_function("consent/lookup_for_release", |b| {
         b.to_async(&rt).iter(|| async {
@@ -252,7 +255,7 @@ fn database_paths(c: &mut Criterion) {
         })
     });
     group.finish();
-    drop(test);
+    drop(h);
 }
 
 fn set_build(c: &mut Criterion) {

@@ -2,7 +2,8 @@
 //!
 //! `bench_seed seed <database url> <data dir> <citizens> <out dir>`: migrates, creates `citizens`
 //! citizens with an address and a birthdate (department-verified), their pairwise ids for the bench
-//! department, an ongoing consent each, and the bench department's client with a fresh ES256 key.
+//! department, an ongoing consent each (recorded through the consent ledger, as imports: each with
+//! its receipt and audit record), and the bench department's client with a fresh ES256 key.
 //! Writes `<out>/paths.txt` (one release request path per line), `<out>/client.json`.
 //!
 //! `bench_seed assertions <issuer> <out dir> <count>`: writes `count` single-use client assertions
@@ -14,10 +15,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use broker::config::{Config, DatabaseUrl};
-use consent::{Actor, Change, ConsentEvent, Mode, Uuid};
+use consent::{Mode, Uuid};
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
 use services::citizens::{self, Provenance, SourceKind};
+use services::consents::ledger::{self, ImportInput};
 use services::departments::{self, Client, ClientKeys};
 use services::jose::b64;
 
@@ -56,12 +58,23 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
     };
     let db = broker::cli::connect(&config).await.unwrap();
     store::migrate(&db).await.unwrap();
-    let policy = services::policy::load(&config.catalogue).unwrap();
-    departments::sync_catalogue(&db, policy.catalogue().departments())
+    let mut assembled = broker::serve::services(&config, &db).unwrap();
+    // A one-shot tool: its audit records are integrated as they are written, never left queued
+    // for a broker that is not running yet.
+    assembled.ledger.audit = services::audit_log::AuditLog::for_command(
+        db.clone(),
+        assembled.keys.clone(),
+        audit::CheckpointPolicy {
+            every_records: config.audit.checkpoint_every_records,
+            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
+        },
+    );
+    departments::sync_catalogue(&db, assembled.policy.catalogue().departments())
         .await
         .unwrap();
-    let secrets = services::keys::load_secrets(&config.keys, &config.data_dir).unwrap();
-    let vault = Arc::new(services::vault::Vault::new(&secrets).unwrap());
+    let secrets = assembled.secrets.clone();
+    let vault = assembled.vault.clone();
+    let ledger = Arc::new(assembled.ledger);
     let sector = departments::get(&db, DEPARTMENT)
         .await
         .unwrap()
@@ -118,8 +131,10 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
             sector.clone(),
         );
         let pairwise_secret = secrets.pairwise.clone();
+        let ledger = ledger.clone();
         tasks.push(tokio::spawn(async move {
             let mut paths = Vec::new();
+            let mut consents = Vec::new();
             let year = 365 * 86_400_000_i64;
             for i in (w..n).step_by(workers) {
                 let txn = sea_orm::TransactionTrait::begin(&db).await.unwrap();
@@ -128,16 +143,27 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
                 citizens::record(&txn, &vault, &id, "address", &address, &provenance).await.unwrap();
                 citizens::record(&txn, &vault, &id, "birthdate", &serde_json::json!("1960-05-17"), &provenance).await.unwrap();
                 let sub = citizens::pairwise::subject_for(&txn, &pairwise_secret, &sector, &id).await.unwrap();
-                let citizen = Uuid::parse_str(&id).unwrap();
-                let attributes = ["address".to_owned(), "birthdate".to_owned()].into_iter().collect();
-                let grant = ConsentEvent::new(1, Actor::citizen(id.clone()), now, Change::Granted { attributes, expires_at_ms: now + year - 86_400_000 });
-                services::consents::create(&txn, citizen, DEPARTMENT, PURPOSE, Mode::Ongoing, grant).await.unwrap();
                 txn.commit().await.unwrap();
+                consents.push(ImportInput {
+                    citizen: id,
+                    department: DEPARTMENT.into(),
+                    purpose: PURPOSE.into(),
+                    mode: Mode::Ongoing,
+                    attributes: vec!["address".into(), "birthdate".into()],
+                    granted_at_ms: now,
+                    expires_at_ms: now + year - 86_400_000,
+                    loa: 3,
+                    lang: services::lang::Lang::En,
+                });
+                if consents.len() == 500 {
+                    ledger::import_many(&ledger, "bench-seed", std::mem::take(&mut consents)).await.unwrap();
+                }
                 paths.push(format!("/api/v1/subjects/{sub}/attributes?claims=birthdate,address&purpose={PURPOSE}"));
                 if w == 0 && paths.len() % 2_000 == 0 {
                     eprintln!("seeded about {} citizens", paths.len() * workers);
                 }
             }
+            ledger::import_many(&ledger, "bench-seed", consents).await.unwrap();
             paths
         }));
     }

@@ -4,7 +4,8 @@
 //! The 20 receiving departments are `bench-receiver-01` … `bench-receiver-20`: the catalogue has
 //! only five departments and the Cedar policies name each recipient, so this tool writes a
 //! catalogue (the built-in one plus these 20) and a policy directory (the built-in policies plus
-//! one `receive` permit of `address` under `benefit-eligibility` per bench department) into the
+//! one `release`/`receive` permit of `address` under `benefit-eligibility` per bench department,
+//! so the consent ledger accepts an ongoing consent to each) into the
 //! data directory and builds the broker's state on them. Each seeded citizen holds an ongoing
 //! address consent to all 20, with their pairwise ids already issued, so each change (a `move`)
 //! fans out to 20 deliveries. The receivers are one actix server listening on 20 ports of
@@ -39,9 +40,11 @@ use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use broker::config::{CatalogueConfig, Config, DatabaseUrl};
-use consent::{Actor, Change, ConsentEvent, Mode, Uuid};
+use consent::Mode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 use services::citizens::{self, Provenance, SourceKind};
+use services::consents::Ledger;
+use services::consents::ledger::{self, ImportInput};
 use services::departments::{self, Department};
 use services::relay::Relay;
 use services::relay::entities::delivery;
@@ -180,7 +183,7 @@ fn write_policy(data_dir: &Path) -> (PathBuf, PathBuf) {
             n = i + 1
         ));
         permits.push_str(&format!(
-            "\n@id(\"{id}-address\")\n@legal_basis(\"None: a benchmark receiver (illustrative, not legal advice)\")\n@consent(\"required\")\n@min_loa(\"2\")\npermit (\n  principal == Department::\"{id}\",\n  action in [Action::\"receive\"],\n  resource == Attribute::\"address\"\n) when {{\n  context.purpose == Purpose::\"{PURPOSE}\" &&\n  context.consent == \"active\" &&\n  context.loa >= 2\n}};\n"
+            "\n@id(\"{id}-address\")\n@legal_basis(\"None: a benchmark receiver (illustrative, not legal advice)\")\n@consent(\"required\")\n@min_loa(\"2\")\npermit (\n  principal == Department::\"{id}\",\n  action in [Action::\"release\", Action::\"receive\"],\n  resource == Attribute::\"address\"\n) when {{\n  context.purpose == Purpose::\"{PURPOSE}\" &&\n  context.consent == \"active\" &&\n  context.loa >= 2\n}};\n"
         ));
     }
     std::fs::write(catalogue.join("departments.toml"), departments).unwrap();
@@ -189,8 +192,8 @@ fn write_policy(data_dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// Connects, migrates, builds the broker's state on the bench catalogue and registers the bench
-/// departments with push delivery to `ports`.
-async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> Relay {
+/// departments with push delivery to `ports`. Returns the relay and the consent ledger.
+async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> (Relay, Ledger) {
     let (dir, policy_dir) = write_policy(data_dir);
     let config = Config {
         data_dir: data_dir.to_owned(),
@@ -203,7 +206,8 @@ async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> Relay {
     };
     let db = broker::cli::connect(&config).await.unwrap();
     store::migrate(&db).await.unwrap();
-    let state = broker::serve::services(&config, &db).unwrap().relay;
+    let services = broker::serve::services(&config, &db).unwrap();
+    let state = services.relay;
     departments::sync_catalogue(&state.db, state.policy.catalogue().departments())
         .await
         .unwrap();
@@ -216,7 +220,7 @@ async fn state(db_url: &str, data_dir: &Path, ports: &[u16]) -> Relay {
         }));
         departments::upsert(&state.db, &d).await.unwrap();
     }
-    state
+    (state, services.ledger)
 }
 
 fn provenance() -> Provenance {
@@ -235,8 +239,9 @@ fn address(n: u64) -> serde_json::Value {
 }
 
 /// `n` citizens, each with an address, an ongoing address consent to every bench department and
-/// their pairwise ids (so the worker measures delivery, not first-time id issuance).
-async fn seed(state: &Relay, n: usize) -> Vec<String> {
+/// their pairwise ids (so the worker measures delivery, not first-time id issuance). The consents
+/// are recorded through the ledger (imports, each with its receipt and audit record).
+async fn seed(state: &Relay, consents: &Ledger, n: usize) -> Vec<String> {
     let departments: Vec<Department> = departments::list(&state.db)
         .await
         .unwrap()
@@ -248,9 +253,10 @@ async fn seed(state: &Relay, n: usize) -> Vec<String> {
     let workers = 8;
     let mut tasks = Vec::new();
     for w in 0..workers {
-        let (state, departments) = (state.clone(), departments.clone());
+        let (state, consents, departments) = (state.clone(), consents.clone(), departments.clone());
         tasks.push(tokio::spawn(async move {
             let mut ids = Vec::new();
+            let mut given = Vec::new();
             for i in (w..n).step_by(workers) {
                 let txn = sea_orm::TransactionTrait::begin(&state.db).await.unwrap();
                 let id = citizens::create(&txn, &state.vault).await.unwrap();
@@ -264,21 +270,18 @@ async fn seed(state: &Relay, n: usize) -> Vec<String> {
                 )
                 .await
                 .unwrap();
-                let citizen = Uuid::parse_str(&id).unwrap();
                 for d in &departments {
-                    let attributes = ["address".to_owned()].into_iter().collect();
-                    let grant = ConsentEvent::new(
-                        1,
-                        Actor::citizen(id.clone()),
-                        now,
-                        Change::Granted {
-                            attributes,
-                            expires_at_ms: now + year,
-                        },
-                    );
-                    services::consents::create(&txn, citizen, &d.id, PURPOSE, Mode::Ongoing, grant)
-                        .await
-                        .unwrap();
+                    given.push(ImportInput {
+                        citizen: id.clone(),
+                        department: d.id.clone(),
+                        purpose: PURPOSE.into(),
+                        mode: Mode::Ongoing,
+                        attributes: vec!["address".into()],
+                        granted_at_ms: now,
+                        expires_at_ms: now + year,
+                        loa: 2,
+                        lang: services::lang::Lang::En,
+                    });
                     citizens::pairwise::subject_for(
                         &txn,
                         &state.secrets.pairwise,
@@ -290,7 +293,15 @@ async fn seed(state: &Relay, n: usize) -> Vec<String> {
                 }
                 txn.commit().await.unwrap();
                 ids.push(id);
+                if given.len() >= 500 {
+                    ledger::import_many(&consents, "relay-bench", std::mem::take(&mut given))
+                        .await
+                        .unwrap();
+                }
             }
+            ledger::import_many(&consents, "relay-bench", given)
+                .await
+                .unwrap();
             ids
         }));
     }
@@ -401,9 +412,9 @@ async fn start_worker(state: &Relay) -> (watch::Sender<bool>, tokio::task::JoinH
 async fn run(db_url: &str, data_dir: &Path, changes: usize, rate: f64, citizens: usize) {
     let received = Arc::new(Received::default());
     let ports = start_receivers(received.clone());
-    let state = state(db_url, data_dir, &ports).await;
+    let (state, consents) = state(db_url, data_dir, &ports).await;
     let seeding = Instant::now();
-    let ids = Arc::new(seed(&state, citizens.max(1)).await);
+    let ids = Arc::new(seed(&state, &consents, citizens.max(1)).await);
     let seed_seconds = seeding.elapsed().as_secs_f64();
     eprintln!(
         "relay: seeded {} citizens in {seed_seconds:.1} s",
@@ -527,8 +538,8 @@ async fn feed(db_url: &str, data_dir: &Path, rate: f64, citizens: usize) {
     let mut term = signal(SignalKind::terminate()).unwrap();
     let received = Arc::new(Received::default());
     let ports = start_receivers(received.clone());
-    let state = state(db_url, data_dir, &ports).await;
-    let ids = Arc::new(seed(&state, citizens.max(1)).await);
+    let (state, consents) = state(db_url, data_dir, &ports).await;
+    let ids = Arc::new(seed(&state, &consents, citizens.max(1)).await);
     println!("READY");
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);

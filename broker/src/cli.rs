@@ -50,7 +50,7 @@ pub enum Command {
     /// Citizens' data: erase a citizen (crypto-erasure).
     #[command(subcommand)]
     Citizens(crate::commands::citizens::CitizensCommand),
-    /// Consent receipts.
+    /// Consent receipts; consents given outside the broker.
     #[command(subcommand)]
     Consent(ConsentCommand),
     /// The relay's deliveries to departments: list them, queue dead-lettered ones again.
@@ -68,6 +68,16 @@ pub enum ConsentCommand {
     VerifyReceipt {
         /// The receipt file, as downloaded.
         file: PathBuf,
+    },
+    /// Record consents citizens gave outside the broker (on paper, in a previous system) from a
+    /// JSON Lines file, all in one transaction or none, each with its receipt and audit record.
+    Import {
+        /// One consent per line: `citizen`, `department`, `purpose`, `mode`, `attributes`,
+        /// `granted_at` and `expires_at` (RFC 3339), `loa` (1–4), optional `language` (en, fr).
+        file: PathBuf,
+        /// Where the consents come from, named in each audit record (`detail.import_source`).
+        #[arg(long, default_value = "cli-import")]
+        source: String,
     },
 }
 
@@ -241,6 +251,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys(KeysCommand::RotateData) => {
             let config = load_config(cli.config.as_deref())?;
             rotate_data(&config).await
+        }
+        Command::Consent(ConsentCommand::Import { file, source }) => {
+            let config = load_config(cli.config.as_deref())?;
+            let count = crate::commands::consent::import_file(&config, &file, &source).await?;
+            println!("imported {count} consents from `{}`", file.display());
+            Ok(())
         }
         Command::Consent(ConsentCommand::VerifyReceipt { file }) => {
             let config = load_config(cli.config.as_deref())?;

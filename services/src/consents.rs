@@ -9,8 +9,13 @@
 //! INVARIANT: consent events are only ever inserted, never updated or deleted. A change is
 //! `apply` (checked by the `consent` crate) followed by an insert keyed by `(consent_id, seq)`, so
 //! a concurrent change to the same consent fails instead of forking its history.
+//!
+//! INVARIANT: only the ledger writes a consent. [`create`], [`append`] and the tables' entities
+//! are private to this module, so every consent, event and receipt outside it is written by a
+//! `ledger` function, with its receipt and audit record; other code reads through the public
+//! functions here.
 
-pub mod entities;
+mod entities;
 mod error;
 pub mod expiry;
 pub mod ledger;
@@ -97,7 +102,7 @@ fn is_duplicate_key(e: &DbErr) -> bool {
 }
 
 /// Records a new consent with its first event (a department's request, or a citizen's grant).
-pub async fn create<C: ConnectionTrait>(
+async fn create<C: ConnectionTrait>(
     conn: &C,
     citizen: Uuid,
     department: &str,
@@ -124,7 +129,7 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// Applies `event` to `consent` (refused if the state machine says no) and records it.
-pub async fn append<C: ConnectionTrait>(
+async fn append<C: ConnectionTrait>(
     conn: &C,
     consent: &mut Consent,
     event: ConsentEvent,
@@ -265,6 +270,39 @@ pub async fn for_department<C: ConnectionTrait>(
     load_rows(conn, rows).await
 }
 
+/// How many rows the ledger's tables hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerCounts {
+    pub consents: u64,
+    pub events: u64,
+    pub receipts: u64,
+}
+
+/// Counts the ledger's rows (for checks that a refused change wrote nothing).
+pub async fn counts<C: ConnectionTrait>(conn: &C) -> Result<LedgerCounts, DbErr> {
+    use sea_orm::PaginatorTrait;
+    Ok(LedgerCounts {
+        consents: consent_row::Entity::find().count(conn).await?,
+        events: event_row::Entity::find().count(conn).await?,
+        receipts: entities::receipt::Entity::find().count(conn).await?,
+    })
+}
+
+/// The kinds of a consent's events in order (`requested`, `granted`, `revoked`, …), as stored.
+pub async fn event_kinds<C: ConnectionTrait>(
+    conn: &C,
+    consent_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    Ok(event_row::Entity::find()
+        .filter(event_row::Column::ConsentId.eq(consent_id))
+        .order_by_asc(event_row::Column::Seq)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|e| e.kind)
+        .collect())
+}
+
 /// The consent to judge a release by: one that covers every asked attribute if there is one,
 /// else one that covers the most of them, else the newest (so a denial names the real reason:
 /// revoked, expired, other purpose, …).
@@ -283,5 +321,7 @@ pub fn best_for_release<'a>(
     })
 }
 
+#[cfg(test)]
+mod import_tests;
 #[cfg(test)]
 mod tests;

@@ -285,6 +285,7 @@ impl PublicError for LedgerError {
             L::NotPending => "request_not_pending",
             L::NotActive => "consent_not_active",
             L::Conflict | L::Store(ConsentStoreError::Conflict) => "consent_conflict",
+            L::InvalidImport(_) => "invalid_import",
             L::ReceiptMalformed => "receipt_malformed",
             L::ReceiptSignature => "receipt_signature_invalid",
             L::ReceiptNotInLedger => "receipt_not_in_ledger",
@@ -312,6 +313,7 @@ impl PublicError for LedgerError {
             | L::AttributeNotRequested(_)
             | L::LongerThanRequested
             | L::InvalidReturnUrl
+            | L::InvalidImport(_)
             | L::ReceiptMalformed
             | L::ReceiptSignature
             | L::ReceiptNotInLedger => ErrorClass::Unprocessable,

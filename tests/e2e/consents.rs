@@ -5,12 +5,12 @@
 
 mod api;
 mod browser;
+mod import;
 mod lifecycle;
 
 use broker_e2e::departments::{TestDepartment, register};
 use broker_e2e::*;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
-use services::consents::entities::{consent, event, receipt};
 
 /// The pension office of the demo catalogue, and its sector.
 const ESD: &str = "employment-social-development";
@@ -21,10 +21,11 @@ const REVENUE_SECTOR: &str = "revenue.gc.example";
 /// Row counts of every table a consent change writes: consents, events, receipts, audit records.
 async fn counts(db: &DatabaseConnection) -> [u64; 4] {
     broker_e2e::audit_settled(db).await;
+    let ledger = services::consents::counts(db).await.unwrap();
     [
-        consent::Entity::find().count(db).await.unwrap(),
-        event::Entity::find().count(db).await.unwrap(),
-        receipt::Entity::find().count(db).await.unwrap(),
+        ledger.consents,
+        ledger.events,
+        ledger.receipts,
         services::audit_log::entities::record::Entity::find()
             .count(db)
             .await

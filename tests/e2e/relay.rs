@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 use broker_e2e::peers::Peer;
 use broker_e2e::release::RustClient;
 use broker_e2e::*;
-use consent::{Actor, Change, Consent, ConsentEvent, Mode, Uuid};
+use consent::{Consent, Mode, Uuid};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use services::citizens::{self, Provenance, SourceKind};
+use services::consents::ledger::{self, ImportInput};
 use services::departments::{self, Department};
 use services::relay::entities::{change, delivery as delivery_row};
 
@@ -52,6 +53,8 @@ pub struct Relay {
     pub vault: services::vault::Vault,
     pub pairwise: Vec<u8>,
     pub registry: RustClient,
+    /// The broker's services, built in this process: consents are recorded through its ledger.
+    pub services: services::Services,
     _dir: tempfile::TempDir,
 }
 
@@ -123,6 +126,7 @@ impl Relay {
         .unwrap();
         let registry = RustClient::generate(REGISTRY, "registry-app");
         registry.register(&conn, &["attributes:write"]).await;
+        let services = broker.services(&conn);
         Relay {
             receiver,
             broker,
@@ -131,6 +135,7 @@ impl Relay {
             vault,
             pairwise: secrets.pairwise.clone(),
             registry,
+            services,
             _dir: dir,
         }
     }
@@ -158,7 +163,7 @@ impl Relay {
         id
     }
 
-    /// An active `ongoing` consent.
+    /// An active `ongoing` consent for 90 days, recorded through the ledger.
     pub async fn ongoing(
         &self,
         citizen: &str,
@@ -166,7 +171,16 @@ impl Relay {
         purpose: &str,
         attributes: &[&str],
     ) -> Consent {
-        ongoing_in(&self.conn, citizen, department, purpose, attributes).await
+        let input = consent_given(citizen, department, purpose, Mode::Ongoing, attributes);
+        self.import(input).await
+    }
+
+    /// Records a consent given as `input` says, through the ledger (an import).
+    pub async fn import(&self, input: ImportInput) -> Consent {
+        ledger::import(&self.services.ledger, "test-fixture", input)
+            .await
+            .unwrap()
+            .0
     }
 
     /// The pairwise id of `citizen` in `sector` (recorded for reverse lookup).
@@ -295,33 +309,27 @@ impl Relay {
     }
 }
 
-/// An active `ongoing` consent for 90 days, written on `conn` (a transaction, for bulk fixtures).
-pub async fn ongoing_in(
-    conn: &impl sea_orm::ConnectionTrait,
+/// A consent the citizen gives now for 90 days, to record with `ledger::import` (or
+/// `ledger::import_many`, for bulk fixtures).
+pub fn consent_given(
     citizen: &str,
     department: &str,
     purpose: &str,
+    mode: Mode,
     attributes: &[&str],
-) -> Consent {
+) -> ImportInput {
     let now = store::now_ms();
-    services::consents::create(
-        conn,
-        Uuid::parse_str(citizen).unwrap(),
-        department,
-        purpose,
-        Mode::Ongoing,
-        ConsentEvent::new(
-            1,
-            Actor::citizen(citizen),
-            now,
-            Change::Granted {
-                attributes: attributes.iter().map(|s| s.to_string()).collect(),
-                expires_at_ms: now + 90 * 86_400_000,
-            },
-        ),
-    )
-    .await
-    .unwrap()
+    ImportInput {
+        citizen: citizen.to_owned(),
+        department: department.to_owned(),
+        purpose: purpose.to_owned(),
+        mode,
+        attributes: attributes.iter().map(|s| s.to_string()).collect(),
+        granted_at_ms: now,
+        expires_at_ms: now + 90 * 86_400_000,
+        loa: 3,
+        lang: services::lang::Lang::En,
+    }
 }
 
 /// The purpose each test department receives address changes under.

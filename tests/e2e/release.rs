@@ -127,6 +127,19 @@ async fn openid_client_fetches_a_signed_release_that_jose_verifies_and_the_audit
         record.attributes,
         ["given_name", "family_name", "birthdate", "address"]
     );
+    // The consent relied on is in the ledger with its receipt and its own audit record.
+    let granted = world.fixture_records().await;
+    assert_eq!(granted.len(), 1, "{granted:?}");
+    assert_eq!(
+        granted[0].consent_id.as_deref(),
+        Some(consent.id().to_string().as_str())
+    );
+    assert!(
+        services::consents::receipts::for_consent(&world.conn, &consent.id().to_string())
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         record.reasons,
         ["esd-identity-pension", "esd-address-pension"]

@@ -152,6 +152,12 @@ impl Broker {
         format!("{}{}", self.base, path)
     }
 
+    /// This broker's services, built in the test process from its own configuration (see
+    /// [`services_for`]).
+    pub fn services(&self, conn: &sea_orm::DatabaseConnection) -> services::Services {
+        services_for(&self.env, conn)
+    }
+
     /// Waits until `/readyz` answers 200, or panics with the broker's log.
     pub async fn wait_ready(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
@@ -298,6 +304,15 @@ pub fn browser_client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// The services a broker started with `env` builds (its data directory's keys and secrets, its
+/// issuer), built in the test process: how a test changes what only the services may change,
+/// such as the consent ledger (`services.ledger`). On PostgreSQL their audit records wait in the
+/// queue for a running broker's integrator ([`audit_settled`]).
+pub fn services_for(env: &BrokerEnv, conn: &sea_orm::DatabaseConnection) -> services::Services {
+    let config = broker::config::Config::load(None, env.0.iter().cloned()).unwrap();
+    broker::serve::services(&config, conn).unwrap()
 }
 
 /// Waits until the running broker's integrator has emptied the audit queue (PostgreSQL queues

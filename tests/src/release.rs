@@ -1,24 +1,24 @@
-//! A world for attribute-release tests: citizens with encrypted facts, consents and pairwise ids
-//! written straight into the test database (with the same secrets the broker is then started
-//! with), department clients whose keys live in Rust (for assertions openid-client would never
+//! A world for attribute-release tests: citizens with encrypted facts and pairwise ids written
+//! straight into the test database (with the same secrets the broker is then started with),
+//! consents recorded through the ledger of the world's own services (the broker's data directory,
+//! so the same keys sign receipts and checkpoints), department clients whose keys live in Rust (for assertions openid-client would never
 //! send) or in files made by `keygen.mjs` (for openid-client itself), and readers for what the
 //! broker answered and audited.
 
-use std::collections::BTreeSet;
-
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use consent::{Actor, Change, Consent, ConsentEvent, Mode, Uuid};
+use consent::{Consent, Mode, Uuid};
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use services::citizens::{self, Provenance, SourceKind};
+use services::consents::ledger::{self, ImportInput};
 use services::departments::{self, Client, ClientKeys};
 use services::keys::Secrets;
 use services::vault::Vault;
 
 use crate::departments::{TestDepartment, keygen};
-use crate::{Broker, BrokerEnv, TestDb, temp_dir};
+use crate::{Broker, BrokerEnv, TestDb, free_port, services_for, temp_dir};
 
 /// The pairwise secret the broker is started with (so tests can compute pairwise ids).
 pub const PAIRWISE_SECRET: &str = "e2e-pairwise-secret-for-release-tests-only";
@@ -27,6 +27,10 @@ pub const MASTER_KEY_ID: &str = "mk1";
 pub const MASTER_KEY: [u8; 32] = [7; 32];
 
 pub const DAY_MS: i64 = 86_400_000;
+
+/// The import source the world's consents are recorded under (`detail.import_source` of their
+/// `consent-granted` audit records).
+pub const FIXTURE_SOURCE: &str = "test-fixture";
 
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -53,13 +57,17 @@ pub fn secrets_env() -> BrokerEnv {
 }
 
 /// The test database, migrated, with the catalogue's departments registered (as the broker
-/// registers them at start) and a vault for writing facts.
+/// registers them at start), a vault for writing facts, and the services of the brokers this world
+/// starts (`dir` is their data directory; the first listens on `port`, the services' issuer).
 pub struct World {
     pub db: TestDb,
     pub conn: DatabaseConnection,
     pub dir: tempfile::TempDir,
     pub vault: Vault,
     pub catalogue: policies::Catalogue,
+    pub services: services::Services,
+    port: u16,
+    started: std::sync::atomic::AtomicBool,
 }
 
 /// One fact to write: attribute, JSON value, source (kind, id), method, LoA.
@@ -108,22 +116,36 @@ impl World {
         departments::sync_catalogue(&conn, catalogue.departments())
             .await
             .unwrap();
+        let dir = temp_dir();
+        let port = free_port();
+        let env = secrets_env()
+            .set("BROKER_DATA_DIR", dir.path().display().to_string())
+            .set("BROKER_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
+        let services = services_for(&env, &conn);
         World {
             db,
             conn,
-            dir: temp_dir(),
+            dir,
             vault: Vault::new(&secrets()).unwrap(),
             catalogue,
+            services,
+            port,
+            started: false.into(),
         }
     }
 
-    /// Starts the broker on this database with the world's secrets (plus `extra`).
+    /// Starts a broker on this database and data directory with the world's secrets (plus
+    /// `extra`); the first one on the port the world's services name as issuer.
     pub async fn start_with(&self, extra: BrokerEnv) -> Broker {
         let mut env = secrets_env();
         for (k, v) in extra.0 {
             env = env.set(&k, v);
         }
-        Broker::start_with(&self.db, env).await
+        let first = !self.started.swap(true, std::sync::atomic::Ordering::SeqCst);
+        let port = if first { self.port } else { free_port() };
+        let mut broker = Broker::spawn_on(port, self.db.url(), self.dir.path(), env, &["serve"]);
+        broker.wait_ready(std::time::Duration::from_secs(60)).await;
+        broker
     }
 
     pub async fn start(&self) -> Broker {
@@ -202,7 +224,8 @@ impl World {
         .await
     }
 
-    /// A citizen-initiated grant recorded at `granted_at`, ending at `expires_at` (Unix ms).
+    /// A citizen-initiated `once` grant given at `granted_at`, ending at `expires_at` (Unix ms),
+    /// recorded through the ledger (an import: with its receipt and audit record).
     pub async fn grant_at(
         &self,
         citizen: &str,
@@ -212,47 +235,47 @@ impl World {
         granted_at: i64,
         expires_at: i64,
     ) -> Consent {
-        let attributes: BTreeSet<String> = attributes.iter().map(|s| s.to_string()).collect();
-        services::consents::create(
-            &self.conn,
-            Uuid::parse_str(citizen).unwrap(),
-            department,
-            purpose,
-            Mode::Once,
-            ConsentEvent::new(
-                1,
-                Actor::citizen(citizen),
-                granted_at,
-                Change::Granted {
-                    attributes,
-                    expires_at_ms: expires_at,
-                },
-            ),
-        )
-        .await
-        .unwrap()
+        let input = ImportInput {
+            citizen: citizen.to_owned(),
+            department: department.to_owned(),
+            purpose: purpose.to_owned(),
+            mode: Mode::Once,
+            attributes: attributes.iter().map(|s| s.to_string()).collect(),
+            granted_at_ms: granted_at,
+            expires_at_ms: expires_at,
+            loa: 2,
+            lang: services::lang::Lang::En,
+        };
+        let (consent, _) = ledger::import(&self.services.ledger, FIXTURE_SOURCE, input)
+            .await
+            .unwrap();
+        consent
     }
 
-    /// The citizen withdraws `consent` now.
+    /// The citizen withdraws `consent` now, through the ledger.
     pub async fn revoke(&self, consent: &mut Consent) {
-        let seq = consent.next_seq();
         let citizen = consent.citizen().to_string();
-        services::consents::append(
-            &self.conn,
-            consent,
-            ConsentEvent::new(
-                seq,
-                Actor::citizen(citizen),
-                store::now_ms(),
-                Change::Revoked,
-            ),
-        )
-        .await
-        .unwrap();
+        *consent = ledger::revoke(&self.services.ledger, &citizen, &consent.id().to_string())
+            .await
+            .unwrap();
+    }
+
+    /// Every audit record but the world's own consent grants (see [`World::fixture_records`]),
+    /// oldest first: what the broker recorded of what the test did.
+    pub async fn audit(&self) -> Vec<audit::Record> {
+        let (_, made) = self.all_audit().await.into_iter().partition(is_fixture);
+        made
+    }
+
+    /// The `consent-granted` records of the consents this world recorded (each has one, like
+    /// every consent in the ledger), oldest first.
+    pub async fn fixture_records(&self) -> Vec<audit::Record> {
+        let (fixture, _) = self.all_audit().await.into_iter().partition(is_fixture);
+        fixture
     }
 
     /// Every audit record, oldest first, decoded from the stored canonical bytes.
-    pub async fn audit(&self) -> Vec<audit::Record> {
+    pub async fn all_audit(&self) -> Vec<audit::Record> {
         use services::audit_log::entities::record;
         crate::audit_settled(&self.conn).await;
         record::Entity::find()
@@ -293,6 +316,12 @@ impl World {
             public_jwk,
         }
     }
+}
+
+/// Whether `r` records a consent the world recorded as a fixture.
+fn is_fixture(r: &audit::Record) -> bool {
+    r.action == audit::Action::ConsentGranted
+        && r.detail.get("import_source").map(String::as_str) == Some(FIXTURE_SOURCE)
 }
 
 /// A department client whose ES256 key is held here, to build any assertion at all.

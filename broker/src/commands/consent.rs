@@ -1,8 +1,14 @@
 //! `broker consent verify-receipt FILE`: a consent receipt's signature (current and archived
-//! keys) and its match with the ledger, from the command line.
+//! keys) and its match with the ledger, from the command line. `broker consent import FILE`:
+//! consents citizens gave outside the broker, recorded through the ledger.
 
+use std::path::Path;
+
+use serde::Deserialize;
+use services::consents::ledger::{self, ImportInput};
 use services::consents::receipts::{Verified, verify};
 use services::keys;
+use services::lang::Lang;
 
 use crate::cli::CliError;
 use crate::config::Config;
@@ -16,14 +22,7 @@ pub async fn verify_file(config: &Config, path: &std::path::Path) -> Result<Veri
     })?;
     // Never generate a keyset here: a verifier pointed at the wrong data directory must fail,
     // not create keys that verify nothing.
-    let dir = keys::keys_dir(&config.data_dir);
-    let keyset = dir.join("signing").join("keyset.json");
-    if config.keys.signing_key_file.is_none() && !keyset.exists() {
-        return Err(CliError::Other(format!(
-            "no signing keys in `{}`: set `data_dir` to the broker's",
-            dir.display()
-        )));
-    }
+    require_keys(config)?;
     let db = crate::cli::connect(config).await?;
     store::ensure_current(&db).await?;
     let keys = keys::open_signing_keys(&config.keys, &config.data_dir)?;
@@ -33,4 +32,114 @@ pub async fn verify_file(config: &Config, path: &std::path::Path) -> Result<Veri
             path: path.to_owned(),
             reason: e.to_string(),
         })
+}
+
+/// Refuses a data directory without the broker's signing keys (rather than generate new ones).
+fn require_keys(config: &Config) -> Result<(), CliError> {
+    let dir = keys::keys_dir(&config.data_dir);
+    let keyset = dir.join("signing").join("keyset.json");
+    if config.keys.signing_key_file.is_none() && !keyset.exists() {
+        return Err(CliError::Other(format!(
+            "no signing keys in `{}`: set `data_dir` to the broker's",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// One line of an import file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    citizen: String,
+    department: String,
+    purpose: String,
+    mode: String,
+    attributes: Vec<String>,
+    granted_at: String,
+    expires_at: String,
+    loa: u8,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+impl ImportLine {
+    fn into_input(self) -> Result<ImportInput, String> {
+        let time = |field: &str, text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| format!("`{field}` is not an RFC 3339 time"))
+        };
+        let lang = match self.language.as_deref() {
+            None => Lang::En,
+            Some(code) => {
+                Lang::parse(code).ok_or_else(|| "`language` is neither `en` nor `fr`".to_owned())?
+            }
+        };
+        Ok(ImportInput {
+            mode: self
+                .mode
+                .parse()
+                .map_err(|_| "`mode` is neither `once` nor `ongoing`".to_owned())?,
+            granted_at_ms: time("granted_at", &self.granted_at)?,
+            expires_at_ms: time("expires_at", &self.expires_at)?,
+            citizen: self.citizen,
+            department: self.department,
+            purpose: self.purpose,
+            attributes: self.attributes,
+            loa: self.loa,
+            lang,
+        })
+    }
+}
+
+/// `broker consent import FILE`: every line read and checked, then all recorded through the
+/// ledger in one transaction (nothing when one is refused). Returns how many were recorded.
+pub async fn import_file(config: &Config, path: &Path, source: &str) -> Result<usize, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::File {
+        what: "read",
+        path: path.to_owned(),
+        source,
+    })?;
+    let at = |line: usize, why: String| {
+        CliError::Other(format!(
+            "`{}` line {line}: {why}; nothing imported",
+            path.display()
+        ))
+    };
+    let mut inputs = Vec::new();
+    let mut lines = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        // A line holds ids and catalogue names, never an attribute value, so serde's message
+        // (naming the field, perhaps quoting what it found) may be shown.
+        let line: ImportLine =
+            serde_json::from_str(raw).map_err(|e| at(n + 1, format!("not a consent: {e}")))?;
+        inputs.push(line.into_input().map_err(|why| at(n + 1, why))?);
+        lines.push(n + 1);
+    }
+    // Receipts are signed with the broker's keys, and name the citizen by pairwise ids under its
+    // secret: never generated here.
+    require_keys(config)?;
+    let db = crate::cli::connect(config).await?;
+    store::ensure_current(&db).await?;
+    let mut assembled = crate::serve::services(config, &db)?;
+    // A one-shot command integrates its audit records itself, leaving none queued.
+    assembled.ledger.audit = services::audit_log::AuditLog::for_command(
+        db.clone(),
+        assembled.keys.clone(),
+        audit::CheckpointPolicy {
+            every_records: config.audit.checkpoint_every_records,
+            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
+        },
+    );
+    let recorded = ledger::import_many(&assembled.ledger, source, inputs)
+        .await
+        .map_err(|e| match e.index {
+            Some(i) => at(lines[i], e.error.to_string()),
+            None => CliError::Other(format!("{}; nothing imported", e.error)),
+        })?;
+    Ok(recorded.len())
 }

@@ -47,6 +47,8 @@ pub enum LedgerError {
     NotActive,
     #[error("the consent changed at the same time; reload and try again")]
     Conflict,
+    #[error("cannot import this consent: {0}")]
+    InvalidImport(&'static str),
     #[error("the receipt is not a compact JWS consent receipt")]
     ReceiptMalformed,
     #[error("the receipt's signature does not verify against the broker's published keys")]

@@ -272,9 +272,7 @@ pub async fn grant_own(
 ) -> Result<(Consent, StoredReceipt), Error> {
     let now = now_ms();
     let rules = state.settings.rules().map_err(Error::Internal)?;
-    known_department(state, &input.department)?;
-    known_purpose(state, &input.purpose)?;
-    let attributes = known_attributes(state, &input.attributes)?;
+    let attributes = known_terms(state, &input.department, &input.purpose, &input.attributes)?;
     let mode = parse_mode(&input.mode)?;
     let duration = match input.duration_days {
         Some(days) => days_to_ms(days)?,
@@ -284,62 +282,276 @@ pub async fn grant_own(
     rules
         .validate_grant(None, &attributes, Some(expires_at), now)
         .map_err(LedgerError::from)?;
-    ensure_consentable(
-        state,
-        &input.department,
-        &input.purpose,
-        mode,
-        &attributes,
-        now,
-    )?;
     let citizen_id = Uuid::parse_str(citizen.id).map_err(|_| Error::StoredId)?;
-    let existing = super::for_release(&state.db, citizen.id, &input.department, &input.purpose)
-        .await
-        .map_err(store_err)?;
-    if existing
-        .iter()
-        .any(|c| identical(c, mode, &attributes, now, false))
-    {
-        return Err(LedgerError::Duplicate.into());
-    }
-    let event = ConsentEvent::new(
-        1,
-        Actor::citizen(citizen.id),
-        now,
-        Change::Granted {
-            attributes,
-            expires_at_ms: expires_at,
-        },
-    );
-    let txn = state.db.begin().await?;
-    let consent = super::create(
-        &txn,
+    let grant = NewGrant {
+        citizen: citizen.id,
         citizen_id,
-        &input.department,
-        &input.purpose,
+        department: &input.department,
+        purpose: &input.purpose,
         mode,
-        event,
-    )
-    .await
-    .map_err(store_err)?;
-    let receipt = receipts::issue(
-        &txn,
-        state,
-        &consent,
-        citizen.lang,
-        citizen.loa,
-        Collection::OwnInitiative,
-    )
-    .await?;
-    state
-        .audit
-        .append_in(&txn, granted_record(&consent, &receipt, "citizen"))
-        .await?;
+        attributes,
+        granted_at_ms: now,
+        expires_at_ms: expires_at,
+        lang: citizen.lang,
+        loa: citizen.loa,
+        how: Collection::OwnInitiative,
+    };
+    ensure_new_grant(state, &grant, now).await?;
+    let txn = state.db.begin().await?;
+    let (consent, receipt, record) = write_grant(&txn, state, grant).await?;
+    state.audit.append_in(&txn, record).await?;
     txn.commit().await?;
     Ok((consent, receipt))
 }
 
-fn granted_record(consent: &Consent, receipt: &StoredReceipt, initiated_by: &str) -> Record {
+/// A consent the citizen gave outside the broker's pages, recorded with the time they gave it:
+/// migrated from a previous system, or given on paper. Fixtures, benchmarks and examples make
+/// their consents this way too, so each has its receipt and audit record like any other.
+#[derive(Debug, Clone)]
+pub struct ImportInput {
+    /// The citizen's internal id (an active citizen).
+    pub citizen: String,
+    pub department: String,
+    pub purpose: String,
+    pub mode: Mode,
+    pub attributes: Vec<String>,
+    /// When the citizen gave it (Unix ms); not in the future.
+    pub granted_at_ms: i64,
+    /// When it ends (Unix ms): after `granted_at_ms`, at most the configured maximum after it.
+    pub expires_at_ms: i64,
+    /// The level of assurance (1–4) the citizen was identified at when they gave it.
+    pub loa: u8,
+    /// The language of the receipt.
+    pub lang: Lang,
+}
+
+/// Records one consent given outside the broker (see [`ImportInput`]): checked like a citizen's
+/// own grant (catalogue, policy, duration, no identical active consent), then written with its
+/// signed receipt and its `consent-granted` audit record (`detail.initiated_by` = `import`,
+/// `detail.import_source` = `source`) in one transaction.
+pub async fn import(
+    state: &Ledger,
+    source: &str,
+    input: ImportInput,
+) -> Result<(Consent, StoredReceipt), Error> {
+    import_many(state, source, vec![input])
+        .await
+        .map_err(|e| e.error)?
+        .pop()
+        .ok_or_else(|| Error::Internal("an import of one consent recorded none".to_owned()))
+}
+
+/// Why a batch of imports was refused (nothing of it was written).
+#[derive(Debug, thiserror::Error)]
+#[error("{}{error}", index.map(|i| format!("consent {} of the batch: ", i + 1)).unwrap_or_default())]
+pub struct ImportError {
+    /// The position in the batch (from 0) of the input refused or failing to be written; none when
+    /// the batch as a whole failed (its audit records, its commit).
+    pub index: Option<usize>,
+    pub error: Error,
+}
+
+/// Records many consents given outside the broker, all in one transaction or none: every one is
+/// checked as by [`import`] before anything is written, and two identical active ones in the batch
+/// are a duplicate like one already in the ledger. Returns them in the order given.
+pub async fn import_many(
+    state: &Ledger,
+    source: &str,
+    inputs: Vec<ImportInput>,
+) -> Result<Vec<(Consent, StoredReceipt)>, ImportError> {
+    let mut index = None;
+    import_checked(state, source, &inputs, &mut index)
+        .await
+        .map_err(|error| ImportError { index, error })
+}
+
+/// [`import_many`], keeping in `index` the position of the input being checked or written.
+async fn import_checked(
+    state: &Ledger,
+    source: &str,
+    inputs: &[ImportInput],
+    index: &mut Option<usize>,
+) -> Result<Vec<(Consent, StoredReceipt)>, Error> {
+    if inputs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_ms();
+    let rules = state.settings.rules().map_err(Error::Internal)?;
+    let mut grants = Vec::with_capacity(inputs.len());
+    let mut seen = BTreeSet::new();
+    for (i, input) in inputs.iter().enumerate() {
+        *index = Some(i);
+        let grant = check_import(state, &rules, input, now).await?;
+        let active = grant.expires_at_ms > now;
+        let terms = (
+            grant.citizen,
+            grant.department,
+            grant.purpose,
+            grant.mode.as_str(),
+            grant.attributes.clone(),
+        );
+        if active && !seen.insert(terms) {
+            return Err(LedgerError::Duplicate.into());
+        }
+        grants.push(grant);
+    }
+    *index = None;
+    let txn = state.db.begin().await?;
+    let mut out = Vec::with_capacity(grants.len());
+    let mut records = Vec::with_capacity(grants.len());
+    for (i, grant) in grants.into_iter().enumerate() {
+        *index = Some(i);
+        let (consent, receipt, mut record) = write_grant(&txn, state, grant).await?;
+        record.detail.insert(
+            "granted_at".to_owned(),
+            consent::rfc3339_utc(receipt.granted_at),
+        );
+        record
+            .detail
+            .insert("import_source".to_owned(), shorten(source));
+        records.push(record);
+        out.push((consent, receipt));
+    }
+    *index = None;
+    state.audit.append_many_in(&txn, records).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Every check of one import, before anything is written.
+async fn check_import<'a>(
+    state: &Ledger,
+    rules: &consent::DurationRules,
+    input: &'a ImportInput,
+    now: i64,
+) -> Result<NewGrant<'a>, Error> {
+    let attributes = known_terms(state, &input.department, &input.purpose, &input.attributes)?;
+    if input.granted_at_ms > now {
+        return Err(LedgerError::InvalidImport("it was given in the future").into());
+    }
+    if input.expires_at_ms <= input.granted_at_ms {
+        return Err(LedgerError::InvalidImport("it ends before it was given").into());
+    }
+    if !(1..=4).contains(&input.loa) {
+        return Err(LedgerError::InvalidImport("the level of assurance is not 1 to 4").into());
+    }
+    rules
+        .validate_grant(
+            None,
+            &attributes,
+            Some(input.expires_at_ms),
+            input.granted_at_ms,
+        )
+        .map_err(LedgerError::from)?;
+    let no_citizen = || LedgerError::InvalidImport("no active citizen has this id");
+    let citizen_id = Uuid::parse_str(&input.citizen).map_err(|_| no_citizen())?;
+    let active = crate::citizens::get(&state.db, &input.citizen)
+        .await?
+        .is_some_and(|c| c.status == crate::citizens::Status::Active);
+    if !active {
+        return Err(no_citizen().into());
+    }
+    let grant = NewGrant {
+        citizen: &input.citizen,
+        citizen_id,
+        department: &input.department,
+        purpose: &input.purpose,
+        mode: input.mode,
+        attributes,
+        granted_at_ms: input.granted_at_ms,
+        expires_at_ms: input.expires_at_ms,
+        lang: input.lang,
+        loa: input.loa,
+        how: Collection::Imported,
+    };
+    ensure_new_grant(state, &grant, now).await?;
+    Ok(grant)
+}
+
+/// A citizen's grant opening a new consent (their own, or imported), its terms known to the
+/// catalogue and its times checked.
+struct NewGrant<'a> {
+    citizen: &'a str,
+    citizen_id: Uuid,
+    department: &'a str,
+    purpose: &'a str,
+    mode: Mode,
+    attributes: BTreeSet<String>,
+    granted_at_ms: i64,
+    expires_at_ms: i64,
+    lang: Lang,
+    loa: u8,
+    how: Collection,
+}
+
+/// The catalogue knows the department, the purpose and every attribute.
+fn known_terms(
+    state: &Ledger,
+    department: &str,
+    purpose: &str,
+    attributes: &[String],
+) -> Result<BTreeSet<String>, LedgerError> {
+    known_department(state, department)?;
+    known_purpose(state, purpose)?;
+    known_attributes(state, attributes)
+}
+
+/// The rest of a new grant's checks: a policy honours it, and the citizen holds no identical
+/// active consent.
+async fn ensure_new_grant(state: &Ledger, grant: &NewGrant<'_>, now: i64) -> Result<(), Error> {
+    ensure_consentable(
+        state,
+        grant.department,
+        grant.purpose,
+        grant.mode,
+        &grant.attributes,
+        now,
+    )?;
+    let existing = super::for_release(&state.db, grant.citizen, grant.department, grant.purpose)
+        .await
+        .map_err(store_err)?;
+    if existing
+        .iter()
+        .any(|c| identical(c, grant.mode, &grant.attributes, now, false))
+    {
+        return Err(LedgerError::Duplicate.into());
+    }
+    Ok(())
+}
+
+/// Writes a checked grant in the caller's transaction: the consent with its `granted` event and
+/// its signed receipt. Returns them with the audit record, for the caller to append in the same
+/// transaction.
+async fn write_grant<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    state: &Ledger,
+    grant: NewGrant<'_>,
+) -> Result<(Consent, StoredReceipt, Record), Error> {
+    let event = ConsentEvent::new(
+        1,
+        Actor::citizen(grant.citizen),
+        grant.granted_at_ms,
+        Change::Granted {
+            attributes: grant.attributes,
+            expires_at_ms: grant.expires_at_ms,
+        },
+    );
+    let consent = super::create(
+        txn,
+        grant.citizen_id,
+        grant.department,
+        grant.purpose,
+        grant.mode,
+        event,
+    )
+    .await
+    .map_err(store_err)?;
+    let receipt = receipts::issue(txn, state, &consent, grant.lang, grant.loa, grant.how).await?;
+    let record = granted_record(&consent, &receipt, grant.how);
+    Ok((consent, receipt, record))
+}
+
+fn granted_record(consent: &Consent, receipt: &StoredReceipt, how: Collection) -> Record {
     let mut r = record(
         Action::ConsentGranted,
         ActorKind::Citizen,
@@ -353,7 +565,7 @@ fn granted_record(consent: &Consent, receipt: &StoredReceipt, initiated_by: &str
         consent::rfc3339_utc(receipt.expires_at),
     );
     r.detail
-        .insert("initiated_by".to_owned(), initiated_by.to_owned());
+        .insert("initiated_by".to_owned(), how.initiated_by().to_owned());
     r.detail.insert("loa".to_owned(), receipt.loa.to_string());
     r
 }
@@ -445,7 +657,7 @@ pub async fn accept(
         .audit
         .append_in(
             &txn,
-            granted_record(&consent, &receipt, "department-request"),
+            granted_record(&consent, &receipt, Collection::AnswerToRequest),
         )
         .await?;
     txn.commit().await?;

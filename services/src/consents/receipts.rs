@@ -36,8 +36,36 @@ pub struct SignedReceipt {
     pub claims: ReceiptClaims,
 }
 
-/// A stored receipt.
-pub type StoredReceipt = receipt_row::Model;
+/// A stored receipt (a copy of its row: the row itself is written only by [`issue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    pub id: String,
+    pub consent_id: String,
+    /// The signed receipt, a compact JWS.
+    pub jws: String,
+    /// The key that signed it.
+    pub kid: String,
+    pub language: String,
+    /// The level of assurance the citizen was identified at when they gave the consent.
+    pub loa: i16,
+    pub granted_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<receipt_row::Model> for StoredReceipt {
+    fn from(row: receipt_row::Model) -> Self {
+        Self {
+            id: row.id,
+            consent_id: row.consent_id,
+            jws: row.jws,
+            kid: row.kid,
+            language: row.language,
+            loa: row.loa,
+            granted_at: row.granted_at,
+            expires_at: row.expires_at,
+        }
+    }
+}
 
 /// How the citizen gave consent, for the receipt's `collectionMethod`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +74,19 @@ pub enum Collection {
     OwnInitiative,
     /// In answer to a department's request, on the broker's pages.
     AnswerToRequest,
+    /// Outside the broker (on paper, or through a previous system), recorded by an import.
+    Imported,
+}
+
+impl Collection {
+    /// How the audit record of the grant says it was given (`detail.initiated_by`).
+    pub fn initiated_by(self) -> &'static str {
+        match self {
+            Self::OwnInitiative => "citizen",
+            Self::AnswerToRequest => "department-request",
+            Self::Imported => "import",
+        }
+    }
 }
 
 /// The controller named in receipts, from `[consent.controller]`.
@@ -103,14 +144,20 @@ pub async fn sector_of<C: ConnectionTrait>(
 struct ReceiptTexts {
     collection_own: &'static str,
     collection_request: &'static str,
+    collection_imported: &'static str,
     withdrawal: &'static str,
 }
 
 /// The receipt's own sentences in `lang` (`{loa}` not yet filled): what a page shows of a receipt
 /// comes from here, not from the pages' messages.
-pub fn receipt_texts(lang: Lang) -> [&'static str; 3] {
+pub fn receipt_texts(lang: Lang) -> [&'static str; 4] {
     let t = texts(lang);
-    [t.collection_own, t.collection_request, t.withdrawal]
+    [
+        t.collection_own,
+        t.collection_request,
+        t.collection_imported,
+        t.withdrawal,
+    ]
 }
 
 fn texts(lang: Lang) -> ReceiptTexts {
@@ -118,11 +165,13 @@ fn texts(lang: Lang) -> ReceiptTexts {
         Lang::En => ReceiptTexts {
             collection_own: "Given by the citizen on their own initiative, on the Tell Us Once web pages, after signing in at level of assurance {loa}.",
             collection_request: "Given by the citizen in answer to the department's request, on the Tell Us Once web pages, after signing in at level of assurance {loa}.",
+            collection_imported: "Given by the citizen outside the Tell Us Once web pages (on paper or through an earlier system), identified at level of assurance {loa}, and recorded in Tell Us Once afterwards.",
             withdrawal: "Sign in to Tell Us Once, open My consents, choose this consent and select Withdraw this consent. Withdrawal takes effect at once.",
         },
         Lang::Fr => ReceiptTexts {
             collection_own: "Donné par la personne de sa propre initiative, sur les pages Web Une fois suffit, après une connexion au niveau d'assurance {loa}.",
             collection_request: "Donné par la personne en réponse à la demande du ministère ou organisme, sur les pages Web Une fois suffit, après une connexion au niveau d'assurance {loa}.",
+            collection_imported: "Donné par la personne hors des pages Web Une fois suffit (sur papier ou par un système antérieur), identifiée au niveau d'assurance {loa}, puis inscrit dans Une fois suffit.",
             withdrawal: "Connectez-vous à Une fois suffit, ouvrez Mes consentements, choisissez ce consentement puis sélectionnez Retirer ce consentement. Le retrait prend effet immédiatement.",
         },
     }
@@ -163,6 +212,7 @@ pub async fn issue<C: ConnectionTrait>(
     let collection = match how {
         Collection::OwnInitiative => words.collection_own,
         Collection::AnswerToRequest => words.collection_request,
+        Collection::Imported => words.collection_imported,
     };
     let receipt_id = uuid::Uuid::now_v7().to_string();
     let (purpose_text, legal_basis, recipient_name) = match lang {
@@ -203,7 +253,7 @@ pub async fn issue<C: ConnectionTrait>(
         claims,
     };
     let jws = state.keys.sign(Some(RECEIPT_TYP), &signed)?;
-    let row = receipt_row::Model {
+    let row = StoredReceipt {
         id: receipt_id,
         consent_id: consent.id().to_string(),
         jws,
@@ -234,10 +284,11 @@ pub async fn for_consent<C: ConnectionTrait>(
     consent_id: &str,
 ) -> Result<Option<StoredReceipt>, sea_orm::DbErr> {
     use sea_orm::{ColumnTrait, QueryFilter};
-    receipt_row::Entity::find()
+    Ok(receipt_row::Entity::find()
         .filter(receipt_row::Column::ConsentId.eq(consent_id))
         .one(conn)
-        .await
+        .await?
+        .map(StoredReceipt::from))
 }
 
 /// The claims of a receipt this broker issued (stored, so already verified once).

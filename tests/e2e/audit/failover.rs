@@ -107,8 +107,9 @@ async fn a_killed_integrator_is_replaced_and_the_log_keeps_every_answered_record
     client.register(&world.conn, &["attributes:read"]).await;
     let path = attributes_path(&sub, "given_name", PENSION);
 
-    // Two instances sharing keys and database, as a deployment runs them.
-    let dir = temp_dir();
+    // Two instances sharing keys and database, as a deployment runs them (the world's data
+    // directory: the keys that signed the consent's receipt).
+    let dir = &world.dir;
     let env = || secrets_env().set("BROKER_AUDIT__CHECKPOINT_EVERY_RECORDS", "16");
     let mut a = Broker::spawn(world.db.url(), dir.path(), env(), &["serve"]);
     a.wait_ready(Duration::from_secs(60)).await;

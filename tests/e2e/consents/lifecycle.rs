@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use ::consent::{Actor, Change, ConsentEvent, Mode};
+use ::consent::Mode;
 use broker_e2e::citizens::{pairwise_subject, signed_in};
 use broker_e2e::departments::call;
 use broker_e2e::peers::run_node;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use services::consents::entities::receipt;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use services::consents::ledger::{self, ImportInput};
 
 use super::*;
 
@@ -250,71 +250,36 @@ async fn a_department_request_is_answered_receipted_verified_and_revoked() {
 async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
     let w = World::start(BrokerEnv::default().set("BROKER_CONSENT__EXPIRY_SWEEP_SECS", "1")).await;
     let alice = signed_in(&w.conn, &w.broker, 2).await;
-    pairwise_subject(&w.conn, &w.broker, ESD_SECTOR, &alice.citizen_id).await;
-    // A request granted a moment ago for a very short time, stored as the ledger stores it
-    // (the pages only offer whole days).
+    let sub = pairwise_subject(&w.conn, &w.broker, ESD_SECTOR, &alice.citizen_id).await;
+    // A consent given a moment ago for a very short time, recorded through the ledger as an
+    // import (the pages only offer whole days).
     let now = store::now_ms();
-    let citizen = ::consent::Uuid::parse_str(&alice.citizen_id).unwrap();
-    let mut c = services::consents::create(
-        &w.conn,
-        citizen,
-        ESD,
-        "pension-enrolment",
-        Mode::Once,
-        ConsentEvent::new(
-            1,
-            Actor::department(ESD),
-            now,
-            Change::Requested {
-                attributes: ["birthdate".to_owned()].into(),
-                requested_duration_ms: 86_400_000,
-                return_url: None,
-            },
-        ),
+    let services = w.broker.services(&w.conn);
+    let (c, receipt) = ledger::import(
+        &services.ledger,
+        "test-fixture",
+        ImportInput {
+            citizen: alice.citizen_id.clone(),
+            department: ESD.to_owned(),
+            purpose: "pension-enrolment".to_owned(),
+            mode: Mode::Once,
+            attributes: vec!["birthdate".to_owned()],
+            granted_at_ms: now,
+            expires_at_ms: now + 1_500,
+            loa: 2,
+            lang: services::lang::Lang::En,
+        },
     )
-    .await
-    .unwrap();
-    services::consents::append(
-        &w.conn,
-        &mut c,
-        ConsentEvent::new(
-            2,
-            Actor::citizen(&alice.citizen_id),
-            now,
-            Change::Granted {
-                attributes: ["birthdate".to_owned()].into(),
-                expires_at_ms: now + 1_500,
-            },
-        ),
-    )
-    .await
-    .unwrap();
-    receipt::Entity::insert(receipt::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        consent_id: Set(c.id().to_string()),
-        jws: Set("not-checked-here".into()),
-        kid: Set("k".into()),
-        language: Set("en".into()),
-        loa: Set(2),
-        granted_at: Set(now),
-        expires_at: Set(now + 1_500),
-    })
-    .exec(&w.conn)
     .await
     .unwrap();
 
     let mut expired = false;
     for _ in 0..100 {
-        let kinds: Vec<String> = services::consents::entities::event::Entity::find()
-            .filter(services::consents::entities::event::Column::ConsentId.eq(c.id().to_string()))
-            .all(&w.conn)
+        let kinds = services::consents::event_kinds(&w.conn, &c.id().to_string())
             .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+            .unwrap();
         if kinds.last().map(String::as_str) == Some("expired") {
-            assert_eq!(kinds, ["requested", "granted", "expired"]);
+            assert_eq!(kinds, ["granted", "expired"]);
             expired = true;
             break;
         }
@@ -332,11 +297,29 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
         .await
         .unwrap();
     assert_eq!(audited.len(), 1);
+    // The department sees it: a release under it is refused as expired, and its receipt
+    // verifies as that of an expired consent.
     let out = call(
         &w.broker.base,
         &w.esd,
         None,
-        &["--get", &format!("/api/v1/consent-requests/{}", c.id())],
+        &[
+            "--get",
+            &format!(
+                "/api/v1/subjects/{sub}/attributes?claims=birthdate&purpose=pension-enrolment"
+            ),
+        ],
     );
-    assert_eq!(out["json"]["state"], "expired", "{out}");
+    assert_eq!(out["status"], 403, "{out}");
+    assert_eq!(out["json"]["code"], "consent_expired", "{out}");
+    let verified: serde_json::Value = reqwest::Client::new()
+        .post(w.broker.url("/api/v1/receipts/verify"))
+        .json(&serde_json::json!({ "receipt": receipt.jws }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["consent_state"], "expired", "{verified}");
 }

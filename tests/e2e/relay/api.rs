@@ -27,24 +27,15 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
         .ongoing(&citizen, HEALTH, COVERAGE, &["address", "email"])
         .await;
     // ESD has a consent for the pension, but `once`: it fetches, it is not pushed to.
-    let esd_once = services::consents::create(
-        &relay.conn,
-        Uuid::parse_str(&citizen).unwrap(),
-        ESD,
-        PENSION,
-        Mode::Once,
-        ConsentEvent::new(
-            1,
-            Actor::citizen(citizen.clone()),
-            store::now_ms(),
-            Change::Granted {
-                attributes: ["address".to_owned()].into(),
-                expires_at_ms: store::now_ms() + 86_400_000,
-            },
-        ),
-    )
-    .await
-    .unwrap();
+    let esd_once = relay
+        .import(consent_given(
+            &citizen,
+            ESD,
+            PENSION,
+            Mode::Once,
+            &["address"],
+        ))
+        .await;
     assert_eq!(esd_once.mode(), Mode::Once);
     let sub = relay.subject(REGISTRY_SECTOR, &citizen).await;
     let token = relay.registry_token().await;

@@ -32,20 +32,8 @@ async fn preload(
     let now = store::now_ms();
     let txn = relay.conn.begin().await.unwrap();
     let mut ids = Vec::new();
-    let mut consents: HashMap<(String, &str), String> = HashMap::new();
     for _ in 0..citizens_count {
         let citizen = citizens::create(&txn, &relay.vault).await.unwrap();
-        for (department, _) in departments {
-            let consent = ongoing_in(
-                &txn,
-                &citizen,
-                department,
-                purpose_of(department),
-                &["address"],
-            )
-            .await;
-            consents.insert((citizen.clone(), *department), consent.id().to_string());
-        }
         let mut versions = Vec::new();
         for c in 0..changes {
             let version = citizens::record(
@@ -70,6 +58,30 @@ async fn preload(
         ids.push((citizen, versions));
     }
     txn.commit().await.unwrap();
+    // Each citizen's ongoing address consent to each department, through the ledger in one
+    // transaction.
+    let mut given = Vec::new();
+    let mut inputs = Vec::new();
+    for (citizen, _) in &ids {
+        for (department, _) in departments {
+            given.push((citizen.clone(), *department));
+            inputs.push(consent_given(
+                citizen,
+                department,
+                purpose_of(department),
+                Mode::Ongoing,
+                &["address"],
+            ));
+        }
+    }
+    let recorded = ledger::import_many(&relay.services.ledger, "test-fixture", inputs)
+        .await
+        .unwrap();
+    let consents: HashMap<(String, &str), String> = given
+        .into_iter()
+        .zip(recorded)
+        .map(|(key, (consent, _))| (key, consent.id().to_string()))
+        .collect();
     // Changes in rounds so that per (department, citizen) the order is interleaved with others.
     let mut rows = Vec::new();
     let mut change_rows = Vec::new();

@@ -7,8 +7,6 @@
 use std::time::Duration;
 
 use broker_e2e::citizens::{SignedIn, signed_in};
-use sea_orm::Set;
-use services::consents::entities::receipt;
 
 use super::*;
 
@@ -227,40 +225,14 @@ async fn a_consent_that_lapses_while_a_change_is_pending_sends_only_its_expiry()
     )
     .await;
     let citizen = relay.citizen(3).await;
-    // A consent that lapses in a few seconds (the ledger's own minimum is a day).
+    // A consent that lapses in a few seconds (the pages offer whole days; an import, any time).
     let now = store::now_ms();
-    let consent = services::consents::create(
-        &relay.conn,
-        Uuid::parse_str(&citizen).unwrap(),
-        REVENUE,
-        BENEFITS,
-        Mode::Ongoing,
-        ConsentEvent::new(
-            1,
-            Actor::citizen(&citizen),
-            now,
-            Change::Granted {
-                attributes: ["address".to_owned()].into(),
-                expires_at_ms: now + 4_000,
-            },
-        ),
-    )
-    .await
-    .unwrap();
-    // The receipt a grant writes (the expiry sweep reads due consents from the receipts).
-    receipt::Entity::insert(receipt::ActiveModel {
-        id: Set(Uuid::now_v7().to_string()),
-        consent_id: Set(consent.id().to_string()),
-        jws: Set("not-checked-here".into()),
-        kid: Set("k".into()),
-        language: Set("en".into()),
-        loa: Set(3),
-        granted_at: Set(now),
-        expires_at: Set(now + 4_000),
-    })
-    .exec(&relay.conn)
-    .await
-    .unwrap();
+    let consent = relay
+        .import(ImportInput {
+            expires_at_ms: now + 4_000,
+            ..consent_given(&citizen, REVENUE, BENEFITS, Mode::Ongoing, &["address"])
+        })
+        .await;
     let sub = relay.subject(REGISTRY_SECTOR, &citizen).await;
     let token = relay.registry_token().await;
     let (status, body) = relay

@@ -275,13 +275,13 @@ id = "revenue-agency"
 async fn rotate_data_rewraps_every_data_key_and_the_old_master_key_can_be_removed() {
     // Generated master keys (none configured): the broker makes the first one in its data
     // directory; `rotate-data` makes the next and re-wraps.
-    let world = World::new().await;
-    let data = broker_e2e::temp_dir();
+    // The world's data directory: the keys that sign its consents' receipts are the broker's.
+    let mut world = World::new().await;
     let env = BrokerEnv::default().set("BROKER_KEYS__PAIRWISE_SECRET", PAIRWISE_SECRET);
-    let mut first = Broker::spawn(world.db.url(), data.path(), env.clone(), &["serve"]);
+    let mut first = Broker::spawn(world.db.url(), world.dir.path(), env.clone(), &["serve"]);
     first.wait_ready(Duration::from_secs(60)).await;
     first.stop();
-    let master_dir = data.path().join("keys").join("master");
+    let master_dir = world.dir.path().join("keys").join("master");
     let old: Vec<std::path::PathBuf> = std::fs::read_dir(&master_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -296,7 +296,7 @@ async fn rotate_data_rewraps_every_data_key_and_the_old_master_key_can_be_remove
         current_master_key: old_kid.clone(),
     })
     .unwrap();
-    let world = World { vault, ..world };
+    world.vault = vault;
     let citizen = alice(&world).await;
     // A second citizen: every data key is re-wrapped, not only the ones a release touches.
     world
@@ -334,7 +334,7 @@ async fn rotate_data_rewraps_every_data_key_and_the_old_master_key_can_be_remove
     );
     // The old master key goes; the values still read.
     std::fs::remove_file(&old[0]).unwrap();
-    let mut second = Broker::spawn(world.db.url(), data.path(), env, &["serve"]);
+    let mut second = Broker::spawn(world.db.url(), world.dir.path(), env, &["serve"]);
     second.wait_ready(Duration::from_secs(60)).await;
     let token = client.token(&second.base, None).await;
     let answer = get(&second.base, &token, &path).await;

@@ -82,15 +82,10 @@ impl Harness {
     pub async fn counts(&self) -> (u64, u64, u64) {
         self.state.audit.settle().await.unwrap();
         let db = &self.state.db;
+        let ledger = services::consents::counts(db).await.unwrap();
         (
-            services::consents::entities::event::Entity::find()
-                .count(db)
-                .await
-                .unwrap(),
-            services::consents::entities::receipt::Entity::find()
-                .count(db)
-                .await
-                .unwrap(),
+            ledger.events,
+            ledger.receipts,
             services::audit_log::entities::record::Entity::find()
                 .count(db)
                 .await
