@@ -11,3 +11,4 @@ mod oauth;
 mod relay;
 mod release;
 mod signin;
+mod soak;
