@@ -24,7 +24,7 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
         .ongoing(&citizen, REVENUE, BENEFITS, &["address"])
         .await;
     relay
-        .ongoing(&citizen, HEALTH, COVERAGE, &["address", "email"])
+        .ongoing(&citizen, HEALTH, COVERAGE, &["address"])
         .await;
     // ESD has a consent for the pension, but `once`: it fetches, it is not pushed to.
     let esd_once = relay
