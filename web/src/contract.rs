@@ -96,6 +96,7 @@ pub fn complete(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
+    unique_operation_ids(paths);
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
@@ -109,6 +110,7 @@ pub fn complete(doc: &mut Value) {
 }
 
 fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
+    add_links(op);
     let access = access(method, path);
     let params: Vec<String> = op
         .get("parameters")
@@ -215,6 +217,69 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             })
         };
         response.insert("content".into(), content);
+    }
+}
+
+/// OpenAPI links, so that a client or a fuzzer can chain calls: what one answer holds that
+/// another operation takes. (A token's use is not a link: it travels in `Authorization`.)
+/// (operationId, status, link name, target operationId, parameter, runtime expression)
+const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    ("create", "201", "status", "read", "id", "$response.body#/id"),
+    ("records", "200", "proof", "proof", "id", "$response.body#/records/0/id"),
+    ("records", "200", "next_page", "records", "cursor", "$response.body#/next_cursor"),
+    ("checkpoints", "200", "next_page", "checkpoints", "cursor", "$response.body#/next_cursor"),
+];
+
+fn add_links(op: &mut Map<String, Value>) {
+    let Some(id) = op.get("operationId").and_then(Value::as_str).map(str::to_owned) else {
+        return;
+    };
+    for (from, status, name, to, param, expression) in LINKS {
+        if *from != id {
+            continue;
+        }
+        if let Some(response) = op
+            .get_mut("responses")
+            .and_then(|r| r.get_mut(*status))
+            .and_then(Value::as_object_mut)
+        {
+            let links = response.entry("links").or_insert_with(|| json!({}));
+            if let Some(links) = links.as_object_mut() {
+                links.insert(
+                    (*name).to_owned(),
+                    json!({ "operationId": to, "parameters": { *param: expression } }),
+                );
+            }
+        }
+    }
+}
+
+/// Makes every `operationId` unique, as OpenAPI requires (handlers in different areas share
+/// names: `list`, `detail`): a shared one gets its path, `list` of `/me/consents` becoming
+/// `list_me_consents`.
+fn unique_operation_ids(paths: &mut Map<String, Value>) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for item in paths.values() {
+        for op in item.as_object().into_iter().flat_map(|i| i.values()) {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                *seen.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    for (path, item) in paths.iter_mut() {
+        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            if seen.get(id).copied().unwrap_or(0) > 1 {
+                let words: Vec<&str> = path
+                    .split('/')
+                    .filter(|w| !w.is_empty() && !w.starts_with('{'))
+                    .collect();
+                let unique = format!("{id}_{}", words.join("_")).replace(['-', '.'], "_");
+                op["operationId"] = Value::String(unique);
+            }
+        }
     }
 }
 
