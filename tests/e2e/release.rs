@@ -232,14 +232,14 @@ async fn a_statutory_release_needs_no_consent_and_a_deceased_citizens_other_fact
             FactSpec::department("date_of_death", json!("2026-01-05"), "vital-statistics", 3),
         ])
         .await;
-    // A consent given while the citizen lived; then the death is recorded.
+    let sub = world.subject(REVENUE, &citizen).await;
+    // Consent given while the citizen was alive (the ledger takes none from a deceased citizen).
     world
         .grant(&citizen, REVENUE, "benefit-eligibility", &["address"], 30)
         .await;
     services::citizens::mark_deceased(&world.conn, &citizen, store::now_ms())
         .await
         .unwrap();
-    let sub = world.subject(REVENUE, &citizen).await;
     let client = RustClient::generate(REVENUE, "revenue-batch");
     client.register(&world.conn, &["attributes:read"]).await;
     let broker = world.start().await;

@@ -121,14 +121,27 @@ impl World {
         let env = secrets_env()
             .set("BROKER_DATA_DIR", dir.path().display().to_string())
             .set("BROKER_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
-        let services = services_for(&env, &conn);
+        let mut built = services_for(&env, &conn);
+        // The world records its consents as a one-shot command would: their audit records are
+        // integrated at once, on either backend, whether a broker is running or not.
+        let audit = broker::config::Config::default().audit;
+        let log = services::audit_log::AuditLog::for_command(
+            conn.clone(),
+            built.keys.clone(),
+            audit::CheckpointPolicy {
+                every_records: audit.checkpoint_every_records,
+                every_ms: (audit.checkpoint_every_secs as i64) * 1000,
+            },
+        );
+        built.ledger.audit = log.clone();
+        built.ledger.relay.audit = log;
         World {
             db,
             conn,
             dir,
             vault: Vault::new(&secrets()).unwrap(),
             catalogue,
-            services,
+            services: built,
             port,
             started: false.into(),
         }

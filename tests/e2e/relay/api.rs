@@ -21,7 +21,7 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
     .await;
     let citizen = relay.citizen(3).await;
     relay
-        .ongoing(&citizen, REVENUE, BENEFITS, &["address"])
+        .ongoing(&citizen, REVENUE, BENEFITS, &["address", "email"])
         .await;
     relay
         .ongoing(&citizen, HEALTH, COVERAGE, &["address"])
@@ -101,7 +101,7 @@ async fn a_move_reaches_each_consented_department_once_as_a_set_jose_verifies() 
             event["verified_claims"]["verification"]["assurance_level"],
             "loa3"
         );
-        // only what the consent covers: health's consent also covers email, which did not change
+        // only what changed: revenue's consent also covers email, which did not change
         assert_eq!(event["attributes"], json!(["address"]));
     }
     assert!(relay.received("esd").await.is_empty());
