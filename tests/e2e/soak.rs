@@ -104,7 +104,12 @@ async fn citizen_visit(w: &World, who: &str, n: u64, c: &Counts) {
         return;
     }
     let csrf = csrf_token(&me.body);
-    for path in ["/me/information", "/me/consents", "/me/activity", "/me/requests"] {
+    for path in [
+        "/me/information",
+        "/me/consents",
+        "/me/activity",
+        "/me/requests",
+    ] {
         let page = get(&client, &b.url(path)).await;
         c.answer(path, page.status, &[200]);
     }
@@ -171,7 +176,11 @@ async fn officer_visit(w: &World, c: &Counts) {
     if !c.answer("officer sign-in", signed.status, &[303]) {
         return;
     }
-    for path in ["/officer?action=release", "/officer?outcome=deny", "/officer/unusual"] {
+    for path in [
+        "/officer?action=release",
+        "/officer?outcome=deny",
+        "/officer/unusual",
+    ] {
         let page = get(&client, &b.url(path)).await;
         if c.answer(path, page.status, &[200]) {
             c.searches.fetch_add(1, Ordering::Relaxed);
@@ -238,12 +247,7 @@ async fn soak() {
         }));
     }
     {
-        let (w, c, stop, d) = (
-            w.clone(),
-            counts.clone(),
-            stop.clone(),
-            department.clone(),
-        );
+        let (w, c, stop, d) = (w.clone(), counts.clone(), stop.clone(), department.clone());
         loops.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut token = (String::new(), Instant::now() - Duration::from_secs(3600));
@@ -329,5 +333,9 @@ async fn soak() {
         std::fs::write(&path, serde_json::to_vec_pretty(&summary).unwrap()).unwrap();
     }
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
-    assert_eq!(counts.unexpected.load(Ordering::Relaxed), 0, "unexpected answers (above)");
+    assert_eq!(
+        counts.unexpected.load(Ordering::Relaxed),
+        0,
+        "unexpected answers (above)"
+    );
 }

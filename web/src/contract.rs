@@ -223,6 +223,7 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
 /// OpenAPI links, so that a client or a fuzzer can chain calls: what one answer holds that
 /// another operation takes. (A token's use is not a link: it travels in `Authorization`.)
 /// (operationId, status, link name, target operationId, parameter, runtime expression)
+#[rustfmt::skip]
 const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("create", "201", "status", "read", "id", "$response.body#/id"),
     ("records", "200", "proof", "proof", "id", "$response.body#/records/0/id"),
@@ -231,7 +232,11 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
 ];
 
 fn add_links(op: &mut Map<String, Value>) {
-    let Some(id) = op.get("operationId").and_then(Value::as_str).map(str::to_owned) else {
+    let Some(id) = op
+        .get("operationId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
         return;
     };
     for (from, status, name, to, param, expression) in LINKS {
@@ -267,7 +272,11 @@ fn unique_operation_ids(paths: &mut Map<String, Value>) {
         }
     }
     for (path, item) in paths.iter_mut() {
-        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|i| i.values_mut())
+        {
             let Some(id) = op.get("operationId").and_then(Value::as_str) else {
                 continue;
             };
