@@ -117,13 +117,28 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        let text = match file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        path: path.to_owned(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Self::from_layers(text.as_deref(), env)
+    }
+
+    /// Like [`Config::load`], with the configuration file's text already read.
+    pub fn from_layers(
+        toml: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            figment = figment.merge(Toml::string(&text));
+        if let Some(text) = toml {
+            figment = figment.merge(Toml::string(text));
         }
         let mut plain = Vec::new();
         let mut secrets = Vec::new();
@@ -289,5 +304,7 @@ fn describe_figment_error(error: figment::Error) -> String {
     parts.join("; ")
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;
