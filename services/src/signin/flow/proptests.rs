@@ -25,8 +25,10 @@ fn printable(max: usize) -> impl Strategy<Value = String> {
     proptest::string::string_regex(&format!("[ -~]{{0,{}}}", max.min(300))).unwrap()
 }
 
-/// The four parameters (each or not), other parameters, in any order.
-fn callback() -> impl Strategy<Value = (Vec<(String, String)>, Vec<(String, String)>)> {
+type Pairs = Vec<(String, String)>;
+
+/// The four parameters (each or not), and other parameters.
+fn callback() -> impl Strategy<Value = (Pairs, Pairs)> {
     let ours = proptest::sample::subsequence(NAMES.to_vec(), 0..=4).prop_flat_map(|names| {
         names
             .into_iter()
