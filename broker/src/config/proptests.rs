@@ -113,7 +113,12 @@ proptest! {
             Just("BROKER_KEYS__MASTER_KEYS__K1"), Just("BROKER_CONSENT__DEFAULT_DAYS"), Just("BROKER_"),
             Just("BROKER___"), Just("BROKER_A__B__C"),
         ],
-        value in prop_oneof![any::<String>(), "[\\[\\]{}0-9a-z,=\" -]{0,20}"],
+        value in prop_oneof![
+            any::<String>(),
+            "[\\[\\]{}0-9a-z,=\" -]{0,20}",
+            // Quoted, with escapes, after non-ASCII text.
+            "\\[?\"[a-zé日]{0,3}(\\\\[a-z\"\\\\]?[a-zé]{0,3}){0,2}\",?\\]?",
+        ],
     ) {
         invalid(Config::from_layers(None, vec![(key.to_owned(), value)]))?;
     }
