@@ -41,3 +41,6 @@ pub fn split_compact(token: &str) -> Option<(&str, &str, &str)> {
     }
     Some((header, payload, signature))
 }
+
+#[cfg(test)]
+mod proptests;

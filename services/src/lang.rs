@@ -65,13 +65,16 @@ pub fn interpolate(text: &str, args: &[(&str, String)]) -> String {
     out
 }
 
-/// A local path to go back to: must start with one `/` (never `//host` or a scheme).
+/// A local path to go back to: must start with one `/` (never `//host` or a scheme), and hold no
+/// backslash or control character: browsers drop tabs and newlines from a `Location`, so
+/// `/<tab>/evil.example` would be read as `//evil.example`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && !n.contains('\\')
+                && !n.contains(char::is_control)
                 && n.len() <= 2048 =>
         {
             n.to_owned()
@@ -79,3 +82,6 @@ pub fn safe_next(next: Option<&str>) -> String {
         _ => "/".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod proptests;

@@ -104,3 +104,13 @@ pub fn serve(answer: Arc<dyn Fn(&str) -> Answer + Send + Sync>) -> String {
     });
     format!("http://{addr}")
 }
+
+/// How many cases each property test runs: `PROPTEST_CASES` when set (`scripts/proptest-long`
+/// sets 20000), else `default`, kept small so the whole suite stays quick in CI.
+/// (`ProptestConfig::with_cases` alone would ignore the variable.)
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(default)
+}

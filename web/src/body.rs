@@ -37,3 +37,6 @@ pub async fn json<T: DeserializeOwned>(
         InputError::MalformedJson(crate::problem::extractors::describe_serde(&e)).into()
     })
 }
+
+#[cfg(test)]
+mod proptests;

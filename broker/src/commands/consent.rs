@@ -93,6 +93,23 @@ impl ImportLine {
     }
 }
 
+/// The consents of an import file (JSON Lines; blank lines skipped), each with its line number;
+/// or the first line that is not one, with why.
+fn read_import(text: &str) -> Result<Vec<(usize, ImportInput)>, (usize, String)> {
+    let mut inputs = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        // A line holds ids and catalogue names, never an attribute value, so serde's message
+        // (naming the field, perhaps quoting what it found) may be shown.
+        let line: ImportLine =
+            serde_json::from_str(raw).map_err(|e| (n + 1, format!("not a consent: {e}")))?;
+        inputs.push((n + 1, line.into_input().map_err(|why| (n + 1, why))?));
+    }
+    Ok(inputs)
+}
+
 /// `broker consent import FILE`: every line read and checked, then all recorded through the
 /// ledger in one transaction (nothing when one is refused). Returns how many were recorded.
 pub async fn import_file(config: &Config, path: &Path, source: &str) -> Result<usize, CliError> {
@@ -107,19 +124,10 @@ pub async fn import_file(config: &Config, path: &Path, source: &str) -> Result<u
             path.display()
         ))
     };
-    let mut inputs = Vec::new();
-    let mut lines = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        if raw.trim().is_empty() {
-            continue;
-        }
-        // A line holds ids and catalogue names, never an attribute value, so serde's message
-        // (naming the field, perhaps quoting what it found) may be shown.
-        let line: ImportLine =
-            serde_json::from_str(raw).map_err(|e| at(n + 1, format!("not a consent: {e}")))?;
-        inputs.push(line.into_input().map_err(|why| at(n + 1, why))?);
-        lines.push(n + 1);
-    }
+    let (lines, inputs): (Vec<usize>, Vec<ImportInput>) = read_import(&text)
+        .map_err(|(line, why)| at(line, why))?
+        .into_iter()
+        .unzip();
     // Receipts are signed with the broker's keys, and name the citizen by pairwise ids under its
     // secret: never generated here.
     require_keys(config)?;
@@ -143,3 +151,6 @@ pub async fn import_file(config: &Config, path: &Path, source: &str) -> Result<u
         })?;
     Ok(recorded.len())
 }
+
+#[cfg(test)]
+mod proptests;

@@ -161,3 +161,12 @@ fn secrets_never_appear_in_debug_or_the_printed_config() {
         Some(44)
     );
 }
+
+#[test]
+fn a_quoted_environment_value_with_an_escape_after_non_ascii_is_text() {
+    let c = Config::load(None, env(&[("BROKER_LOG_LEVEL", "\"é\\n\"")])).unwrap();
+    assert_eq!(c.log_level, "\"é\\n\"");
+    // ASCII values are still parsed as figment parses them.
+    let c = Config::load(None, env(&[("BROKER_LOG_LEVEL", "\"a\\tb\"")])).unwrap();
+    assert_eq!(c.log_level, "a\tb");
+}

@@ -103,15 +103,7 @@ pub async fn export<C: ConnectionTrait>(
     } else {
         None
     };
-    let csv = format == Format::Csv;
-    if csv {
-        let columns = if proofs {
-            &CSV_HEADER[..]
-        } else {
-            &CSV_HEADER[..16]
-        };
-        out.write_all(&csv_line(columns)?)?;
-    }
+    out.write_all(&header(format, proofs)?)?;
     let mut after = None;
     let mut count = 0u64;
     loop {
@@ -124,51 +116,77 @@ pub async fn export<C: ConnectionTrait>(
                 Some(cp) => query::inclusion(conn, row, cp).await?,
                 None => None,
             };
-            if csv {
-                let mut fields = vec![
-                    view.seq.to_string(),
-                    view.id.clone(),
-                    view.time.clone(),
-                    view.action.clone(),
-                    view.outcome.clone(),
-                    view.actor_kind.clone(),
-                    view.actor_id.clone(),
-                    view.citizen_id.clone().unwrap_or_default(),
-                    view.department_id.clone().unwrap_or_default(),
-                    view.client_id.clone().unwrap_or_default(),
-                    view.purpose.clone().unwrap_or_default(),
-                    view.consent_id.clone().unwrap_or_default(),
-                    view.request_id.clone().unwrap_or_default(),
-                    view.attributes.join(" "),
-                    view.reasons.join(" "),
-                    view.leaf_hash.clone(),
-                ];
-                if proofs {
-                    match &proof {
-                        Some(p) => fields.extend([
-                            p.checkpoint.tree_size.to_string(),
-                            p.path.join(" "),
-                            p.checkpoint.jws.clone(),
-                        ]),
-                        None => fields.extend([String::new(), String::new(), String::new()]),
-                    }
-                }
-                out.write_all(&csv_line(&fields)?)?;
-            } else {
-                serde_json::to_writer(
-                    &mut *out,
-                    &Line {
-                        record: &view,
-                        proof: proof.as_ref(),
-                    },
-                )?;
-                out.write_all(b"\n")?;
-            }
+            write_record(out, format, proofs, &view, proof.as_ref())?;
             count += 1;
         }
     }
     out.flush()?;
     Ok(count)
+}
+
+/// What comes before the records: the CSV header line (the proof columns only with proofs), or
+/// nothing for JSON Lines.
+fn header(format: Format, proofs: bool) -> Result<Vec<u8>, ExportError> {
+    match format {
+        Format::Jsonl => Ok(Vec::new()),
+        Format::Csv if proofs => csv_line(&CSV_HEADER[..]),
+        Format::Csv => csv_line(&CSV_HEADER[..16]),
+    }
+}
+
+/// One record as one line: a CSV row of the header's columns, or a JSON object (the record view,
+/// with `proof` when there is one) and a newline.
+fn write_record(
+    out: &mut impl Write,
+    format: Format,
+    proofs: bool,
+    view: &RecordView,
+    proof: Option<&InclusionProof>,
+) -> Result<(), ExportError> {
+    match format {
+        Format::Csv => {
+            let mut fields = vec![
+                view.seq.to_string(),
+                view.id.clone(),
+                view.time.clone(),
+                view.action.clone(),
+                view.outcome.clone(),
+                view.actor_kind.clone(),
+                view.actor_id.clone(),
+                view.citizen_id.clone().unwrap_or_default(),
+                view.department_id.clone().unwrap_or_default(),
+                view.client_id.clone().unwrap_or_default(),
+                view.purpose.clone().unwrap_or_default(),
+                view.consent_id.clone().unwrap_or_default(),
+                view.request_id.clone().unwrap_or_default(),
+                view.attributes.join(" "),
+                view.reasons.join(" "),
+                view.leaf_hash.clone(),
+            ];
+            if proofs {
+                match proof {
+                    Some(p) => fields.extend([
+                        p.checkpoint.tree_size.to_string(),
+                        p.path.join(" "),
+                        p.checkpoint.jws.clone(),
+                    ]),
+                    None => fields.extend([String::new(), String::new(), String::new()]),
+                }
+            }
+            out.write_all(&csv_line(&fields)?)?;
+        }
+        Format::Jsonl => {
+            serde_json::to_writer(
+                &mut *out,
+                &Line {
+                    record: view,
+                    proof,
+                },
+            )?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
 }
 
 /// One CSV line (quoted as needed), with its line ending.
@@ -180,3 +198,6 @@ fn csv_line<T: AsRef<[u8]>>(fields: &[T]) -> Result<Vec<u8>, ExportError> {
     w.into_inner()
         .map_err(|e| ExportError::Write(std::io::Error::other(e.to_string())))
 }
+
+#[cfg(test)]
+mod proptests;

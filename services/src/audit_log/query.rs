@@ -191,19 +191,26 @@ impl FilterParams {
 
     /// The seq to continue below (newest first).
     pub fn cursor(&self) -> Result<Option<u64>, QueryError> {
-        // Exactly as issued (digits), or empty for the first page.
-        self.cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                c.bytes()
-                    .all(|b| b.is_ascii_digit())
-                    .then(|| c.parse::<u64>().ok())
-                    .flatten()
-                    .ok_or(QueryError::InvalidCursor)
-            })
-            .transpose()
+        parse_cursor(self.cursor.as_deref())
     }
+}
+
+/// Most digits in a cursor: a seq or tree size is an `i64`, so 19 (the documented pattern,
+/// `^[0-9]{0,19}$`).
+const MAX_CURSOR_DIGITS: usize = 19;
+
+/// A page's cursor exactly as issued (digits only: no sign, no spaces, at most 19), or none or
+/// empty for the first page.
+pub fn parse_cursor(cursor: Option<&str>) -> Result<Option<u64>, QueryError> {
+    cursor
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            (c.len() <= MAX_CURSOR_DIGITS && c.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| c.parse::<u64>().ok())
+                .flatten()
+                .ok_or(QueryError::InvalidCursor)
+        })
+        .transpose()
 }
 
 impl Filter {
@@ -519,3 +526,6 @@ pub async fn inclusion<C: ConnectionTrait>(
         checkpoint: CheckpointView::of(cp),
     }))
 }
+
+#[cfg(test)]
+mod proptests;

@@ -390,3 +390,6 @@ fn grant_matches(consent: &Consent, claims: &ReceiptClaims) -> bool {
         && claims.consent_timestamp == grant.granted_at_ms.div_euclid(1000)
         && receipt_attributes == granted
 }
+
+#[cfg(test)]
+mod proptests;

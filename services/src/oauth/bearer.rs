@@ -222,6 +222,9 @@ impl From<BearerError> for Error {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

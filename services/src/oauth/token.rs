@@ -329,6 +329,9 @@ impl From<OAuthError> for Error {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

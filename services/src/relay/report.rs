@@ -122,6 +122,9 @@ pub fn accepts_changes(citizen: &Citizen) -> Result<(), RelayError> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::PublicError;

@@ -111,6 +111,9 @@ impl AttributeQuery {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -195,6 +195,9 @@ pub async fn notices<C: ConnectionTrait>(
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

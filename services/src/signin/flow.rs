@@ -499,6 +499,9 @@ pub async fn purge_expired(db: &sea_orm::DatabaseConnection) -> Result<u64, sea_
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

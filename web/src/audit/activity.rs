@@ -41,13 +41,7 @@ pub async fn list(
     page: Page,
     params: web::Query<ActivityParams>,
 ) -> Result<HttpResponse, Error> {
-    let cursor = match params.cursor.as_deref() {
-        Some(c) => Some(
-            c.parse::<u64>()
-                .map_err(|_| query::QueryError::InvalidCursor)?,
-        ),
-        None => None,
-    };
+    let cursor = query::parse_cursor(params.cursor.as_deref())?;
     let filter = Filter {
         citizen_id: Some(who.citizen_id.clone()),
         ..Filter::default()

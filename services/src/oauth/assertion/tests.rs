@@ -3,15 +3,15 @@ use crate::jose::b64;
 use ring::rand::SystemRandom;
 use ring::signature::{self as sig, KeyPair};
 
-const ISSUER: &str = "http://127.0.0.1:8080";
-const NOW: i64 = 1_800_000_000;
+pub(super) const ISSUER: &str = "http://127.0.0.1:8080";
+pub(super) const NOW: i64 = 1_800_000_000;
 
-struct TestKey {
+pub(super) struct TestKey {
     pkcs8: Vec<u8>,
-    jwk: Jwk,
+    pub(super) jwk: Jwk,
 }
 
-fn es256(kid: &str) -> TestKey {
+pub(super) fn es256(kid: &str) -> TestKey {
     let rng = SystemRandom::new();
     let pkcs8 = sig::EcdsaKeyPair::generate_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .unwrap()
@@ -27,7 +27,7 @@ fn es256(kid: &str) -> TestKey {
     TestKey { pkcs8, jwk }
 }
 
-fn ed25519(kid: &str) -> TestKey {
+pub(super) fn ed25519(kid: &str) -> TestKey {
     let pkcs8 = sig::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
         .unwrap()
         .as_ref()
@@ -40,12 +40,12 @@ fn ed25519(kid: &str) -> TestKey {
     TestKey { pkcs8, jwk }
 }
 
-fn claims(client: &str) -> serde_json::Value {
+pub(super) fn claims(client: &str) -> serde_json::Value {
     serde_json::json!({ "iss": client, "sub": client, "aud": ISSUER, "exp": NOW + 60, "iat": NOW, "jti": "j-1" })
 }
 
 /// Signs with an explicit header (so tests can write any `alg` label).
-fn sign(key: &TestKey, header: serde_json::Value, claims: &serde_json::Value) -> String {
+pub(super) fn sign(key: &TestKey, header: serde_json::Value, claims: &serde_json::Value) -> String {
     crate::jose::install_crypto_provider();
     let input = format!(
         "{}.{}",
@@ -71,11 +71,11 @@ fn sign(key: &TestKey, header: serde_json::Value, claims: &serde_json::Value) ->
     format!("{input}.{}", b64(signature))
 }
 
-fn audiences() -> Vec<String> {
+pub(super) fn audiences() -> Vec<String> {
     vec![ISSUER.to_owned(), format!("{ISSUER}/oauth2/token")]
 }
 
-fn check(token: &str, keys: &[Jwk]) -> Result<Verified, AssertionError> {
+pub(super) fn check(token: &str, keys: &[Jwk]) -> Result<Verified, AssertionError> {
     parse(token)?.verify(keys, &audiences(), NOW)
 }
 
