@@ -49,14 +49,7 @@ async fn main() {
     store::migrate(&db).await.unwrap();
     services::jose::install_crypto_provider();
     let keys = Arc::new(services::keys::open_signing_keys(&config.keys, &config.data_dir).unwrap());
-    let log = AuditLog::new(
-        db.clone(),
-        keys.clone(),
-        audit::CheckpointPolicy {
-            every_records: config.audit.checkpoint_every_records,
-            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-        },
-    );
+    let log = AuditLog::new(db.clone(), keys.clone(), config.audit.checkpoint_policy());
 
     let mut appends = Vec::new();
     for &level in &levels {

@@ -58,17 +58,7 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
     };
     let db = broker::cli::connect(&config).await.unwrap();
     store::migrate(&db).await.unwrap();
-    let mut assembled = broker::serve::services(&config, &db).unwrap();
-    // A one-shot tool: its audit records are integrated as they are written, never left queued
-    // for a broker that is not running yet.
-    assembled.ledger.audit = services::audit_log::AuditLog::for_command(
-        db.clone(),
-        assembled.keys.clone(),
-        audit::CheckpointPolicy {
-            every_records: config.audit.checkpoint_every_records,
-            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-        },
-    );
+    let assembled = broker::serve::command_services(&config, &db).unwrap();
     departments::sync_catalogue(&db, assembled.policy.catalogue().departments())
         .await
         .unwrap();

@@ -351,10 +351,7 @@ pub async fn rotate_data(config: &Config) -> Result<(), CliError> {
     let log = services::audit_log::AuditLog::for_command(
         db.clone(),
         keys,
-        audit::CheckpointPolicy {
-            every_records: config.audit.checkpoint_every_records,
-            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-        },
+        config.audit.checkpoint_policy(),
     );
     let mut record = services::audit_log::AuditLog::record(
         audit::Action::AdminAction,

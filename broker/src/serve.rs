@@ -38,6 +38,18 @@ pub fn services(config: &Config, db: &DatabaseConnection) -> Result<Services, St
     Ok(Services::build(setup(config, db))?)
 }
 
+/// The services of a one-shot command (an import, a seeding tool): the ledger's audit records are
+/// integrated as they are written, never left queued for a broker that may not be running.
+pub fn command_services(config: &Config, db: &DatabaseConnection) -> Result<Services, StartError> {
+    let mut assembled = services(config, db)?;
+    assembled.ledger.audit = services::audit_log::AuditLog::for_command(
+        db.clone(),
+        assembled.keys.clone(),
+        config.audit.checkpoint_policy(),
+    );
+    Ok(assembled)
+}
+
 /// The services' settings, read from the configuration.
 pub fn setup<'a>(config: &'a Config, db: &'a DatabaseConnection) -> services::Setup<'a> {
     services::Setup {

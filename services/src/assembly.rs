@@ -132,14 +132,7 @@ impl Services {
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| BuildError::Http(e.to_string()))?;
-        let audit = AuditLog::new(
-            db.clone(),
-            keys.clone(),
-            audit::CheckpointPolicy {
-                every_records: setup.audit.checkpoint_every_records,
-                every_ms: (setup.audit.checkpoint_every_secs as i64) * 1000,
-            },
-        );
+        let audit = AuditLog::new(db.clone(), keys.clone(), setup.audit.checkpoint_policy());
         let sessions = Sessions {
             db: db.clone(),
             settings: Arc::new(setup.sessions.clone()),

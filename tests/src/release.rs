@@ -128,10 +128,7 @@ impl World {
         let log = services::audit_log::AuditLog::for_command(
             conn.clone(),
             built.keys.clone(),
-            audit::CheckpointPolicy {
-                every_records: audit.checkpoint_every_records,
-                every_ms: (audit.checkpoint_every_secs as i64) * 1000,
-            },
+            audit.checkpoint_policy(),
         );
         built.ledger.audit = log.clone();
         built.ledger.relay.audit = log;

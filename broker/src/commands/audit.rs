@@ -12,7 +12,6 @@ use clap::{Args, Subcommand};
 
 use crate::cli::CliError;
 use crate::config::Config;
-use audit::CheckpointPolicy;
 use services::audit_log::AuditLog;
 use services::audit_log::export::{self, Format};
 use services::audit_log::query::{Filter, FilterParams};
@@ -66,14 +65,7 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
         &config.keys,
         &config.data_dir,
     )?);
-    let log = AuditLog::for_command(
-        db.clone(),
-        keys.clone(),
-        CheckpointPolicy {
-            every_records: config.audit.checkpoint_every_records,
-            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-        },
-    );
+    let log = AuditLog::for_command(db.clone(), keys.clone(), config.audit.checkpoint_policy());
     match command {
         AuditCommand::Verify => {
             // Records in the queue (PostgreSQL) are committed but not in the tree yet: verify

@@ -26,14 +26,7 @@ pub async fn run(command: CitizensCommand, config: Config) -> Result<(), CliErro
         &config.keys,
         &config.data_dir,
     )?);
-    let log = AuditLog::for_command(
-        db.clone(),
-        keys,
-        audit::CheckpointPolicy {
-            every_records: config.audit.checkpoint_every_records,
-            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-        },
-    );
+    let log = AuditLog::for_command(db.clone(), keys, config.audit.checkpoint_policy());
     match command {
         CitizensCommand::Erase { id } => {
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());

@@ -133,16 +133,7 @@ pub async fn import_file(config: &Config, path: &Path, source: &str) -> Result<u
     require_keys(config)?;
     let db = crate::cli::connect(config).await?;
     store::ensure_current(&db).await?;
-    let mut assembled = crate::serve::services(config, &db)?;
-    // A one-shot command integrates its audit records itself, leaving none queued.
-    assembled.ledger.audit = services::audit_log::AuditLog::for_command(
-        db.clone(),
-        assembled.keys.clone(),
-        audit::CheckpointPolicy {
-            every_records: config.audit.checkpoint_every_records,
-            every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-        },
-    );
+    let assembled = crate::serve::command_services(config, &db)?;
     let recorded = ledger::import_many(&assembled.ledger, source, inputs)
         .await
         .map_err(|e| match e.index {

@@ -75,14 +75,7 @@ pub async fn run(command: DeliveriesCommand, config: Config) -> Result<(), CliEr
                 &config.keys,
                 &config.data_dir,
             )?);
-            let log = AuditLog::for_command(
-                db.clone(),
-                keys,
-                audit::CheckpointPolicy {
-                    every_records: config.audit.checkpoint_every_records,
-                    every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-                },
-            );
+            let log = AuditLog::for_command(db.clone(), keys, config.audit.checkpoint_policy());
             let retried = retry(&db, &log, id.as_deref(), department.as_deref(), force).await?;
             if let (Some(id), Some(by)) = (&id, retried.superseded.first()) {
                 return Err(CliError::Superseded {

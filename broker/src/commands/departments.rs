@@ -263,10 +263,7 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
         Ok(AuditLog::for_command(
             db.clone(),
             keys,
-            audit::CheckpointPolicy {
-                every_records: config.audit.checkpoint_every_records,
-                every_ms: (config.audit.checkpoint_every_secs as i64) * 1000,
-            },
+            config.audit.checkpoint_policy(),
         ))
     };
     match command {

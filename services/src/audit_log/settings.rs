@@ -30,3 +30,13 @@ impl Default for AuditConfig {
         }
     }
 }
+
+impl AuditConfig {
+    /// When the log signs a checkpoint, from these settings.
+    pub fn checkpoint_policy(&self) -> audit::CheckpointPolicy {
+        audit::CheckpointPolicy {
+            every_records: self.checkpoint_every_records,
+            every_ms: (self.checkpoint_every_secs as i64).saturating_mul(1000),
+        }
+    }
+}
