@@ -33,6 +33,18 @@ async fn counts(db: &DatabaseConnection) -> [u64; 4] {
     ]
 }
 
+/// `POST /api/v1/receipts/verify` with `receipt`: (status, JSON body).
+async fn verify_receipt(broker: &Broker, receipt: &str) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(broker.url("/api/v1/receipts/verify"))
+        .json(&serde_json::json!({ "receipt": receipt }))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or_default())
+}
+
 /// A fresh database with the pension office and the revenue agency registered (each with a client
 /// holding `consent:request`), and the broker running on it.
 struct World {

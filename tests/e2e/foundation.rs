@@ -55,14 +55,7 @@ async fn serves_health_metrics_openapi_and_jwks_then_stops_on_sigterm() {
     assert!(metrics.contains("broker_http_request_duration_seconds_bucket{route=\"/healthz\""));
     assert!(metrics.contains("broker_db_pool_connections "));
 
-    let doc: serde_json::Value = http
-        .get(broker.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&http, &broker.url("/openapi.json")).await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
@@ -130,14 +123,7 @@ async fn serves_health_metrics_openapi_and_jwks_then_stops_on_sigterm() {
         }
     }
 
-    let jwks: serde_json::Value = http
-        .get(broker.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&http, &broker.url("/jwks.json")).await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["crv"], "P-256");
@@ -147,14 +133,7 @@ async fn serves_health_metrics_openapi_and_jwks_then_stops_on_sigterm() {
         "private part must never be published"
     );
 
-    let meta: serde_json::Value = http
-        .get(broker.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = get_json(&http, &broker.url("/.well-known/openid-configuration")).await;
     assert_eq!(meta["issuer"], broker.base.as_str());
     assert_eq!(meta["jwks_uri"], broker.url("/jwks.json").as_str());
 
@@ -192,14 +171,7 @@ async fn key_rotation_keeps_the_previous_key_published() {
     let db = TestDb::new().await.unwrap();
     let mut broker = Broker::start(&db).await;
     let http = reqwest::Client::new();
-    let before: serde_json::Value = http
-        .get(broker.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before = get_json(&http, &broker.url("/jwks.json")).await;
     let old_kid = before["keys"][0]["kid"].as_str().unwrap().to_owned();
     let data_dir = broker.data_dir.display().to_string();
     let (status, out, err) = run_broker(
@@ -215,14 +187,7 @@ async fn key_rotation_keeps_the_previous_key_published() {
     // The running server picks the rotation up within its reload interval.
     let mut kids = Vec::new();
     for _ in 0..150 {
-        let jwks: serde_json::Value = http
-            .get(broker.url("/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks = get_json(&http, &broker.url("/jwks.json")).await;
         kids = jwks["keys"]
             .as_array()
             .unwrap()
@@ -520,14 +485,7 @@ async fn every_documented_path_answers_undeclared_methods_405_with_allow_and_hea
     let db = TestDb::new().await.unwrap();
     let broker = Broker::start(&db).await;
     let http = reqwest::Client::new();
-    let doc: serde_json::Value = http
-        .get(broker.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&http, &broker.url("/openapi.json")).await;
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() > 10, "{paths:?}");
     for (path, item) in paths {

@@ -296,6 +296,11 @@ pub fn wait_for_ready_line(child: &mut Child, timeout: Duration) -> Option<Strin
     rx.recv_timeout(timeout).ok()
 }
 
+/// `GET url` and its JSON body (panics on a transport error or a body that is not JSON).
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// A client with a cookie jar that never follows redirects (tests look at each hop).
 pub fn browser_client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -243,17 +243,9 @@ async fn bad_requests_are_refused_with_stable_codes_and_write_nothing() {
     }
 
     // A receipt that is not one.
-    let res = http
-        .post(w.broker.url("/api/v1/receipts/verify"))
-        .json(&serde_json::json!({ "receipt": "not.a.receipt" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    assert_eq!(
-        res.json::<serde_json::Value>().await.unwrap()["code"],
-        "receipt_malformed"
-    );
+    let (status, body) = super::verify_receipt(&w.broker, "not.a.receipt").await;
+    assert_eq!(status, 422);
+    assert_eq!(body["code"], "receipt_malformed");
 }
 
 #[tokio::test]

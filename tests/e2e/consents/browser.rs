@@ -117,14 +117,8 @@ async fn a_citizen_accepts_a_request_reads_the_receipt_and_withdraws_in_a_browse
 
     // The downloaded receipt is the one the ledger issued, and it says the consent is revoked.
     let jws = result["jws"].as_str().unwrap();
-    let res = reqwest::Client::new()
-        .post(w.broker.url("/api/v1/receipts/verify"))
-        .json(&serde_json::json!({ "receipt": jws }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let verified: serde_json::Value = res.json().await.unwrap();
+    let (status, verified) = super::verify_receipt(&w.broker, jws).await;
+    assert_eq!(status, 200);
     assert_eq!(verified["receipt_id"], texts["receiptId"]);
     assert_eq!(verified["consent_state"], "revoked");
     assert_eq!(

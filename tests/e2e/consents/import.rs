@@ -117,15 +117,7 @@ async fn imported_consents_are_recorded_with_receipt_and_audit_record_or_not_at_
                 .contains("hors des pages Web"),
             "{claims}"
         );
-        let verified: serde_json::Value = reqwest::Client::new()
-            .post(w.broker.url("/api/v1/receipts/verify"))
-            .json(&serde_json::json!({ "receipt": receipt.jws }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, verified) = super::verify_receipt(&w.broker, &receipt.jws).await;
         assert_eq!(verified["valid"], true, "{verified}");
         assert_eq!(verified["consent_state"], "active", "{verified}");
     }

@@ -171,20 +171,12 @@ async fn a_department_request_is_answered_receipted_verified_and_revoked() {
     assert_ne!(bad, jws);
     let (ok, rejected) = verify_jws(&w.broker, &bad);
     assert!(!ok && rejected["valid"] == false, "{rejected}");
-    let endpoint = |receipt: String| {
-        reqwest::Client::new()
-            .post(w.broker.url("/api/v1/receipts/verify"))
-            .json(&serde_json::json!({ "receipt": receipt }))
-            .send()
-    };
-    let res = endpoint(jws.clone()).await.unwrap();
-    assert_eq!(res.status(), 200);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (status, body) = super::verify_receipt(&w.broker, &jws).await;
+    assert_eq!(status, 200);
     assert_eq!(body["valid"], true);
     assert_eq!(body["consent_state"], "active");
-    let res = endpoint(bad.clone()).await.unwrap();
-    assert_eq!(res.status(), 422);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (status, body) = super::verify_receipt(&w.broker, &bad).await;
+    assert_eq!(status, 422);
     assert_eq!(body["code"], "receipt_signature_invalid", "{body}");
 
     let files = temp_dir();
@@ -228,7 +220,7 @@ async fn a_department_request_is_answered_receipted_verified_and_revoked() {
     let out = call(&w.broker.base, &w.esd, None, &["--get", &path]);
     assert_eq!(out["json"]["state"], "revoked", "{out}");
     assert!(out["json"]["ended_at"].is_string());
-    let body: serde_json::Value = endpoint(jws).await.unwrap().json().await.unwrap();
+    let (_, body) = super::verify_receipt(&w.broker, &jws).await;
     assert_eq!(body["consent_state"], "revoked");
 
     broker_e2e::audit_settled(&w.conn).await;
@@ -312,14 +304,6 @@ async fn the_background_sweep_records_expiry_and_the_department_sees_it() {
     );
     assert_eq!(out["status"], 403, "{out}");
     assert_eq!(out["json"]["code"], "consent_expired", "{out}");
-    let verified: serde_json::Value = reqwest::Client::new()
-        .post(w.broker.url("/api/v1/receipts/verify"))
-        .json(&serde_json::json!({ "receipt": receipt.jws }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, verified) = super::verify_receipt(&w.broker, &receipt.jws).await;
     assert_eq!(verified["consent_state"], "expired", "{verified}");
 }
