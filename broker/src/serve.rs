@@ -171,6 +171,18 @@ pub async fn serve(config: &Config, services: Services) -> Result<(), StartError
         .reload(&services.db)
         .await
         .map_err(StartError::Registry)?;
+    // `/metrics` holds the relay's gauges from the first scrape, not from the worker's first turn
+    // (it refreshes them every second after).
+    if config.relay.worker
+        && let Err(e) = services::relay::telemetry::refresh_gauges(
+            &services.db,
+            &services.metrics,
+            store::now_ms(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "relay: cannot read the queue for its gauges");
+    }
     let wiring = web::Web::new(&services, site(config))?;
     let mut server = HttpServer::new(move || web::app(wiring.clone()))
         .disable_signals()
