@@ -113,7 +113,9 @@ pub use proof::{
 };
 pub use record::{Action, Actor, ActorKind, Outcome, RECORD_FORMAT_VERSION, Record, StoredRecord};
 pub use tlog_checkpoint::TlogCheckpoint;
-pub use verify::{Evidence, LogVerifier, Progress, TamperKind, VerifyError, VerifySummary};
+pub use verify::{
+    Evidence, LogVerifier, Prechecked, Progress, TamperKind, VerifyError, VerifySummary,
+};
 pub use witness::{
     AddCheckpoint, Cosigned, LogState, MAX_PROOF_LINES, Refusal, Witness, conflict_body,
     parse_conflict_body, parse_cosignatures,

@@ -54,6 +54,40 @@ impl VerifySummary {
     }
 }
 
+/// The checks of one row that need nothing but the row itself: does its entry hash to its stored
+/// leaf hash, does the entry decode as a canonical record, at which seq does it say it belongs,
+/// and do the indexed columns equal it. They are independent of every other row, so a reader can
+/// run them on other threads while the next rows load ([`Prechecked::new`] is `Send`), then feed
+/// the results in seq order to [`LogVerifier::push_prechecked`], which does only what depends on
+/// the order (positions, the tree, stored nodes, checkpoints). The verdict is the same as
+/// [`LogVerifier::push`]'s, finding for finding.
+#[derive(Debug)]
+pub struct Prechecked {
+    row: StoredRecord,
+    hash_ok: bool,
+    // The entry's own seq and the first indexed column that differs from it.
+    entry: Result<(u64, Option<&'static str>), crate::EntryError>,
+}
+
+impl Prechecked {
+    /// Hashes and decodes `row`.
+    pub fn new(row: StoredRecord) -> Self {
+        let hash_ok = leaf_hash(&row.entry) == row.leaf_hash;
+        let entry = Record::from_canonical(&row.entry)
+            .map(|record| (record.seq, row.column_mismatch(&record)));
+        Self {
+            row,
+            hash_ok,
+            entry,
+        }
+    }
+
+    /// The row's stored seq.
+    pub fn seq(&self) -> u64 {
+        self.row.seq
+    }
+}
+
 /// How many recent ids to keep for naming an inserted record found a few rows late.
 const RECENT_IDS: usize = 64;
 
@@ -134,6 +168,7 @@ impl<'a, V: CheckpointVerifier> LogVerifier<'a, V> {
 
     /// Verifies the next row.
     pub fn push(&mut self, row: StoredRecord) -> Result<(), VerifyError> {
+        let row = Prechecked::new(row);
         self.guarded(|v| v.step(row, None::<&NoNodes>))
     }
 
@@ -142,6 +177,16 @@ impl<'a, V: CheckpointVerifier> LogVerifier<'a, V> {
     pub fn push_with_nodes(
         &mut self,
         row: StoredRecord,
+        stored: &impl NodeLookup,
+    ) -> Result<(), VerifyError> {
+        self.push_prechecked(Prechecked::new(row), stored)
+    }
+
+    /// Verifies the next row, hashed and decoded beforehand, comparing every node it completes
+    /// with `stored` as [`LogVerifier::push_with_nodes`] does.
+    pub fn push_prechecked(
+        &mut self,
+        row: Prechecked,
         stored: &impl NodeLookup,
     ) -> Result<(), VerifyError> {
         self.guarded(|v| v.step(row, Some(stored)))
@@ -174,11 +219,16 @@ impl<'a, V: CheckpointVerifier> LogVerifier<'a, V> {
 
     fn step<L: NodeLookup>(
         &mut self,
-        row: StoredRecord,
+        pre: Prechecked,
         stored: Option<&L>,
     ) -> Result<(), VerifyError> {
+        let Prechecked {
+            row,
+            hash_ok,
+            entry,
+        } = pre;
         if let Some(suspect) = self.suspect.take() {
-            let next = next_of(&row, suspect.seq);
+            let next = next_of(row.seq, &entry, suspect.seq);
             return Err(self.classify(suspect, next));
         }
         // Checkpoints of size 0 are due before the first record.
@@ -203,25 +253,20 @@ impl<'a, V: CheckpointVerifier> LogVerifier<'a, V> {
                 }
             });
         }
-        if leaf_hash(&row.entry) != row.leaf_hash {
+        if !hash_ok {
             return Err(VerifyError::Edited { seq, id });
         }
-        let record =
-            Record::from_canonical(&row.entry).map_err(|source| VerifyError::Unreadable {
-                seq,
-                id: id.clone(),
-                source,
-            })?;
-        if record.seq != seq {
+        let (entry_seq, mismatch) = entry.map_err(|source| VerifyError::Unreadable {
+            seq,
+            id: id.clone(),
+            source,
+        })?;
+        if entry_seq != seq {
             // Swapped, or renumbered after a deletion or insertion: the next row decides.
-            self.suspect = Some(Suspect {
-                seq,
-                id,
-                entry_seq: record.seq,
-            });
+            self.suspect = Some(Suspect { seq, id, entry_seq });
             return Ok(());
         }
-        if let Some(column) = row.column_mismatch(&record) {
+        if let Some(column) = mismatch {
             return Err(VerifyError::ColumnMismatch { seq, id, column });
         }
         let beyond_head = self.head.as_ref().is_some_and(|h| seq >= h.size());
@@ -432,15 +477,20 @@ fn reordered(s: Suspect) -> VerifyError {
     }
 }
 
-/// What the row after a suspect at `suspect_seq` says about its own position.
-fn next_of(row: &StoredRecord, suspect_seq: u64) -> Next {
-    if Some(row.seq) != suspect_seq.checked_add(1) {
+/// What the row after a suspect at `suspect_seq` (stored at `seq`, its entry decoded as `entry`)
+/// says about its own position.
+fn next_of(
+    seq: u64,
+    entry: &Result<(u64, Option<&'static str>), crate::EntryError>,
+    suspect_seq: u64,
+) -> Next {
+    if Some(seq) != suspect_seq.checked_add(1) {
         return Next::Unknown;
     }
-    match Record::from_canonical(&row.entry) {
-        Ok(record) => Next::Row {
-            shift: i128::from(record.seq) - i128::from(row.seq),
-            entry_seq: record.seq,
+    match entry {
+        Ok((entry_seq, _)) => Next::Row {
+            shift: i128::from(*entry_seq) - i128::from(seq),
+            entry_seq: *entry_seq,
         },
         Err(_) => Next::Unknown,
     }

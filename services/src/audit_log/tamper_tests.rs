@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::entities::{checkpoint, record};
-use super::verify::{Verdict, verify};
+use super::verify::{Verdict, verify, verify_in_batches};
 use super::{AuditLog, KeysSigner};
 use crate::keys::SigningKeys;
 use store::testdb::TestDb;
@@ -307,6 +307,16 @@ async fn a_clean_log_verifies_and_reports_progress() {
     assert_eq!(summary.last_checkpoint_size, Some(36));
     assert!(summary.nodes_checked >= RECORDS);
     assert_eq!(seen, [10, 20, 30, 40]);
+    // Read in small batches (the pipeline holds several at once): the same summary.
+    for batch in [1, 3, 8] {
+        let verdict = verify_in_batches(&db, &keys, batch, 0, |_| {})
+            .await
+            .unwrap();
+        let Verdict::Clean(paged) = verdict else {
+            panic!("batches of {batch}: {verdict:?}")
+        };
+        assert_eq!(paged, summary, "batches of {batch}");
+    }
 }
 
 #[tokio::test]
@@ -320,16 +330,24 @@ async fn a_thousand_random_tamperings_are_all_found_and_named() {
     for n in 0..1_000 {
         let txn = db.begin().await.unwrap();
         let (what, expect) = tamper(&txn, &mut rng).await;
-        let verdict = verify(&txn, &keys, 0, |_| {}).await.unwrap();
+        // Read in batches of 1 to 9 rows as well as all at once: a finding on a batch boundary
+        // (the row after a suspect in the next batch) is named the same.
+        let batch = match rng.below(4) {
+            0 => super::verify::BATCH,
+            _ => 1 + rng.below(9),
+        };
+        let verdict = verify_in_batches(&txn, &keys, batch, 0, |_| {})
+            .await
+            .unwrap();
         txn.rollback().await.unwrap();
         let Verdict::Tampered(finding) = verdict else {
-            panic!("tampering {n} (seed {seed}) not found: {what}");
+            panic!("tampering {n} (seed {seed}, batches of {batch}) not found: {what}");
         };
         if let Expect::Seq(seq) = expect {
             assert_eq!(
                 finding.first_seq(),
                 Some(seq),
-                "tampering {n} (seed {seed}): {what}: reported as {finding}"
+                "tampering {n} (seed {seed}, batches of {batch}): {what}: reported as {finding}"
             );
             if !finding.is_range() && !matches!(finding.kind(), Some(audit::TamperKind::Truncated))
             {

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use audit::{
-    Checkpoint, Frontier, Hash, LogVerifier, NodeId, SignedCheckpoint, StoredRecord, VerifyError,
-    VerifySummary, completed_nodes,
+    Checkpoint, Frontier, Hash, LogVerifier, NodeId, Prechecked, SignedCheckpoint, StoredRecord,
+    VerifyError, VerifySummary, completed_nodes,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
@@ -32,6 +32,14 @@ pub enum Verdict {
     Tampered(VerifyError),
 }
 
+/// A batch being hashed and decoded on a blocking thread, with the stored nodes it completes and
+/// its last seq.
+type Hashing = (
+    tokio::task::JoinHandle<Vec<Result<Prechecked, VerifyError>>>,
+    HashMap<NodeId, Hash>,
+    i64,
+);
+
 /// How many records the log says it holds (for a progress bar's length).
 pub async fn stored_count<C: ConnectionTrait>(conn: &C) -> Result<u64, AuditError> {
     Ok(record::Entity::find().count(conn).await?)
@@ -41,6 +49,18 @@ pub async fn stored_count<C: ConnectionTrait>(conn: &C) -> Result<u64, AuditErro
 pub async fn verify<'p, C: ConnectionTrait>(
     conn: &C,
     keys: &SigningKeys,
+    every: u64,
+    progress: impl FnMut(&Progress) + 'p,
+) -> Result<Verdict, AuditError> {
+    verify_in_batches(conn, keys, BATCH, every, progress).await
+}
+
+/// [`verify`], reading `batch` rows a query (the tests vary it so that findings fall on batch
+/// boundaries).
+pub(crate) async fn verify_in_batches<'p, C: ConnectionTrait>(
+    conn: &C,
+    keys: &SigningKeys,
+    batch: u64,
     every: u64,
     progress: impl FnMut(&Progress) + 'p,
 ) -> Result<Verdict, AuditError> {
@@ -61,25 +81,53 @@ pub async fn verify<'p, C: ConnectionTrait>(
             }
         }
     }
-    let mut after: Option<i64> = None;
+    // A three-stage pipeline: while the rows of one batch are fed in order to the verifier on
+    // this task, the batch after it is hashed and decoded on a blocking thread and the one after
+    // that is read from the database. Rows stay in seq order; at most three batches are held.
+    let mut reading = read_batch(conn, None, batch).await?;
+    let mut hashing: Option<Hashing> = None;
     loop {
-        let mut query = record::Entity::find().order_by_asc(record::Column::Seq);
-        if let Some(after) = after {
-            query = query.filter(record::Column::Seq.gt(after));
-        }
-        let rows = query.limit(BATCH).all(conn).await?;
-        let Some(last) = rows.last() else { break };
-        after = Some(last.seq);
-        let nodes = batch_nodes(conn, &rows).await?;
-        for row in rows {
-            let stored = match stored_record(row) {
-                Ok(s) => s,
-                Err(finding) => return Ok(Verdict::Tampered(finding)),
-            };
-            if let Err(finding) = verifier.push_with_nodes(stored, &nodes) {
-                return Ok(Verdict::Tampered(finding));
+        let started = reading.take().map(|(rows, nodes)| {
+            let last = rows.last().map_or(0, |r| r.seq);
+            let handle = tokio::task::spawn_blocking(move || {
+                rows.into_iter().map(precheck).collect::<Vec<_>>()
+            });
+            (handle, nodes, last)
+        });
+        let ready = std::mem::replace(&mut hashing, started);
+        let after = hashing.as_ref().map(|(_, _, last)| *last);
+        let read_next = async {
+            match after {
+                Some(after) => read_batch(conn, Some(after), batch).await,
+                None => Ok(None),
             }
+        };
+        let Some((handle, nodes, _)) = ready else {
+            if hashing.is_none() {
+                break;
+            }
+            reading = read_next.await?;
+            continue;
+        };
+        // The read is polled first (its query goes out), then this batch is fed while the
+        // database answers it.
+        let feed = async {
+            let checked = handle
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            for row in checked {
+                row.and_then(|row| verifier.push_prechecked(row, &nodes))?;
+            }
+            Ok::<(), VerifyError>(())
+        };
+        let (read, fed) = tokio::join!(read_next, feed);
+        if let Err(finding) = fed {
+            if let Some((h, _, _)) = hashing.take() {
+                h.abort();
+            }
+            return Ok(Verdict::Tampered(finding));
         }
+        reading = read?;
     }
     Ok(match verifier.finish() {
         Ok(summary) => Verdict::Clean(summary),
@@ -123,6 +171,30 @@ fn head_frontier(h: &head::Model) -> Option<Frontier> {
     let consistent = u64::try_from(h.tree_size).ok() == Some(frontier.size())
         && Hash::from_slice(&h.root_hash).ok() == Some(frontier.root());
     consistent.then_some(frontier)
+}
+
+/// The rows after `after` (all from the first when `None`) and the stored nodes they complete;
+/// `None` past the end.
+async fn read_batch<C: ConnectionTrait>(
+    conn: &C,
+    after: Option<i64>,
+    batch: u64,
+) -> Result<Option<(Vec<record::Model>, HashMap<NodeId, Hash>)>, AuditError> {
+    let mut query = record::Entity::find().order_by_asc(record::Column::Seq);
+    if let Some(after) = after {
+        query = query.filter(record::Column::Seq.gt(after));
+    }
+    let rows = query.limit(batch.max(1)).all(conn).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let nodes = batch_nodes(conn, &rows).await?;
+    Ok(Some((rows, nodes)))
+}
+
+/// A row hashed and decoded, or the finding its stored columns already are.
+fn precheck(row: record::Model) -> Result<Prechecked, VerifyError> {
+    stored_record(row).map(Prechecked::new)
 }
 
 /// A stored row as the verifier reads it; a row that cannot be one is a finding about itself.
