@@ -1,12 +1,14 @@
 //! The audit log end to end: the real `broker audit verify` and `broker audit export` binaries on
 //! a log the real broker wrote, tampering done directly in the database, two broker processes
-//! appending to one PostgreSQL, and the officer console and "my activity" in headless Chromium.
+//! appending to one PostgreSQL, its integrator killed, its database restarted under load, and
+//! the officer console and "my activity" in headless Chromium.
 
 mod browser;
 mod cli;
 mod concurrent;
 mod demo;
 mod failover;
+mod restart;
 
 use std::collections::HashSet;
 use std::sync::Arc;
