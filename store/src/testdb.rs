@@ -36,6 +36,8 @@ pub struct TestDb {
     url: String,
     backend: Backend,
     postgres_name: Option<String>,
+    /// The server the PostgreSQL database was created on (where it is dropped).
+    postgres_admin: Option<String>,
     sqlite_dir: Option<PathBuf>,
 }
 
@@ -48,25 +50,7 @@ impl TestDb {
     /// Creates an empty database on a given backend.
     pub async fn new_on(backend: Backend) -> Result<Self, sea_orm::DbErr> {
         match backend {
-            Backend::Postgres => {
-                let name = format!("tuo_test_{}", uuid::Uuid::now_v7().simple());
-                let admin = Database::connect(postgres_admin_url()).await?;
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await?;
-                admin.close().await?;
-                let base = postgres_admin_url();
-                let url = match base.rfind('/') {
-                    Some(i) => format!("{}/{name}", &base[..i]),
-                    None => format!("{base}/{name}"),
-                };
-                Ok(Self {
-                    url,
-                    backend: Backend::Postgres,
-                    postgres_name: Some(name),
-                    sqlite_dir: None,
-                })
-            }
+            Backend::Postgres => Self::new_postgres_on(&postgres_admin_url()).await,
             Backend::Sqlite => {
                 let dir = std::env::temp_dir()
                     .join(format!("tuo-test-{}", uuid::Uuid::now_v7().simple()));
@@ -78,10 +62,33 @@ impl TestDb {
                     url,
                     backend: Backend::Sqlite,
                     postgres_name: None,
+                    postgres_admin: None,
                     sqlite_dir: Some(dir),
                 })
             }
         }
+    }
+
+    /// Creates an empty database on the PostgreSQL server `admin_url` connects to (a test's own
+    /// server, rather than the one the run names).
+    pub async fn new_postgres_on(admin_url: &str) -> Result<Self, sea_orm::DbErr> {
+        let name = format!("tuo_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(admin_url).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+        admin.close().await?;
+        let url = match admin_url.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin_url[..i]),
+            None => format!("{admin_url}/{name}"),
+        };
+        Ok(Self {
+            url,
+            backend: Backend::Postgres,
+            postgres_name: Some(name),
+            postgres_admin: Some(admin_url.to_owned()),
+            sqlite_dir: None,
+        })
     }
 
     pub fn url(&self) -> &str {
@@ -125,9 +132,8 @@ impl Drop for TestDb {
         if let Some(dir) = self.sqlite_dir.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
-        if let Some(name) = self.postgres_name.take() {
+        if let (Some(name), Some(admin)) = (self.postgres_name.take(), self.postgres_admin.take()) {
             // Drop runs outside any async context we can rely on: use a thread with its own runtime.
-            let admin = postgres_admin_url();
             let _ = std::thread::spawn(move || {
                 let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                     .enable_all()

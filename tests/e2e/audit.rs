@@ -1,19 +1,23 @@
 //! The audit log end to end: the real `broker audit verify` and `broker audit export` binaries on
 //! a log the real broker wrote, tampering done directly in the database, two broker processes
-//! appending to one PostgreSQL, and the officer console and "my activity" in headless Chromium.
+//! appending to one PostgreSQL, its integrator killed, its database restarted under load, and
+//! the officer console and "my activity" in headless Chromium.
 
 mod browser;
 mod cli;
 mod concurrent;
 mod demo;
 mod failover;
+mod restart;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use broker::config::Config;
 use broker_e2e::*;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use services::audit_log::AuditLog;
+use services::audit_log::entities::record;
 
 /// The environment of a broker that signs a checkpoint every 5 records.
 fn env() -> BrokerEnv {
@@ -78,4 +82,26 @@ fn run_cli(db: &TestDb, broker: &Broker, args: &[&str]) -> (i32, String, String)
         args,
     );
     (status.code().unwrap_or(-1), out, err)
+}
+
+/// The integrated records in sequence order, once it is checked that the sequence has no gap, no
+/// record is in the tree twice and every one of `answered` (the `txn` of each request the broker
+/// answered) is there.
+async fn tree_holds_each_once(
+    conn: &DatabaseConnection,
+    answered: &[String],
+) -> Vec<record::Model> {
+    let rows = record::Entity::find()
+        .order_by_asc(record::Column::Seq)
+        .all(conn)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (0..rows.len() as i64).collect::<Vec<_>>(), "a gap");
+    let ids: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), rows.len(), "a record integrated twice");
+    for txn in answered {
+        assert!(ids.contains(txn.as_str()), "answered record {txn} lost");
+    }
+    rows
 }

@@ -8,6 +8,7 @@
 pub mod citizens;
 pub mod departments;
 pub mod peers;
+pub mod postgres;
 pub mod release;
 pub mod signin;
 
