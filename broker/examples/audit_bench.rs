@@ -1,27 +1,28 @@
 //! Audit log benchmark (used by scripts/bench): durable appends per second through the real
 //! `AuditLog::append` (committed before it returns; concurrent appends share a group commit) from
-//! 1, 8 and 64 concurrent tokio tasks, then the time to verify the stored log with the `audit` crate's
-//! `LogVerifier` (every row re-hashed into the Merkle tree, every stored node compared, every
-//! signed checkpoint checked against the broker's keys).
+//! 1, 8 and 64 concurrent tokio tasks, then the time to verify the stored log with the function `broker audit
+//! verify` runs (every row re-hashed into the Merkle tree, every stored node compared, every
+//! signed checkpoint checked against the broker's keys), against the time to only read the rows.
 //!
 //! `audit_bench <database url> <data dir> <records per level> <levels, e.g. 1,8,64> <verify records>`
 //!
-//! Migrates the (fresh) database, appends `records per level` release-like records at each
-//! concurrency level, tops the log up to `verify records` (64 appenders, not timed), verifies it
+//! Migrates the (fresh) database, runs the audit integrator as `broker serve` does, appends
+//! `records per level` release-like records at each concurrency level (appends/s: durable in the
+//! queue on PostgreSQL, in the tree on SQLite; then integrated/s until the last is in the tree,
+//! and the time to integrate from the integrator's histogram), tops the log up to `verify records` (64 appenders, not timed), verifies it
 //! and prints one JSON object on stdout. Records carry ids and attribute names only, like the
 //! broker's: no value is ever written.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use audit::{Action, Actor, ActorKind, Hash, LogVerifier, NodeId, Outcome, StoredRecord};
+use audit::{Action, Actor, ActorKind, Outcome};
 use broker::config::{Config, DatabaseUrl};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use services::audit_log::entities::{checkpoint, head, node, record};
-use services::audit_log::{AuditLog, KeysVerifier};
+use services::audit_log::AuditLog;
+use services::audit_log::entities::record;
 
 #[tokio::main]
 async fn main() {
@@ -51,10 +52,31 @@ async fn main() {
     let keys = Arc::new(services::keys::open_signing_keys(&config.keys, &config.data_dir).unwrap());
     let log = AuditLog::new(db.clone(), keys.clone(), config.audit.checkpoint_policy());
 
+    // The integrator `broker serve` runs (PostgreSQL: appends are queued, then sequenced and
+    // integrated in batches; SQLite: integrated as appended, and this returns at once).
+    let metrics = Arc::new(services::metrics::Metrics::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let integrator = tokio::spawn(services::audit_log::integrate::run(
+        log.clone(),
+        metrics.clone(),
+        stopped,
+    ));
     let mut appends = Vec::new();
     for &level in &levels {
         eprintln!("audit: {per_level} appends from {level} tasks");
-        appends.push(append_many(&log, per_level, level).await);
+        let before = integrate_buckets(&metrics);
+        let started = Instant::now();
+        let mut result = append_many(&log, per_level, level).await;
+        // Until every record of this level is in the tree.
+        while log.queued().await.unwrap() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let after = integrate_buckets(&metrics);
+        result["integrated_per_second"] = serde_json::json!(per_level as f64 / seconds);
+        result["time_to_integrate_p50_s"] = serde_json::json!(quantile(&before, &after, 0.50));
+        result["time_to_integrate_p99_s"] = serde_json::json!(quantile(&before, &after, 0.99));
+        appends.push(result);
     }
 
     // Top the log up for verification (not timed).
@@ -64,6 +86,13 @@ async fn main() {
         eprintln!("audit: appending {missing} more records to verify");
         append_many(&log, missing, max_level).await;
     }
+
+    while log.queued().await.unwrap() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // On SQLite the integrator has already returned (nothing is queued there).
+    let _ = stop.send(true);
+    integrator.await.unwrap();
 
     eprintln!("audit: verifying");
     let verify = verify(&db, &keys).await;
@@ -125,6 +154,49 @@ async fn append_many(log: &AuditLog, total: usize, tasks: usize) -> serde_json::
     })
 }
 
+/// The time-to-integrate histogram's cumulative bucket counts, `(upper bound, count)`, as
+/// `/metrics` shows them.
+fn integrate_buckets(metrics: &services::metrics::Metrics) -> Vec<(f64, u64)> {
+    let prefix = format!(
+        "{}_bucket{{le=\"",
+        services::audit_log::integrate::TIME_TO_INTEGRATE
+    );
+    metrics
+        .render((0, 0))
+        .lines()
+        .filter_map(|line| {
+            let (bound, count) = line.strip_prefix(&prefix)?.split_once("\"} ")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The upper bound of the bucket holding quantile `q` of what was observed between two
+/// snapshots (`None` without observations: on SQLite nothing is queued).
+fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> {
+    let counts: Vec<(f64, u64)> = after
+        .iter()
+        .map(|&(bound, n)| {
+            let earlier = before.iter().find(|(b, _)| *b == bound).map_or(0, |(_, n)| *n);
+            (bound, n - earlier)
+        })
+        .collect();
+    let total = counts.last()?.1;
+    if total == 0 {
+        return None;
+    }
+    let wanted = (total as f64 * q).ceil() as u64;
+    counts
+        .iter()
+        .find(|(_, n)| *n >= wanted)
+        .map(|(bound, _)| *bound)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -133,100 +205,46 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     sorted.get(i).copied()
 }
 
-/// Streams every row (in seq order, 10,000 at a time, with the nodes each page completes) into a
-/// `LogVerifier` holding every stored checkpoint and the head row, as `broker audit verify` does.
+/// Verifies the stored log with the function `broker audit verify` runs
+/// (`services::audit_log::verify::verify`: rows, the nodes they complete, every checkpoint, the
+/// head row), and, as its floor, reads every row in the same pages and does nothing with them.
 async fn verify(
     db: &sea_orm::DatabaseConnection,
     keys: &services::keys::SigningKeys,
 ) -> serde_json::Value {
-    const PAGE: u64 = 10_000;
     let started = Instant::now();
-    let checkpoints = checkpoint::Entity::find()
-        .all(db)
+    let verdict = services::audit_log::verify::verify(db, keys, 0, |_| {})
         .await
-        .unwrap()
-        .into_iter()
-        .map(|c| audit::SignedCheckpoint {
-            checkpoint: audit::Checkpoint {
-                tree_size: c.tree_size as u64,
-                root_hash: Hash::from_slice(&c.root_hash).unwrap(),
-                time_ms: c.time_ms,
-            },
-            jws: c.jws,
-        })
-        .collect::<Vec<_>>();
-    let head = head::Entity::find().one(db).await.unwrap().unwrap();
-    let mut verifier = LogVerifier::new(KeysVerifier(keys), checkpoints)
-        .with_head(audit::Frontier::from_bytes(&head.frontier).unwrap());
-    let mut next: i64 = 0;
-    let mut read_seconds = 0.0;
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let services::audit_log::verify::Verdict::Clean(summary) = verdict else {
+        panic!("the benchmark's log does not verify: {verdict:?}");
+    };
+    let started = Instant::now();
+    let mut read = 0u64;
+    let mut after = -1i64;
     loop {
-        let read = Instant::now();
         let rows = record::Entity::find()
-            .filter(record::Column::Seq.gte(next))
+            .filter(record::Column::Seq.gt(after))
             .order_by_asc(record::Column::Seq)
-            .limit(PAGE)
+            .limit(services::audit_log::verify::BATCH)
             .all(db)
             .await
             .unwrap();
-        if rows.is_empty() {
-            read_seconds += read.elapsed().as_secs_f64();
-            break;
-        }
-        let last = rows.last().map(|r| r.seq).unwrap_or(next);
-        // The nodes this page completes, fetched in one range query per level.
-        let mut nodes: HashMap<NodeId, Hash> = HashMap::new();
-        let (lo, hi) = (next as u64, last as u64 + 1);
-        for level in 0..64u8 {
-            let (first, end) = (lo >> level, hi >> level);
-            if end == 0 {
-                break;
-            }
-            for n in node::Entity::find()
-                .filter(node::Column::Level.eq(i16::from(level)))
-                .filter(node::Column::Idx.gte(first as i64))
-                .filter(node::Column::Idx.lte(end as i64))
-                .all(db)
-                .await
-                .unwrap()
-            {
-                nodes.insert(
-                    NodeId::new(level, n.idx as u64).unwrap(),
-                    Hash::from_slice(&n.hash).unwrap(),
-                );
-            }
-        }
-        read_seconds += read.elapsed().as_secs_f64();
-        for r in rows {
-            verifier
-                .push_with_nodes(
-                    StoredRecord {
-                        seq: r.seq as u64,
-                        id: r.id,
-                        entry: r.entry,
-                        leaf_hash: Hash::from_slice(&r.leaf_hash).unwrap(),
-                        time_ms: r.time_ms,
-                        action: r.action,
-                        outcome: r.outcome,
-                        citizen_id: r.citizen_id,
-                        department_id: r.department_id,
-                        purpose: r.purpose,
-                    },
-                    &nodes,
-                )
-                .unwrap();
-        }
-        next = last + 1;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        read += rows.len() as u64;
     }
-    let summary = verifier.finish().unwrap();
-    let seconds = started.elapsed().as_secs_f64();
+    let read_seconds = started.elapsed().as_secs_f64();
+    assert_eq!(read, summary.records, "the read pass saw another log");
     serde_json::json!({
-        "method": "LogVerifier (audit crate) over the stored rows, nodes, checkpoints and head",
+        "method": "services::audit_log::verify::verify (broker audit verify's function) over the stored rows, nodes, checkpoints and head",
         "records": summary.records,
         "checkpoints_verified": summary.checkpoints_verified,
         "nodes_checked": summary.nodes_checked,
         "seconds": seconds,
         "read_seconds": read_seconds,
         "seconds_per_million": seconds * 1e6 / summary.records.max(1) as f64,
+        "read_seconds_per_million": read_seconds * 1e6 / summary.records.max(1) as f64,
     })
 }

@@ -4,7 +4,9 @@
 //! citizens with an address and a birthdate (department-verified), their pairwise ids for the bench
 //! department, an ongoing consent each (recorded through the consent ledger, as imports: each with
 //! its receipt and audit record), and the bench department's client with a fresh ES256 key.
-//! Writes `<out>/paths.txt` (one release request path per line), `<out>/client.json`.
+//! Writes `<out>/paths.txt` (one release request path per line), `<out>/searches.txt` (audit
+//! searches a privacy office makes: each citizen's records, and now and then the department's
+//! releases), `<out>/client.json`.
 //!
 //! `bench_seed assertions <issuer> <out dir> <count>`: writes `count` single-use client assertions
 //! (`<out>/assertions.txt`, one `grant_type=…&client_assertion=…` body per line) for token-grant runs.
@@ -86,7 +88,8 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
             client_id: CLIENT_ID.into(),
             department_id: DEPARTMENT.into(),
             keys: ClientKeys::Inline(serde_json::json!({ "keys": [jwk] })),
-            scopes: vec!["attributes:read".into()],
+            // `audit:read` for the mixed run's searches (a privacy office's system).
+            scopes: vec!["attributes:read".into(), "audit:read".into()],
         },
     )
     .await
@@ -124,6 +127,7 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
         let ledger = ledger.clone();
         tasks.push(tokio::spawn(async move {
             let mut paths = Vec::new();
+            let mut searches = Vec::new();
             let mut consents = Vec::new();
             let year = 365 * 86_400_000_i64;
             for i in (w..n).step_by(workers) {
@@ -134,6 +138,12 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
                 citizens::record(&txn, &vault, &id, "birthdate", &serde_json::json!("1960-05-17"), &provenance).await.unwrap();
                 let sub = citizens::pairwise::subject_for(&txn, &pairwise_secret, &sector, &id).await.unwrap();
                 txn.commit().await.unwrap();
+                searches.push(format!("/api/v1/audit/records?citizen={id}&limit=20"));
+                if i % 50 == 0 {
+                    searches.push(format!(
+                        "/api/v1/audit/records?department={DEPARTMENT}&action=release&limit=50"
+                    ));
+                }
                 consents.push(ImportInput {
                     citizen: id,
                     department: DEPARTMENT.into(),
@@ -154,16 +164,23 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
                 }
             }
             ledger::import_many(&ledger, "bench-seed", consents).await.unwrap();
-            paths
+            (paths, searches)
         }));
     }
-    let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("paths.txt")).unwrap());
+    let create =
+        |name: &str| std::io::BufWriter::new(std::fs::File::create(out.join(name)).unwrap());
+    let (mut file, mut search_file) = (create("paths.txt"), create("searches.txt"));
     for task in tasks {
-        for path in task.await.unwrap() {
+        let (paths, searches) = task.await.unwrap();
+        for path in paths {
             writeln!(file, "{path}").unwrap();
+        }
+        for search in searches {
+            writeln!(search_file, "{search}").unwrap();
         }
     }
     file.flush().unwrap();
+    search_file.flush().unwrap();
     println!(
         "seeded {n} citizens in {:.1} s",
         started.elapsed().as_secs_f64()

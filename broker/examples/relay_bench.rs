@@ -28,6 +28,10 @@
 //! until SIGTERM; the broker's own worker delivers them. Then prints one JSON object (changes
 //! recorded, deliveries received) and exits.
 //!
+//! `relay_bench policy <data dir>`: only writes the bench catalogue and policies (the built-in ones
+//! and the 20 receivers) into the data dir and prints their two directories, for a broker that
+//! serves the feed's changes (its worker decides each delivery again under its own policies).
+//!
 //! Attribute values (the synthetic addresses) are never printed or logged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -49,7 +53,7 @@ use services::departments::{self, Department};
 use services::relay::Relay;
 use services::relay::entities::delivery;
 use services::relay::outbox::{self, NewChange};
-use services::relay::{EventKind, worker};
+use services::relay::{EventKind, supersede, worker};
 use tokio::sync::{Semaphore, watch};
 
 const RECEIVERS: usize = 20;
@@ -91,8 +95,12 @@ async fn main() {
             )
             .await
         }
+        Some("policy") if args.len() >= 3 => {
+            let (catalogue, policies) = write_policy(Path::new(&args[2]));
+            println!("{}\n{}", catalogue.display(), policies.display());
+        }
         _ => panic!(
-            "usage: relay_bench run <db url> <data dir> <changes> <rate> <citizens> | feed <db url> <data dir> <rate> <citizens>"
+            "usage: relay_bench run <db url> <data dir> <changes> <rate> <citizens> | feed <db url> <data dir> <rate> <citizens> | policy <data dir>"
         ),
     }
 }
@@ -333,6 +341,16 @@ async fn record_one(state: &Relay, citizen: &str, n: u64) -> (String, i64, usize
 }
 
 /// Waits until `expected` deliveries arrived, or nothing arrived for 30 s.
+/// Deliveries marked superseded so far.
+async fn superseded(state: &Relay) -> usize {
+    let n = delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(supersede::SUPERSEDED))
+        .count(&state.db)
+        .await
+        .unwrap();
+    usize::try_from(n).unwrap()
+}
+
 async fn wait_for(received: &Received, expected: u64) {
     let mut last = (received.count.load(Ordering::SeqCst), Instant::now());
     loop {
@@ -440,7 +458,11 @@ async fn run(db_url: &str, data_dir: &Path, changes: usize, rate: f64, citizens:
         owed += t.await.unwrap();
     }
     let record_seconds = recording.elapsed().as_secs_f64();
-    eprintln!("relay: draining {owed} deliveries");
+    // A citizen's later change supersedes the earlier one's pending deliveries (never stale):
+    // those are not owed.
+    let superseded = superseded(&state).await;
+    let owed = owed - superseded;
+    eprintln!("relay: draining {owed} deliveries ({superseded} superseded)");
     let drain_start = now_us();
     let (stop, handle) = start_worker(&state).await;
     wait_for(&received, owed as u64).await;
@@ -453,6 +475,7 @@ async fn run(db_url: &str, data_dir: &Path, changes: usize, rate: f64, citizens:
     let drain_seconds = (drain_end - drain_start) as f64 / 1e6;
     let backlog = serde_json::json!({
         "changes": changes,
+        "deliveries_superseded": superseded,
         "deliveries_owed": owed,
         "deliveries_received": arrivals.len(),
         "record_seconds": record_seconds,
@@ -514,6 +537,7 @@ async fn run(db_url: &str, data_dir: &Path, changes: usize, rate: f64, citizens:
     let _ = handle.await;
     let pending = delivery::Entity::find()
         .filter(delivery::Column::Status.ne(worker::DELIVERED))
+        .filter(delivery::Column::Status.ne(supersede::SUPERSEDED))
         .count(&state.db)
         .await
         .unwrap();

@@ -38,17 +38,18 @@ def relay_section(report):
         "",
         "`relay_bench run`: the real outbox and delivery worker pushing SETs over HTTP to 20 local receivers "
         "(one department each). *Backlog*: changes recorded with the worker stopped, then drained; "
-        "deliveries/s from the worker's start to the last delivery. *Paced*: changes recorded at a fixed rate "
+        "deliveries/s from the worker's start to the last delivery (deliveries a citizen's later change superseded before they "
+        "went are not owed: never stale). *Paced*: changes recorded at a fixed rate "
         "with the worker running; latency per change from the start of its `record` call to the arrival of its "
         "last delivery.",
         "",
-        "| backend | changes | recorded changes/s | backlog deliveries/s | paced: offered deliveries/s | delivered/s "
+        "| backend | changes | recorded changes/s | backlog: superseded | backlog deliveries/s | paced: offered deliveries/s | delivered/s "
         "| p50 ms | p99 ms | max ms | not delivered | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         if r.get("error"):
-            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 9)
+            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 10)
             continue
         b, p = r.get("backlog", {}), r.get("paced", {})
         rate = b.get("deliveries_per_second") or 0
@@ -57,7 +58,7 @@ def relay_section(report):
                    f"p99 < 1 s: {met(p99 is not None and p99 < RELAY_P99_MS)}")
         lines.append(
             f"| {backend_name(r['backend'])} | {fmt(b.get('changes'))} | {fmt(b.get('changes_recorded_per_second'))} | "
-            f"{fmt(rate)} | {fmt(p.get('offered_deliveries_per_second'))} | {fmt(p.get('deliveries_per_second'))} | "
+            f"{fmt(b.get('deliveries_superseded'))} | {fmt(rate)} | {fmt(p.get('offered_deliveries_per_second'))} | {fmt(p.get('deliveries_per_second'))} | "
             f"{fmt(p.get('latency_p50_ms'), 1)} | {fmt(p99, 1)} | {fmt(p.get('latency_max_ms'), 1)} | "
             f"{fmt(r.get('not_delivered'))} | {verdict} |"
         )
@@ -73,30 +74,37 @@ def audit_section(report):
         "### Audit log",
         "",
         "`audit_bench`: durable appends through `AuditLog::append` (committed before it returns; appends that "
-        "arrive together share a group commit) from concurrent tokio tasks; then the whole stored log verified (every record re-hashed, "
+        "arrive together share a group commit) from concurrent tokio tasks, with the integrator `broker serve` runs: on "
+        "PostgreSQL an append is durable in the queue and the integrator sequences it into the tree; *integrated/s* "
+        "counts from the first append to the last record in the tree, *time to integrate* is the integrator's histogram "
+        "(the upper bound of the bucket). Then the whole stored log verified (every record re-hashed, "
         "every stored node and signed checkpoint checked).",
         "",
-        "| backend | appenders | appends | appends/s | p50 ms | p99 ms | target |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| backend | appenders | appends | appends/s | p50 ms | p99 ms | integrated/s | time to integrate p99 | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         if r.get("error"):
-            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 4)
+            lines.append(f"| {backend_name(r['backend'])} | {r['error']} |" + " |" * 6)
         for a in r.get("appends", []):
             verdict = "—"
             if r["backend"] == "postgres":
-                verdict = f"≥ {AUDIT_TARGET:,}/s: {met(a['per_second'] >= AUDIT_TARGET)}"
+                p99 = a.get("time_to_integrate_p99_s")
+                verdict = (f"≥ {AUDIT_TARGET:,}/s: {met(a['per_second'] >= AUDIT_TARGET)}; "
+                           f"integrate p99 ≤ 1 s: {met(p99 is not None and p99 <= 1)}")
             lines.append(
                 f"| {backend_name(r['backend'])} | {a['concurrency']} | {fmt(a['records'])} | {fmt(a['per_second'])} | "
-                f"{fmt(a.get('p50_ms'), 2)} | {fmt(a.get('p99_ms'), 2)} | {verdict} |"
+                f"{fmt(a.get('p50_ms'), 2)} | {fmt(a.get('p99_ms'), 2)} | {fmt(a.get('integrated_per_second'))} | "
+                f"{seconds(a.get('time_to_integrate_p99_s'))} | {verdict} |"
             )
     lines += [
         "",
-        "| backend | verifier | records | seconds | seconds per million | target |",
-        "|---|---|---:|---:|---:|---|",
+        "| backend | verifier | records | seconds | seconds per million | read only, s per million | ratio to reading | target |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
-        checks = [("`LogVerifier` in audit_bench", r.get("verify"))]
+        checks = [("`verify::verify` in audit_bench", r.get("verify"))]
+        read_floor = (r.get("verify") or {}).get("read_seconds_per_million")
         if r.get("cli_verify"):
             checks.append((f"`broker audit verify` (exit {r['cli_verify'].get('exit')})", r["cli_verify"]))
         for name, v in checks:
@@ -107,7 +115,8 @@ def audit_section(report):
             verdict = f"< {VERIFY_TARGET_S} s per million: {met(per_million is not None and per_million < VERIFY_TARGET_S)}"
             lines.append(
                 f"| {backend_name(r['backend'])} | {name} | {fmt(v.get('records'))} | {fmt(v.get('seconds'), 2)} | "
-                f"{fmt(per_million, 1)}{scaled} | {verdict} |"
+                f"{fmt(per_million, 1)}{scaled} | {fmt(read_floor, 1)} | "
+                f"{fmt(per_million / read_floor if per_million and read_floor else None, 2)} | {verdict} |"
             )
     lines.append("")
     return lines
@@ -117,6 +126,95 @@ def fmt(v, digits=0):
     if v is None:
         return "—"
     return f"{v:,.{digits}f}"
+
+
+def seconds(v):
+    if v is None:
+        return "—"
+    return f"{v * 1000:g} ms" if v < 1 else f"{v:g} s"
+
+
+def waits_table(waits):
+    if not waits or not waits.get("events"):
+        return []
+    lines = [
+        "",
+        f"Wait events (`pg_stat_activity`, {waits['samples']} samples every {int(waits['every_seconds'] * 1000)} ms; "
+        "sessions of the broker's database that were not idle, by what they waited on; `CPU`: running):",
+        "",
+        "| wait | sessions per sample | most frequent statement |",
+        "|---|---:|---|",
+    ]
+    for e in waits["events"]:
+        query = (e.get("query") or "").replace("|", "\\|")
+        lines.append(f"| `{e['wait']}` | {fmt(e['sessions_per_sample'], 2)} | `{query}` |")
+    return lines
+
+
+def mixed_section(run, floor):
+    mixed = run.get("mixed")
+    if not mixed:
+        return []
+    if mixed.get("error"):
+        return [f"Mixed run: {mixed['error']}.", ""]
+    names = {"release": "attribute releases", "token": "token grants", "search": "audit searches (`audit:read`)"}
+    feed = mixed.get("feed") or {}
+    lines = [
+        "#### Mixed run",
+        "",
+        "Everything at once for the length of a load run: releases, token grants and a privacy office's "
+        "audit searches from three `wrk` processes, while `relay_bench feed` records changes "
+        f"({fmt(feed.get('changes_per_second'), 1)} changes/s recorded, {fmt(feed.get('deliveries_received'))} of "
+        f"{fmt(feed.get('deliveries_owed'))} SETs delivered by the end). Broker: {fmt(mixed.get('broker_cores'), 2)} cores, "
+        f"{fmt(mixed.get('broker_cpu_us_per_request'))} µs a request"
+        + (f"; PostgreSQL: {fmt(mixed.get('postgres_cores'), 2)} cores. " if run["backend"] == "postgres" else ". ")
+        + (f"Audit time to integrate (the broker's histogram; the upper bound of the bucket): p50 ≤ {seconds(mixed.get('integrate_p50_s'))}, "
+           f"p99 ≤ {seconds(mixed.get('integrate_p99_s'))} (target p99 ≤ 1 s: {met((mixed.get('integrate_p99_s') or 1e9) <= 1)})."
+           if run["backend"] == "postgres" else "Audit records are integrated as they are appended (SQLite's single-writer path)."),
+        "",
+        "| workload | connections | req/s | ratio to floor | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    floor64 = (floor.get(64) or {}).get("rps")
+    for key, w in (mixed.get("workloads") or {}).items():
+        ratio = w["rps"] / floor64 if floor64 else None
+        lines.append(
+            f"| {names.get(key, key)} | {w['connections']} | {fmt(w['rps'])} | {fmt(ratio, 3)} | "
+            f"{fmt(w.get('p50_ms'), 2)} | {fmt(w.get('p99_ms'), 2)} | {w.get('errors', 0)} |"
+        )
+    lines += waits_table(mixed.get("waits"))
+    lines.append("")
+    return lines
+
+
+def instances_section(run):
+    inst = run.get("instances")
+    if not inst or "1" not in inst:
+        return []
+    lines = [
+        "#### One instance, then two, on one database",
+        "",
+        "Releases at 64 connections in all (two `wrk` of 32: both at the one instance, then one at each).",
+        "",
+        "| instances | releases/s | p99 ms | errors | broker cores | broker CPU µs/release | PostgreSQL cores |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for count in ("1", "2"):
+        r = inst.get(count)
+        if not r:
+            continue
+        lines.append(
+            f"| {count} | {fmt(r['rps'])} | {fmt(r.get('p99_ms'), 2)} | {r.get('errors', 0)} | {fmt(r.get('broker_cores'), 2)} | "
+            f"{fmt(r.get('broker_cpu_us_per_request'))} | {fmt(r.get('postgres_cores'), 2)} |"
+        )
+    ratio = inst.get("ratio")
+    lines += ["", f"Two instances / one: {fmt(ratio, 2)}× (target ≥ 1.6× where the machine is not saturated: "
+                  f"{met(ratio is not None and ratio >= 1.6)})."]
+    for count in ("1", "2"):
+        if inst.get(count, {}).get("waits"):
+            lines += ["", f"{count} instance{'s' if count == '2' else ''}:"] + waits_table(inst[count]["waits"])[1:]
+    lines.append("")
+    return lines
 
 
 def render(report):
@@ -160,8 +258,8 @@ def render(report):
             ]
         lines += [
             "",
-            "| workload | connections | req/s | ratio to floor | p50 ms | p99 ms | CPU µs/req | cores used | errors | target |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| workload | connections | req/s | ratio to floor | p50 ms | p99 ms | CPU µs/req | cores used | errors | audit integrate p99 | target |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for kind in ("token", "release", "release_during_relay"):
             for r in run.get(kind, []):
@@ -178,9 +276,12 @@ def render(report):
                     errors = f"{errors} ({r['socket_errors']})"
                 lines.append(
                     f"| {name} | {r['connections']} | {fmt(r['rps'])} | {fmt(ratio, 3)} | {fmt(r.get('p50_ms'), 2)} | "
-                    f"{fmt(r.get('p99_ms'), 2)} | {fmt(r.get('cpu_us_per_request'), 0)} | {fmt(r.get('cores_used'), 2)} | {errors} | {verdict} |"
+                    f"{fmt(r.get('p99_ms'), 2)} | {fmt(r.get('cpu_us_per_request'), 0)} | {fmt(r.get('cores_used'), 2)} | {errors} | "
+                    f"{seconds(r.get('integrate_p99_s'))} | {verdict} |"
                 )
         lines.append("")
+        lines += mixed_section(run, floor)
+        lines += instances_section(run)
     lines += relay_section(report)
     lines += audit_section(report)
     if micro:

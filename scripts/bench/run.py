@@ -39,7 +39,7 @@ CITIZENS = int(os.environ.get("BENCH_CITIZENS", "100000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "16,64,256").split(",")]
 BACKENDS = os.environ.get("BENCH_BACKENDS", "postgres,sqlite").split(",")
-PARTS = set(os.environ.get("BENCH_PARTS", "micro,floor,load,relay,audit").split(","))
+PARTS = set(os.environ.get("BENCH_PARTS", "micro,floor,load,relay,mixed,instances,audit").split(","))
 RELAY_CHANGES = int(os.environ.get("BENCH_RELAY_CHANGES", "2000"))
 RELAY_RATE = float(os.environ.get("BENCH_RELAY_RATE", "100"))
 RELAY_CITIZENS = int(os.environ.get("BENCH_RELAY_CITIZENS", "1000"))
@@ -108,17 +108,22 @@ def parse_latency(text):
     return float(m.group(1)) * UNITS[m.group(2)] if m else None
 
 
-def wrk(url, connections, script=None, script_args=(), seconds=SECONDS, process=None):
-    threads = 2
+def wrk_start(url, connections, script=None, script_args=(), seconds=SECONDS, threads=2, env=None):
+    """Starts wrk; `wrk_finish` waits for it and reads its figures."""
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if script:
         argv += ["-s", script]
     argv.append(url)
     if script_args:
         argv += ["--"] + [str(a) for a in script_args]
-    cpu0 = process.cpu_seconds() if process else 0.0
-    out = subprocess.run(argv, capture_output=True, text=True, env=os.environ.copy()).stdout
-    cpu1 = process.cpu_seconds() if process else 0.0
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=env or os.environ.copy())
+    return proc, connections
+
+
+def wrk_finish(started):
+    proc, connections = started
+    out = proc.communicate()[0]
     result = {"connections": connections, "raw": out}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     result["rps"] = float(m.group(1)) if m else 0.0
@@ -131,11 +136,135 @@ def wrk(url, connections, script=None, script_args=(), seconds=SECONDS, process=
     result["errors"] = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: (.*)", out)
     result["socket_errors"] = m.group(1).strip() if m else ""
+    return result
+
+
+def integrate_buckets(base):
+    """The broker's time-to-integrate histogram, [(upper bound, cumulative count)], from /metrics."""
+    try:
+        status, text = http("GET", base + "/metrics", timeout=5)
+    except OSError:
+        return []
+    prefix = 'broker_audit_time_to_integrate_seconds_bucket{le="'
+    out = []
+    for line in text.decode().splitlines() if status == 200 else []:
+        if line.startswith(prefix):
+            bound, count = line[len(prefix):].split('"} ')
+            out.append((float("inf") if bound == "+Inf" else float(bound), int(count)))
+    return out
+
+
+def integrate_quantile(before, after, q):
+    """Upper bound of the bucket holding quantile q of what was integrated between two snapshots."""
+    earlier = dict(before)
+    counts = [(b, n - earlier.get(b, 0)) for b, n in after]
+    if not counts or counts[-1][1] == 0:
+        return None
+    wanted = counts[-1][1] * q
+    return next(b for b, n in counts if n >= wanted)
+
+
+def wrk(url, connections, script=None, script_args=(), seconds=SECONDS, process=None):
+    cpu0 = process.cpu_seconds() if process else 0.0
+    buckets0 = integrate_buckets(url) if process else []
+    result = wrk_finish(wrk_start(url, connections, script, script_args, seconds))
+    cpu1 = process.cpu_seconds() if process else 0.0
+    if process:
+        buckets1 = integrate_buckets(url)
+        result["integrate_p99_s"] = integrate_quantile(buckets0, buckets1, 0.99)
     if process and result["requests"]:
         result["cpu_us_per_request"] = (cpu1 - cpu0) / result["requests"] * 1e6
         result["cores_used"] = (cpu1 - cpu0) / seconds
         result["peak_rss_mb"] = process.status_kb("VmHWM") / 1024
     return result
+
+
+def postgres_cpu_seconds():
+    """CPU seconds used so far by every PostgreSQL server process (backends, WAL writer, …)."""
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.find("(") + 1:text.rfind(")")]
+        if name.startswith("postgres"):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
+class WaitSampler:
+    """Samples pg_stat_activity for one database every `every` seconds in a background thread
+    (through one long-lived psql) and counts, per sample, the sessions that are not idle by what
+    they wait on: `Lock:transactionid`, `LWLock:WALWrite`, `Client:ClientRead` (a transaction
+    waiting for the broker's next statement), or `CPU` (active, no wait event)."""
+
+    def __init__(self, dbname, every=0.1):
+        import threading
+
+        self.dbname, self.every = dbname, every
+        self.samples, self.counts, self.queries = 0, {}, {}
+        self.stopping = threading.Event()
+        self.psql = subprocess.Popen(["psql", PG_ADMIN, "-AtqX", "-F", "\t"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        query = (
+            "SELECT coalesce(wait_event_type, ''), coalesce(wait_event, ''), state, "
+            "left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 70) FROM pg_stat_activity "
+            f"WHERE datname = '{self.dbname}' AND pid <> pg_backend_pid() AND state IS NOT NULL "
+            "AND state <> 'idle';\n\\echo __END__\n"
+        )
+        while not self.stopping.is_set():
+            try:
+                self.psql.stdin.write(query)
+                self.psql.stdin.flush()
+                rows = []
+                for line in self.psql.stdout:
+                    line = line.rstrip("\n")
+                    if line == "__END__":
+                        break
+                    rows.append(line.split("\t"))
+            except (OSError, ValueError):
+                return
+            self.samples += 1
+            for row in rows:
+                if len(row) < 4:
+                    continue
+                kind, event, state, text = row[:4]
+                key = f"{kind}:{event}" if kind else "CPU"
+                if state != "active":
+                    key += f" ({state})"
+                self.counts[key] = self.counts.get(key, 0) + 1
+                per = self.queries.setdefault(key, {})
+                per[text] = per.get(text, 0) + 1
+            self.stopping.wait(self.every)
+
+    def stop(self, top=8):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        try:
+            self.psql.stdin.close()
+        except OSError:
+            pass
+        self.psql.kill()
+        n = max(self.samples, 1)
+        events = sorted(self.counts.items(), key=lambda kv: -kv[1])[:top]
+        return {
+            "samples": self.samples,
+            "every_seconds": self.every,
+            "events": [
+                {"wait": k, "sessions_per_sample": c / n,
+                 "query": max(self.queries[k].items(), key=lambda kv: kv[1])[0]}
+                for k, c in events
+            ],
+        }
 
 
 def criterion():
@@ -206,8 +335,14 @@ def broker_runs(backend):
         results["seed_seconds"] = time.time() - started
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        # The bench catalogue and policies (the built-in ones and the feed's 20 receivers): the
+        # broker's worker decides every delivery of the feed's changes again under its own.
+        catalogue, policies = subprocess.run([RELAY_BENCH, "policy", workdir], check=True,
+                                             capture_output=True, text=True).stdout.split()
         env = dict(os.environ)
         env.update({
+            "BROKER_CATALOGUE__DIR": catalogue,
+            "BROKER_CATALOGUE__POLICY_DIR": policies,
             "BROKER_DATABASE_URL": url,
             "BROKER_DATA_DIR": workdir,
             "BROKER_BIND": f"127.0.0.1:{port}",
@@ -248,8 +383,14 @@ def broker_runs(backend):
         for c in CONNECTIONS:
             os.environ["BENCH_TOKEN"] = token(base, workdir)
             results["release"].append(wrk(base, c, os.path.join(LUA, "release.lua"), [paths], process=broker))
+        # Before the relay's runs: their changes leave deliveries to receivers that are gone,
+        # which the workers would retry during this one.
+        if "instances" in PARTS and pg_name:
+            instances_run(results, env, base, workdir, paths, broker, pg_name)
         if "relay" in PARTS:
             release_during_relay(results, base, workdir, url, paths, broker)
+        if "mixed" in PARTS:
+            mixed_run(results, base, workdir, url, paths, broker, pg_name)
         results["peak_rss_mb"] = broker.status_kb("VmHWM") / 1024
         broker.stop()
     finally:
@@ -272,23 +413,135 @@ def release_during_relay(results, base, workdir, url, paths, broker):
     at BENCH_FEED_RATE changes/s, each fanning out to 20 receivers, delivered by the broker's own
     worker."""
     log(f"== {results['backend']}: releases while the relay pushes ({FEED_RATE:g} changes/s to 20 receivers)")
-    feed = Process([RELAY_BENCH, "feed", url, workdir, str(FEED_RATE), "200"], stdout=subprocess.PIPE)
-    line = feed.proc.stdout.readline().decode().strip()
-    if line != "READY":
-        feed.stop()
-        raise SystemExit(f"relay_bench feed did not start (log: {feed.log.name})")
+    feed = start_feed(results, url, workdir, "relay_feed")
+    if feed is None:
+        return
     time.sleep(1)
     results["release_during_relay"] = []
     for c in CONNECTIONS:
         os.environ["BENCH_TOKEN"] = token(base, workdir)
         results["release_during_relay"].append(
             wrk(base, c, os.path.join(LUA, "release.lua"), [paths], process=broker))
+    results["relay_feed"] = stop_feed(feed)
+
+
+MIXED = {  # workload: (lua script, connections, wrk threads)
+    "release": ("release.lua", 48, 2),
+    "token": ("token.lua", 8, 1),
+    "search": ("release.lua", 8, 1),
+}
+
+
+def start_feed(results, url, workdir, key):
+    feed = Process([RELAY_BENCH, "feed", url, workdir, str(FEED_RATE), "200"], stdout=subprocess.PIPE)
+    line = feed.proc.stdout.readline().decode().strip()
+    if line != "READY":
+        feed.stop()
+        results[key] = {"error": f"relay_bench feed did not start (log: {feed.log.name})"}
+        return None
+    return feed
+
+
+def stop_feed(feed):
     feed.proc.send_signal(signal.SIGTERM)
     out, _ = feed.proc.communicate(timeout=60)
     try:
-        results["relay_feed"] = last_json(out.decode())
+        return last_json(out.decode())
     except SystemExit:
-        results["relay_feed"] = {"error": f"relay_bench feed exited {feed.proc.returncode} (log: {feed.log.name})"}
+        return {"error": f"relay_bench feed exited {feed.proc.returncode} (log: {feed.log.name})"}
+
+
+def mixed_run(results, base, workdir, url, paths, broker, pg_name):
+    """Everything at once for BENCH_SECONDS: attribute releases (48 connections), token grants (8),
+    a privacy office's audit searches (8, `searches.txt`: a citizen's records, now and then the
+    department's releases) and the relay feed (BENCH_FEED_RATE changes/s to 20 receivers), with
+    pg_stat_activity sampled every 100 ms on PostgreSQL."""
+    backend = results["backend"]
+    log(f"== {backend}: mixed (releases, token grants, audit searches, relay feed at {FEED_RATE:g}/s)")
+    feed = start_feed(results, url, workdir, "mixed")
+    if feed is None:
+        return
+    env = dict(os.environ)
+    env["BENCH_TOKEN"] = token(base, workdir)  # before the assertions: it rewrites their file
+    subprocess.run([SEED, "assertions", base, workdir, str(6000 * SECONDS)], check=True)
+    sampler = WaitSampler(pg_name) if pg_name else None
+    cpu0, pg0 = broker.cpu_seconds(), postgres_cpu_seconds()
+    buckets0 = integrate_buckets(base)
+    started = {}
+    for name, (script, connections, threads) in MIXED.items():
+        args = {"release": [paths], "search": [os.path.join(workdir, "searches.txt")],
+                "token": [os.path.join(workdir, "assertions.txt"), threads]}[name]
+        started[name] = wrk_start(base, connections, os.path.join(LUA, script), args, threads=threads, env=env)
+    workloads = {name: wrk_finish(run) for name, run in started.items()}
+    cpu1, pg1 = broker.cpu_seconds(), postgres_cpu_seconds()
+    buckets1 = integrate_buckets(base)
+    waits = sampler.stop() if sampler else None
+    requests = sum(w["requests"] for w in workloads.values())
+    results["mixed"] = {
+        "workloads": workloads,
+        "feed": stop_feed(feed),
+        "broker_cores": (cpu1 - cpu0) / SECONDS,
+        "broker_cpu_us_per_request": (cpu1 - cpu0) / max(requests, 1) * 1e6,
+        "postgres_cores": (pg1 - pg0) / SECONDS if pg_name else None,
+        "integrate_p50_s": integrate_quantile(buckets0, buckets1, 0.50),
+        "integrate_p99_s": integrate_quantile(buckets0, buckets1, 0.99),
+        "waits": waits,
+    }
+
+
+def instances_run(results, env, base, workdir, paths, broker, pg_name):
+    """Releases at 64 connections (two wrk of 32) against one instance, then against two instances
+    of the broker on the same PostgreSQL database (one wrk of 32 each, summed), with the CPU of the
+    brokers and of PostgreSQL and the wait events of both runs."""
+    log(f"== {results['backend']}: one instance, then two, on one database")
+    port = free_port()
+    second_env = dict(env)
+    # Both answer under one public URL, as behind a load balancer (tokens name it as issuer).
+    second_env["BROKER_BIND"] = f"127.0.0.1:{port}"
+    second = None
+    out = {}
+    try:
+        for count in (1, 2):
+            if count == 2:
+                second = Process([BROKER, "serve"], env=second_env)
+                deadline = time.time() + 60
+                while time.time() < deadline:
+                    try:
+                        if http("GET", f"http://127.0.0.1:{port}/readyz", timeout=1)[0] == 200:
+                            break
+                    except OSError:
+                        pass
+                    time.sleep(0.05)
+                time.sleep(1)
+            targets = [base, base] if count == 1 else [base, f"http://127.0.0.1:{port}"]
+            brokers = [broker] if count == 1 else [broker, second]
+            wrk_env = dict(os.environ)
+            wrk_env["BENCH_TOKEN"] = token(base, workdir)
+            sampler = WaitSampler(pg_name)
+            cpu0 = [b.cpu_seconds() for b in brokers]
+            pg0 = postgres_cpu_seconds()
+            runs = [wrk_start(t, 32, os.path.join(LUA, "release.lua"), [paths], threads=1, env=wrk_env)
+                    for t in targets]
+            parts = [wrk_finish(r) for r in runs]
+            cpu1 = [b.cpu_seconds() for b in brokers]
+            pg1 = postgres_cpu_seconds()
+            requests = sum(p["requests"] for p in parts)
+            out[str(count)] = {
+                "wrk": parts,
+                "rps": sum(p["rps"] for p in parts),
+                "p99_ms": max((p["p99_ms"] or 0) for p in parts),
+                "errors": sum(p["errors"] for p in parts),
+                "broker_cores": sum(b - a for a, b in zip(cpu0, cpu1)) / SECONDS,
+                "broker_cpu_us_per_request": sum(b - a for a, b in zip(cpu0, cpu1)) / max(requests, 1) * 1e6,
+                "postgres_cores": (pg1 - pg0) / SECONDS,
+                "waits": sampler.stop(),
+            }
+    finally:
+        if second:
+            second.stop()
+    one = out.get("1", {}).get("rps") or 0
+    out["ratio"] = (out.get("2", {}).get("rps") or 0) / one if one else None
+    results["instances"] = out
 
 
 def bench_json(argv, backend):
