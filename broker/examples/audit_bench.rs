@@ -182,7 +182,10 @@ fn quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> Option<f64> 
     let counts: Vec<(f64, u64)> = after
         .iter()
         .map(|&(bound, n)| {
-            let earlier = before.iter().find(|(b, _)| *b == bound).map_or(0, |(_, n)| *n);
+            let earlier = before
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0, |(_, n)| *n);
             (bound, n - earlier)
         })
         .collect();

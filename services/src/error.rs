@@ -121,10 +121,17 @@ pub trait PublicError {
 }
 
 const INTERNAL: (ErrorClass, &str) = (ErrorClass::Internal, "internal_error");
+/// The code of every failure caused by a database that cannot be reached now.
+pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
 
 impl Error {
     fn public(&self) -> (ErrorClass, &'static str) {
         use ErrorClass as C;
+        // Whatever failed, if it failed because the database cannot be reached now, that is
+        // what the caller is told: try again shortly.
+        if !matches!(self, Error::NotReady(_)) && store::is_unavailable(self) {
+            return (C::Unavailable, DATABASE_UNAVAILABLE);
+        }
         match self {
             Error::Input(e) => (e.class(), e.code()),
             Error::NotFound => (C::NotFound, "not_found"),
@@ -183,7 +190,7 @@ impl PublicError for InputError {
 impl PublicError for StoreError {
     fn code(&self) -> &'static str {
         match self {
-            StoreError::Connect { .. } => "database_unavailable",
+            StoreError::Connect { .. } => DATABASE_UNAVAILABLE,
             _ => INTERNAL.1,
         }
     }

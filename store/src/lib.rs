@@ -41,6 +41,49 @@ pub enum StoreError {
     Db(#[from] DbErr),
 }
 
+/// Whether `err`, or an error it wraps, says that the database cannot be reached now — down,
+/// restarting, shutting down, or the pool unable to hand out a connection — as opposed to a
+/// statement that failed: the request may succeed if tried again shortly (a 503, not a 500).
+pub fn is_unavailable(err: &(dyn std::error::Error + 'static)) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+    let sqlx_down = |e: &sea_orm::sqlx::Error| {
+        use sea_orm::sqlx::Error as E;
+        match e {
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception) and 57P (operator intervention: admin or
+            // crash shutdown, cannot connect now).
+            E::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    };
+    let runtime_down = |e: &RuntimeErr| matches!(e, RuntimeErr::SqlxError(e) if sqlx_down(e));
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let down = if let Some(db) = e.downcast_ref::<DbErr>() {
+            match db {
+                DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+                DbErr::Exec(r) | DbErr::Query(r) => runtime_down(r),
+                _ => false,
+            }
+        } else if let Some(r) = e.downcast_ref::<RuntimeErr>() {
+            runtime_down(r)
+        } else if e.downcast_ref::<ConnAcquireErr>().is_some() {
+            true
+        } else if let Some(s) = e.downcast_ref::<sea_orm::sqlx::Error>() {
+            sqlx_down(s)
+        } else {
+            false
+        };
+        if down {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// Opens the pool on `url` (see [`DatabaseUrl::effective`]). SQLite gets WAL, a busy timeout,
 /// foreign keys and the configured durability.
 pub async fn connect(url: &str, db: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {

@@ -105,3 +105,29 @@ fn sqlite_file_paths_are_found_in_urls() {
     assert_eq!(sqlite_file("sqlite::memory:"), None);
     assert_eq!(sqlite_file("postgres://x/y"), None);
 }
+
+/// A database that cannot be reached is told apart from a statement that failed: the first may
+/// be retried shortly (503), the second is the broker's fault (500).
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_a_failed_statement_is_not() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.connect().await.unwrap();
+    let bad = db
+        .execute_unprepared("SELECT no_such_column FROM no_such_table")
+        .await
+        .unwrap_err();
+    assert!(!is_unavailable(&bad), "{bad}");
+    db.close_by_ref().await.unwrap();
+    let down = db.execute_unprepared("SELECT 1").await.unwrap_err();
+    assert!(is_unavailable(&down), "{down}");
+    // Wrapped in another error, as services' errors wrap it.
+    let wrapped = StoreError::from(down);
+    assert!(is_unavailable(&wrapped));
+    // Nothing listens on port 1: connecting fails at the socket.
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut options = ConnectOptions::new("postgres://postgres@127.0.0.1:1/none");
+        options.acquire_timeout(Duration::from_millis(300));
+        let refused = Database::connect(options).await.unwrap_err();
+        assert!(is_unavailable(&refused), "{refused}");
+    }
+}

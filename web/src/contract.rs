@@ -5,7 +5,8 @@
 //! Each handler documents what is particular to it (its successes, its own refusals and their
 //! codes). Here, once for all: who may call an operation (its security requirement) and what the
 //! layers around every handler answer — 401/403 from the bearer check, the redirect to sign-in
-//! from the session check, 400 from the query and body parsers, 404 for an unknown path id, 413
+//! from the session check, 400 from the query and body parsers, 404 for an unknown path id, 503
+//! with `Retry-After` while the database cannot be reached, 413
 //! and 415 from the body reader — and the media types of every error: RFC 9457 problem JSON, or
 //! the HTML error page when the request accepts `text/html` (a browser, `pages::html_errors`).
 
@@ -198,9 +199,19 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             "The body is not `application/json` (`unsupported_media_type`)",
         );
     }
+    add(
+        op,
+        "503",
+        "The broker's database cannot be reached now, or the broker is not ready (`database_unavailable`, `not_ready`): send the request again after `Retry-After` seconds",
+    );
     let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
+    if let Some(unavailable) = responses.get_mut("503").and_then(Value::as_object_mut) {
+        unavailable.entry("headers").or_insert_with(|| {
+            json!({ "Retry-After": { "description": "Seconds to wait before sending the request again", "schema": { "type": "integer", "minimum": 0 } } })
+        });
+    }
     for (status, response) in responses.iter_mut() {
         if !status.starts_with('4') && !status.starts_with('5') {
             continue;

@@ -11,6 +11,9 @@ use services::release::{Refusal, ReleaseError};
 use services::{Error as ServiceError, ErrorClass, PublicError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// `Retry-After` (seconds) on a 503 while the database cannot be reached or the broker is not
+/// ready: about a pool's acquire timeout.
+const UNAVAILABLE_RETRY_AFTER_S: &str = "5";
 
 /// The body of a problem response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -107,6 +110,9 @@ impl Error {
         if status.is_server_error() {
             match &self.0 {
                 ServiceError::NotReady(why) => format!("the broker is not ready: {why}"),
+                _ if self.0.code() == services::error::DATABASE_UNAVAILABLE => {
+                    "the broker's database cannot be reached now; try again shortly".to_owned()
+                }
                 ServiceError::SignIn(e) => e.to_string(),
                 _ => "the broker could not complete the request; it has been logged".to_owned(),
             }
@@ -135,9 +141,30 @@ impl ResponseError for Error {
         if let ServiceError::OAuth(e) = &self.0 {
             // RFC 6749 §5.2: what OAuth client libraries expect from a token endpoint. No
             // WWW-Authenticate: clients authenticate with an assertion, not an HTTP scheme.
-            return HttpResponse::build(status)
-                .insert_header(("Cache-Control", "no-store"))
-                .json(serde_json::json!({ "error": code, "error_description": e.to_string() }));
+            let description = if status.is_server_error() {
+                self.public_detail(status)
+            } else {
+                e.to_string()
+            };
+            let mut res = HttpResponse::build(status);
+            res.insert_header(("Cache-Control", "no-store"));
+            if self.0.class() == ErrorClass::Unavailable {
+                res.insert_header(("Retry-After", UNAVAILABLE_RETRY_AFTER_S));
+            }
+            return res
+                .json(serde_json::json!({ "error": code, "error_description": description }));
+        }
+        if self.0.class() == ErrorClass::Unavailable {
+            // The database is out of reach, or the broker not ready: nothing was done, and the
+            // same request may succeed shortly (RFC 9110 §15.6.4). Expected during an outage, so
+            // a warning, not an error.
+            tracing::warn!(code, error = %self.0, "request refused: unavailable");
+            let mut res = Problem::new(status, code, self.public_detail(status)).response();
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER_S),
+            );
+            return res;
         }
         if let ServiceError::Bearer(e) = &self.0 {
             // RFC 6750 §3: the challenge says what went wrong, never echoing the token.
