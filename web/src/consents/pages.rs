@@ -492,11 +492,12 @@ pub async fn new_form(
     page.render("consents/new.html", &data)
 }
 
-fn parse_days(raw: Option<&str>) -> Result<Option<i64>, Error> {
-    match raw {
+/// A form's `duration_days`: absent or blank is "not chosen", anything but a whole number is
+/// `invalid_duration` (the ledger then checks the range). The one parser of both consent forms.
+pub(crate) fn parse_days(raw: Option<&str>) -> Result<Option<i64>, Error> {
+    match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => text
-            .trim()
             .parse::<i64>()
             .map(Some)
             .map_err(|_| services::consents::LedgerError::InvalidDuration.into()),

@@ -134,18 +134,22 @@ pub async fn accept(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let attributes: Vec<&str> = form.fields.all("attribute");
-    let days = form.fields.get("duration_days").and_then(|d| {
-        let d = d.trim();
-        (!d.is_empty()).then(|| d.parse::<i64>().unwrap_or(0))
-    });
+    let parsed = super::pages::parse_days(form.fields.get("duration_days"));
+    let days = parsed.as_ref().ok().copied().flatten();
     let who = citizen(&form.who, page.lang);
-    match ledger::accept(&state, &who, &id, &attributes, days).await {
+    let outcome = match parsed {
+        Ok(days) => ledger::accept(&state, &who, &id, &attributes, days)
+            .await
+            .map_err(Error::from),
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok((consent, _)) => Ok(see_other(&format!(
             "/me/consents/{}?done=granted",
             consent.id()
         ))),
         Err(e) => {
-            let (status, mut error) = form_error(e.into(), Some("attr"))?;
+            let (status, mut error) = form_error(e, Some("attr"))?;
             let consent = ledger::owned(&state, &form.who.citizen_id, &id).await?;
             let chosen: BTreeSet<String> = attributes.iter().map(|a| (*a).to_owned()).collect();
             page.common.here = format!("/me/requests/{id}");
