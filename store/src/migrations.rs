@@ -34,6 +34,7 @@ mod m20261204_000301_create_relay_pull_sources;
 mod m20261204_000700_create_audit_queue;
 mod m20261204_000701_create_audit_integrator;
 mod m20261204_000702_create_registry_version;
+mod m20261205_000800_index_audit_records_by_seq;
 
 pub struct Migrator;
 
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000700_create_audit_queue::Migration),
             Box::new(m20261204_000701_create_audit_integrator::Migration),
             Box::new(m20261204_000702_create_registry_version::Migration),
+            Box::new(m20261205_000800_index_audit_records_by_seq::Migration),
         ]
     }
 }
