@@ -142,6 +142,7 @@ impl ResponseError for Error {
             // RFC 6749 §5.2: what OAuth client libraries expect from a token endpoint. No
             // WWW-Authenticate: clients authenticate with an assertion, not an HTTP scheme.
             let description = if status.is_server_error() {
+                log_server_error(&self.0, code);
                 self.public_detail(status)
             } else {
                 e.to_string()
@@ -155,10 +156,9 @@ impl ResponseError for Error {
                 .json(serde_json::json!({ "error": code, "error_description": description }));
         }
         if self.0.class() == ErrorClass::Unavailable {
-            // The database is out of reach, or the broker not ready: nothing was done, and the
-            // same request may succeed shortly (RFC 9110 §15.6.4). Expected during an outage, so
-            // a warning, not an error.
-            tracing::warn!(code, error = %self.0, "request refused: unavailable");
+            // The database is out of reach, or the broker not ready: the same request may succeed
+            // shortly (RFC 9110 §15.6.4).
+            log_server_error(&self.0, code);
             let mut res = Problem::new(status, code, self.public_detail(status)).response();
             res.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
@@ -207,10 +207,20 @@ impl ResponseError for Error {
             return res;
         }
         if status.is_server_error() {
-            // The cause goes to the log (it names no values), never to the client.
-            tracing::error!(code, error = %self.0, "request failed");
+            log_server_error(&self.0, code);
         }
         Problem::new(status, code, self.public_detail(status)).response()
+    }
+}
+
+/// A server-side failure's cause goes to the log (it names no values), never to the client. An
+/// outage (`Unavailable`: the database out of reach, not ready) is expected while it lasts: a
+/// warning, not an error.
+fn log_server_error(e: &ServiceError, code: &str) {
+    if e.class() == ErrorClass::Unavailable {
+        tracing::warn!(code, error = %e, "request refused: unavailable");
+    } else {
+        tracing::error!(code, error = %e, "request failed");
     }
 }
 
