@@ -81,11 +81,6 @@ impl Prechecked {
             entry,
         }
     }
-
-    /// The row's stored seq.
-    pub fn seq(&self) -> u64 {
-        self.row.seq
-    }
 }
 
 /// How many recent ids to keep for naming an inserted record found a few rows late.
