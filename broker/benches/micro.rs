@@ -100,6 +100,7 @@ fn access_tokens(c: &mut Criterion) {
         iat: now_s(),
         exp: now_s() + 300,
         jti: uuid::Uuid::now_v7().to_string(),
+        cnf: None,
     };
     c.bench_function("access_token/sign", |b| {
         b.iter(|| keys.sign(Some("at+jwt"), &claims).unwrap())

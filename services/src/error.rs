@@ -250,6 +250,8 @@ impl PublicError for BearerError {
             BearerError::Expired => "token_expired",
             BearerError::Revoked => "token_revoked",
             BearerError::InsufficientScope(_) => "insufficient_scope",
+            BearerError::DpopRequired => "invalid_token",
+            BearerError::DpopProof(_) => "invalid_dpop_proof",
         }
     }
     fn class(&self) -> ErrorClass {

@@ -74,7 +74,8 @@ pub async fn token(
         let answer = services::provider::token::exchange(&provider, &body, &dpop).await?;
         return Ok(ok.json(answer));
     }
-    let granted = services::oauth::token::grant(&oauth, &body).await?;
+    let dpop = crate::provider::dpop_headers(&req);
+    let granted = services::oauth::token::grant(&oauth, &body, &dpop).await?;
     Ok(ok.json(granted))
 }
 
@@ -110,7 +111,28 @@ pub fn endpoint_of(req: &HttpRequest) -> Endpoint {
 /// The caller decides what to do with a refusal ([`authorize`] records or counts it).
 pub async fn authenticate(req: &HttpRequest) -> Result<DepartmentCaller, Unauthenticated> {
     let oauth = oauth_of(req).map_err(|e| e.0)?;
-    bearer::authenticate(&oauth, authorization(req)).await
+    let (headers, url) = dpop_of(&oauth, req);
+    bearer::authenticate(&oauth, authorization(req), context(req, &headers, &url)).await
+}
+
+/// The `DPoP` header values and the URL a proof must name (the public URL and the path).
+fn dpop_of<'a>(oauth: &OAuth, req: &'a HttpRequest) -> (Vec<&'a str>, String) {
+    (
+        crate::provider::dpop_headers(req),
+        format!("{}{}", oauth.issuer, req.path()),
+    )
+}
+
+fn context<'a>(
+    req: &'a HttpRequest,
+    headers: &'a [&'a str],
+    url: &'a str,
+) -> bearer::DpopContext<'a> {
+    bearer::DpopContext {
+        headers,
+        method: req.method().as_str(),
+        url,
+    }
 }
 
 /// Counts a refusal that identified nobody (see `services::oauth::refusals`).
@@ -128,7 +150,14 @@ pub fn count_unidentified(req: &HttpRequest, error: &services::Error) {
 pub async fn authorize(req: &HttpRequest, scope: &'static str) -> Result<DepartmentCaller, Error> {
     let oauth = oauth_of(req)?;
     let endpoint = endpoint_of(req);
-    let caller = match bearer::authenticate(&oauth, authorization(req)).await {
+    let (headers, url) = dpop_of(&oauth, req);
+    let caller = match bearer::authenticate(
+        &oauth,
+        authorization(req),
+        context(req, &headers, &url),
+    )
+    .await
+    {
         Ok(caller) => caller,
         Err(refused) => return Err(refusals::settle(&oauth, endpoint, refused).await.into()),
     };

@@ -191,6 +191,12 @@ impl ResponseError for Error {
             // RFC 6750 §3: the challenge says what went wrong, never echoing the token.
             let challenge = match e {
                 BearerError::Missing => "Bearer realm=\"broker\"".to_owned(),
+                BearerError::DpopRequired => {
+                    "DPoP algs=\"ES256 PS256 EdDSA\", error=\"invalid_token\"".to_owned()
+                }
+                BearerError::DpopProof(_) => {
+                    "DPoP algs=\"ES256 PS256 EdDSA\", error=\"invalid_dpop_proof\"".to_owned()
+                }
                 BearerError::InsufficientScope(scope) => {
                     format!(
                         "Bearer realm=\"broker\", error=\"insufficient_scope\", scope=\"{scope}\""

@@ -133,8 +133,9 @@ struct PurposeView {
 struct AttributeView {
     label: String,
     essential: bool,
-    /// `provider`, `department`, `citizen`, or absent (nothing held).
-    source_kind: Option<&'static str>,
+    /// The message naming the kind of source (`provider.consent.source_provider`, …), or
+    /// absent (nothing held).
+    source_key: Option<&'static str>,
     source: Option<String>,
     loa: Option<u8>,
 }
@@ -158,7 +159,11 @@ fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
             .map(|a| AttributeView {
                 label: pick(&a.label_en, &a.label_fr),
                 essential: a.essential,
-                source_kind: a.source.as_ref().map(|s| s.kind),
+                source_key: a.source.as_ref().map(|s| match s.kind {
+                    "provider" => "provider.consent.source_provider",
+                    "department" => "provider.consent.source_department",
+                    _ => "provider.consent.source_citizen",
+                }),
                 source: a.source.as_ref().map(|s| s.id.clone()),
                 loa: a.source.as_ref().map(|s| s.loa),
             })

@@ -31,6 +31,13 @@ pub enum BearerError {
     InsufficientScope(&'static str),
     #[error("the department is disabled or the client is no longer registered")]
     Revoked,
+    /// A DPoP-bound token (`cnf.jkt`) presented without its proof, or as a bearer token (RFC
+    /// 9449 §7.1–7.2).
+    #[error("the access token is DPoP-bound: present it as `Authorization: DPoP` with a proof")]
+    DpopRequired,
+    /// The DPoP proof with a bound token failed a check (RFC 9449 §4.3).
+    #[error("the DPoP proof is invalid: {0}")]
+    DpopProof(String),
 }
 
 /// Verifies the broker's access tokens, remembering the ones already verified.
@@ -121,14 +128,46 @@ impl DepartmentCaller {
     }
 }
 
-/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1).
-fn bearer_token(authorization: Option<&str>) -> Result<String, BearerError> {
+/// How a token is presented: `Bearer` (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The scheme and token of an `Authorization` header.
+fn presented(authorization: Option<&str>) -> Result<(Scheme, String), BearerError> {
     let header = authorization.ok_or(BearerError::Missing)?;
     let (scheme, token) = header.split_once(' ').ok_or(BearerError::Invalid)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() || token.len() > 8192 {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Err(BearerError::Invalid);
+    };
+    if token.trim().is_empty() || token.len() > 8192 {
         return Err(BearerError::Invalid);
     }
-    Ok(token.trim().to_owned())
+    Ok((scheme, token.trim().to_owned()))
+}
+
+/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1).
+#[cfg(test)]
+fn bearer_token(authorization: Option<&str>) -> Result<String, BearerError> {
+    match presented(authorization)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(BearerError::Invalid),
+    }
+}
+
+/// The request a DPoP proof must match at the API: its `DPoP` header values, method and
+/// absolute URL (the broker's public URL and the path).
+#[derive(Debug, Clone, Copy)]
+pub struct DpopContext<'a> {
+    pub headers: &'a [&'a str],
+    pub method: &'a str,
+    pub url: &'a str,
 }
 
 /// Who sent a refused call, when a signature proves it: an access token of ours (expired, or of a
@@ -169,12 +208,55 @@ impl From<BearerError> for Unauthenticated {
 pub async fn authenticate(
     state: &OAuth,
     authorization: Option<&str>,
+    dpop: DpopContext<'_>,
 ) -> Result<DepartmentCaller, Unauthenticated> {
-    let token = bearer_token(authorization)?;
+    let (scheme, token) = presented(authorization)?;
     let now_s = now_ms() / 1000;
     let claims = state
         .tokens
         .verify_signed(&state.keys, &state.issuer, &token, now_s)?;
+    let identified = |claims: &AccessClaims| Identified {
+        client_id: claims.client_id.clone(),
+        department_id: claims.dept.clone(),
+        token_id: claims.jti.clone(),
+    };
+    // RFC 9449 §7: a bound token needs the `DPoP` scheme and a proof by its key; an unbound
+    // token presented under `DPoP` is not what its client was given.
+    match (&claims.cnf, scheme) {
+        (None, Scheme::Bearer) => {}
+        (None, Scheme::Dpop) => return Err(BearerError::Invalid.into()),
+        (Some(_), Scheme::Bearer) => {
+            return Err(Unauthenticated {
+                error: BearerError::DpopRequired.into(),
+                identified: Some(identified(&claims)),
+            });
+        }
+        (Some(cnf), Scheme::Dpop) => {
+            let checked = crate::provider::dpop::verify_with(
+                &state.db,
+                dpop.headers,
+                dpop.method,
+                dpop.url,
+                Some(&token),
+            )
+            .await
+            .and_then(|proof| {
+                proof
+                    .check_binding(&cnf.jkt)
+                    .map_err(|e| crate::provider::ProviderError::from(e).into())
+            });
+            if let Err(e) = checked {
+                let error = match e {
+                    Error::Provider(p) => BearerError::DpopProof(p.description.into_owned()).into(),
+                    other => other,
+                };
+                return Err(Unauthenticated {
+                    error,
+                    identified: Some(identified(&claims)),
+                });
+            }
+        }
+    }
     if claims.exp <= now_s {
         // Signed by us: it names its client, so the refusal is worth a record.
         return Err(Unauthenticated {
@@ -245,6 +327,7 @@ mod tests {
             iat: 0,
             exp,
             jti: "t".into(),
+            cnf: None,
         }
     }
 

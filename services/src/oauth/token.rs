@@ -49,7 +49,7 @@ pub enum ClientAuthError {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` when the request carried a DPoP proof.
     pub token_type: &'static str,
     pub expires_in: i64,
     pub scope: String,
@@ -68,6 +68,9 @@ pub struct AccessClaims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The DPoP key the token is bound to (RFC 9449 §6), when it was asked with a proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::provider::token::Confirmation>,
 }
 
 /// Parameters, each at most once (RFC 6749 §3.2).
@@ -95,14 +98,18 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Exchanges a client assertion (the form body of `POST /oauth2/token`) for a short-lived access
 /// token. A refusal after the assertion's signature verified is audited with its code (the
 /// client is identified); any other refusal is only counted (`refusals`).
-pub async fn grant(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Error> {
-    match attempt(state, body).await {
+pub async fn grant(state: &OAuth, body: &[u8], dpop: &[&str]) -> Result<TokenResponse, Error> {
+    match attempt(state, body, dpop).await {
         Ok(granted) => Ok(granted),
         Err(refused) => Err(refusals::settle(state, Endpoint::Token, refused).await),
     }
 }
 
-async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenticated> {
+async fn attempt(
+    state: &OAuth,
+    body: &[u8],
+    dpop: &[&str],
+) -> Result<TokenResponse, Unauthenticated> {
     let params = parse_params(body).map_err(Error::from)?;
     match param(&params, "grant_type") {
         Some("client_credentials") => {}
@@ -137,6 +144,23 @@ async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenti
     let now_s = now_ms() / 1000;
     let scope =
         granted_scope(param(&params, "scope"), &client.scopes).map_err(|e| identified(e.into()))?;
+    // A proof with the request binds the token to its key (RFC 9449 §5): the API then refuses
+    // it without a proof by that key.
+    let cnf = if dpop.is_empty() {
+        None
+    } else {
+        let proof = crate::provider::dpop::verify_with(
+            &state.db,
+            dpop,
+            "POST",
+            &token_endpoint(issuer),
+            None,
+        )
+        .await
+        .map_err(identified)?;
+        Some(crate::provider::token::Confirmation { jkt: proof.jkt })
+    };
+    let token_type = if cnf.is_some() { "DPoP" } else { "Bearer" };
     let claims = AccessClaims {
         iss: issuer.clone(),
         sub: client.client_id.clone(),
@@ -147,6 +171,7 @@ async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenti
         iat: now_s,
         exp: now_s + ACCESS_TOKEN_TTL_SECS,
         jti: uuid::Uuid::now_v7().to_string(),
+        cnf,
     };
     let access_token = state
         .keys
@@ -155,7 +180,7 @@ async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenti
     tracing::info!(client_id = %client.client_id, department = %client.department_id, scope = %scope, "access token issued");
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type,
         expires_in: ACCESS_TOKEN_TTL_SECS,
         scope,
     })

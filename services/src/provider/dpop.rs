@@ -8,6 +8,7 @@ use sea_orm::{DbErr, EntityTrait, Set};
 
 use super::entities::dpop_proof;
 use super::{Provider, ProviderError};
+
 use crate::error::Error;
 use fapi::ErrorCode;
 
@@ -15,6 +16,18 @@ use fapi::ErrorCode;
 /// at a resource) and spends the proof.
 pub async fn verify(
     provider: &Provider,
+    headers: &[&str],
+    method: &str,
+    url: &str,
+    access_token: Option<&str>,
+) -> Result<VerifiedProof, Error> {
+    verify_with(&provider.oauth.db, headers, method, url, access_token).await
+}
+
+/// As [`verify`], for the attribute API and its token endpoint (`oauth`), which hold the
+/// database but not the provider: the replay table stays this module's.
+pub async fn verify_with(
+    db: &sea_orm::DatabaseConnection,
     headers: &[&str],
     method: &str,
     url: &str,
@@ -29,7 +42,7 @@ pub async fn verify(
     };
     let proof = fapi::dpop::verify_header(headers, &request, &DpopPolicy::default(), now)
         .map_err(ProviderError::from)?;
-    if !remember(&provider.oauth.db, &proof).await? {
+    if !remember(db, &proof).await? {
         return Err(ProviderError::new(
             ErrorCode::InvalidDpopProof,
             "the DPoP proof was already used",

@@ -57,6 +57,19 @@ fn sign(key: &Key, header: &Value, claims: &Value) -> String {
     format!("{input}.{}", b64(signature.as_ref()))
 }
 
+fn proof_by(key: &Key, method: &str, url: &str, token: Option<&str>) -> String {
+    let mut claims = json!({"jti": uuid::Uuid::now_v7().to_string(), "htm": method,
+                            "htu": url, "iat": now_ms() / 1000});
+    if let Some(token) = token {
+        claims["ath"] = json!(fapi::dpop::access_token_hash(token));
+    }
+    sign(
+        key,
+        &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public}),
+        &claims,
+    )
+}
+
 struct Fixture {
     t: TestServices,
     client_key: Key,
@@ -139,16 +152,7 @@ impl Fixture {
     }
 
     fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
-        let mut claims = json!({"jti": uuid::Uuid::now_v7().to_string(), "htm": method,
-                                "htu": url, "iat": now_ms() / 1000});
-        if let Some(token) = token {
-            claims["ath"] = json!(fapi::dpop::access_token_hash(token));
-        }
-        sign(
-            &self.dpop_key,
-            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.dpop_key.public}),
-            &claims,
-        )
+        proof_by(&self.dpop_key, method, url, token)
     }
 
     fn form(&self, pairs: &[(&str, &str)], aud: &str) -> Vec<u8> {
@@ -516,4 +520,84 @@ fn a_session_id_is_stable_per_client_and_reveals_nothing_of_the_session() {
     assert_ne!(a, session_id("hash-1", "client-b"));
     assert_ne!(a, session_id("hash-2", "client-a"));
     assert!(!a.contains("hash-1"));
+}
+
+#[tokio::test]
+async fn an_api_token_asked_with_dpop_is_bound_and_refused_without_its_proof() {
+    use crate::oauth::bearer::{self, BearerError, DpopContext};
+    let f = Fixture::new().await;
+    let token_url = format!("{ISSUER}/oauth2/token");
+    let proof = f.proof("POST", &token_url, None);
+    let body = f.form(&[("grant_type", "client_credentials")], ISSUER);
+    let granted = crate::oauth::token::grant(&f.t.oauth, &body, &[&proof])
+        .await
+        .unwrap();
+    assert_eq!(granted.token_type, "DPoP");
+    let token = granted.access_token;
+    let url = format!("{ISSUER}/api/v1/subjects/x/attributes");
+    let call = |scheme: &'static str, proof: Option<String>| {
+        let token = token.clone();
+        let url = url.clone();
+        let oauth = f.t.oauth.clone();
+        async move {
+            let headers: Vec<&str> = proof.iter().map(String::as_str).collect();
+            bearer::authenticate(
+                &oauth,
+                Some(&format!("{scheme} {token}")),
+                DpopContext {
+                    headers: &headers,
+                    method: "GET",
+                    url: &url,
+                },
+            )
+            .await
+        }
+    };
+    // As a bearer token: refused, and the refusal names the client (it is audited).
+    let refused = call("Bearer", None).await.unwrap_err();
+    assert!(matches!(
+        refused.error,
+        Error::Bearer(BearerError::DpopRequired)
+    ));
+    assert!(refused.identified.is_some());
+    // With the DPoP scheme but no proof, or a proof by another key: refused.
+    let none = call("DPoP", None).await.unwrap_err();
+    assert!(matches!(
+        none.error,
+        Error::Bearer(BearerError::DpopProof(_))
+    ));
+    let foreign = proof_by(&es256(), "GET", &url, Some(&token));
+    let wrong_key = call("DPoP", Some(foreign)).await.unwrap_err();
+    assert!(matches!(
+        wrong_key.error,
+        Error::Bearer(BearerError::DpopProof(_))
+    ));
+    // With its proof: accepted once; the same proof again is a replay.
+    let good = f.proof("GET", &url, Some(&token));
+    let caller = call("DPoP", Some(good.clone())).await.unwrap();
+    assert_eq!(caller.client_id, CLIENT);
+    let replayed = call("DPoP", Some(good)).await.unwrap_err();
+    assert!(matches!(
+        replayed.error,
+        Error::Bearer(BearerError::DpopProof(_))
+    ));
+    // A token asked without a proof stays a bearer token, and is refused under `DPoP`.
+    let body = f.form(&[("grant_type", "client_credentials")], ISSUER);
+    let plain = crate::oauth::token::grant(&f.t.oauth, &body, &[])
+        .await
+        .unwrap();
+    assert_eq!(plain.token_type, "Bearer");
+    let headers: [&str; 0] = [];
+    let as_dpop = bearer::authenticate(
+        &f.t.oauth,
+        Some(&format!("DPoP {}", plain.access_token)),
+        DpopContext {
+            headers: &headers,
+            method: "GET",
+            url: &url,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(as_dpop.error, Error::Bearer(BearerError::Invalid)));
 }

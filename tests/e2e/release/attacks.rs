@@ -169,6 +169,7 @@ impl Setup {
             iat: now,
             exp: now + 300,
             jti: uuid::Uuid::now_v7().to_string(),
+            cnf: None,
         }
     }
 

@@ -202,6 +202,7 @@ async fn an_expired_access_token_on_a_write_route_is_refused_and_audited() {
         iat: now - 900,
         exp: now - 600,
         jti: uuid::Uuid::now_v7().to_string(),
+        cnf: None,
     };
     let keys = services::keys::SigningKeys::open_dir(
         &s.broker.data_dir.join("keys").join("signing"),

@@ -87,6 +87,7 @@ impl Harness {
                     iat: now,
                     exp: now + 300,
                     jti: uuid::Uuid::now_v7().to_string(),
+                    cnf: None,
                 },
             )
             .unwrap()

@@ -29,18 +29,22 @@ fn claims() -> impl Strategy<Value = AccessClaims> {
         any::<i64>(),
         (NOW + 1)..i64::MAX,
         any::<String>(),
+        proptest::option::of("[A-Za-z0-9_-]{43}"),
     )
-        .prop_map(|(client_id, dept, scope, iat, exp, jti)| AccessClaims {
-            iss: ISSUER.into(),
-            sub: client_id.clone(),
-            aud: api_audience(ISSUER),
-            client_id,
-            dept,
-            scope,
-            iat,
-            exp,
-            jti,
-        })
+        .prop_map(
+            |(client_id, dept, scope, iat, exp, jti, jkt)| AccessClaims {
+                iss: ISSUER.into(),
+                sub: client_id.clone(),
+                aud: api_audience(ISSUER),
+                client_id,
+                dept,
+                scope,
+                iat,
+                exp,
+                jti,
+                cnf: jkt.map(|jkt| crate::provider::token::Confirmation { jkt }),
+            },
+        )
 }
 
 fn base64url_token() -> impl Strategy<Value = String> {
