@@ -61,7 +61,7 @@ async fn broker_demo_serves_a_sample_department_application_marked_as_such() {
     )
     .await;
     assert_eq!(forged.status, 303);
-    assert_eq!(forged.location.as_deref(), Some("/"));
+    assert_eq!(forged.location, Some(format!("{app}/")));
     // A logout token that is not one is refused, and forgets nothing.
     let refused = post_form(
         &browser_client(),
