@@ -131,3 +131,49 @@ async fn an_unreachable_database_is_unavailable_a_failed_statement_is_not() {
         assert!(is_unavailable(&refused), "{refused}");
     }
 }
+
+/// The web application columns of `department_clients` arrive on a database that already holds
+/// clients: those read as having no redirect or logout URIs (`[]`, `[]`, none), and going down
+/// keeps the clients.
+#[tokio::test]
+async fn clients_registered_before_the_redirect_uri_columns_read_as_having_none() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.connect().await.unwrap();
+    let first = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261206_001400_add_department_clients_redirect_uris")
+        .unwrap();
+    Migrator::up(&db, Some(first as u32)).await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO departments (id, name_en, name_fr, sector_identifier, status, authoritative_for, created_at, updated_at) \
+         VALUES ('revenue-agency', 'Revenue', 'Revenu', 'revenue.example', 'active', '[]', 0, 0)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared(
+        "INSERT INTO department_clients (client_id, department_id, jwks_uri, scopes, created_at) \
+         VALUES ('cra-batch', 'revenue-agency', 'https://cra.example/jwks', '[\"attributes:read\"]', 0)",
+    )
+    .await
+    .unwrap();
+    Migrator::up(&db, Some(3)).await.unwrap();
+    let read = |column: &str| {
+        format!(
+            "SELECT COALESCE(CAST({column} AS TEXT), 'null') AS name FROM department_clients WHERE client_id = 'cra-batch'"
+        )
+    };
+    assert_eq!(strings(&db, &read("redirect_uris")).await, ["[]"]);
+    assert_eq!(
+        strings(&db, &read("post_logout_redirect_uris")).await,
+        ["[]"]
+    );
+    assert_eq!(
+        strings(&db, &read("backchannel_logout_uri")).await,
+        ["null"]
+    );
+    Migrator::down(&db, Some(3)).await.unwrap();
+    assert_eq!(
+        strings(&db, "SELECT client_id AS name FROM department_clients").await,
+        ["cra-batch"]
+    );
+}

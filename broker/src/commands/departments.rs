@@ -19,7 +19,8 @@ use services::departments::{ClientKeys, Department};
 pub enum DepartmentsCommand {
     /// List the registered departments.
     List,
-    /// Show one department and its clients (public keys, scopes) as JSON.
+    /// Show one department and its clients (public keys, scopes, redirect and logout URIs) as
+    /// JSON.
     Show {
         /// The department id.
         id: String,
@@ -97,6 +98,20 @@ pub struct AddArgs {
     /// A scope for the client (repeat; default `attributes:read`).
     #[arg(long = "scope", value_name = "SCOPE", requires = "client_id")]
     pub scopes: Vec<String>,
+    /// A redirect URI of the client, a web application signing citizens in through the broker
+    /// (repeat; https, or http on 127.0.0.1, localhost or [::1]; kept exactly as written).
+    #[arg(long = "redirect-uri", value_name = "URL", requires = "client_id")]
+    pub redirect_uris: Vec<String>,
+    /// Where the client lets the broker send a citizen after signing out (repeat).
+    #[arg(
+        long = "post-logout-redirect-uri",
+        value_name = "URL",
+        requires = "client_id"
+    )]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where the client receives logout tokens when a citizen signs out at the broker.
+    #[arg(long, value_name = "URL", requires = "client_id")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl AddArgs {
@@ -132,6 +147,9 @@ impl AddArgs {
                 jwks: None,
                 jwks_file: self.jwks_file.clone(),
                 jwks_uri: self.jwks_uri.clone(),
+                redirect_uris: self.redirect_uris.clone(),
+                post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+                backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             };
             file::resolve_jwks_file(&mut entry, std::path::Path::new("."))?;
             client.push(entry);
@@ -189,7 +207,13 @@ async fn show(db: &DatabaseConnection, d: &Department) -> Result<serde_json::Val
         .await?
         .into_iter()
         .map(|c| {
-            let mut v = serde_json::json!({"client_id": c.client_id, "scopes": c.scopes});
+            let mut v = serde_json::json!({
+                "client_id": c.client_id,
+                "scopes": c.scopes,
+                "redirect_uris": c.redirect_uris,
+                "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                "backchannel_logout_uri": c.backchannel_logout_uri,
+            });
             match c.keys {
                 ClientKeys::Inline(jwks) => v["jwks"] = jwks,
                 ClientKeys::Uri(uri) => v["jwks_uri"] = uri.into(),
@@ -340,4 +364,76 @@ pub async fn run(command: DepartmentsCommand, config: Config) -> Result<(), CliE
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: DepartmentsCommand,
+    }
+
+    fn add(args: &[&str]) -> Result<RegistryFile, String> {
+        let cli = Cli::try_parse_from(["departments", "add"].iter().chain(args))
+            .map_err(|e| e.to_string())?;
+        match cli.command {
+            DepartmentsCommand::Add(args) => args.to_file().map_err(|e| e.to_string()),
+            other => Err(format!("parsed as {other:?}")),
+        }
+    }
+
+    #[test]
+    fn the_web_application_flags_fill_the_clients_entry() {
+        let file = add(&[
+            "revenue-agency",
+            "--client-id",
+            "cra-web",
+            "--jwks-uri",
+            "https://cra.example/jwks",
+            "--redirect-uri",
+            "https://cra.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1:3000/cb",
+            "--post-logout-redirect-uri",
+            "https://cra.example/bye",
+            "--backchannel-logout-uri",
+            "https://cra.example/logout",
+        ])
+        .unwrap();
+        let client = &file.department[0].client[0];
+        assert_eq!(
+            client.redirect_uris,
+            ["https://cra.example/cb", "http://127.0.0.1:3000/cb"]
+        );
+        assert_eq!(
+            client.post_logout_redirect_uris,
+            ["https://cra.example/bye"]
+        );
+        assert_eq!(
+            client.backchannel_logout_uri.as_deref(),
+            Some("https://cra.example/logout")
+        );
+        // Without them, a client has none.
+        let file = add(&["revenue-agency", "--client-id", "cra-batch"]).unwrap();
+        let client = &file.department[0].client[0];
+        assert!(client.redirect_uris.is_empty() && client.post_logout_redirect_uris.is_empty());
+        assert_eq!(client.backchannel_logout_uri, None);
+    }
+
+    #[test]
+    fn the_web_application_flags_need_a_client() {
+        for flag in [
+            "--redirect-uri",
+            "--post-logout-redirect-uri",
+            "--backchannel-logout-uri",
+        ] {
+            let err = add(&["revenue-agency", flag, "https://cra.example/cb"]).unwrap_err();
+            assert!(err.contains("--client-id"), "{flag}: {err}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The department registry file (`departments.registry_path`, and `broker departments add
 //! --file`): departments beyond the catalogue, and every department's clients (their public keys
-//! inline, in a file, or at a `jwks_uri`, and their scopes), delivery settings and pull source.
+//! inline, in a file, or at a `jwks_uri`, their scopes, and a web application's redirect and
+//! logout URIs), delivery settings and pull source.
 //!
 //! ```toml
 //! [[department]]
@@ -13,6 +14,11 @@
 //!   client_id = "cra-benefits"
 //!   scopes = ["attributes:read", "consent:request"]
 //!   jwks_file = "keys/cra-benefits.jwks.json" # relative to this file; or `jwks_uri`, or `jwks`
+//!   # a web application signing citizens in through the broker (all optional; https, or http
+//!   # on 127.0.0.1, localhost or [::1]; no fragment; at most 10 per list; kept as written)
+//!   redirect_uris = ["https://benefits.revenue.example/callback"]
+//!   post_logout_redirect_uris = ["https://benefits.revenue.example/"]
+//!   backchannel_logout_uri = "https://benefits.revenue.example/logout"
 //!
 //! [[department]]
 //! id = "municipal-housing"                    # not in the catalogue: describe it fully
@@ -32,6 +38,7 @@ use std::path::{Path, PathBuf};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde::Deserialize;
 
+use super::client_uris::{self, is_loopback_http};
 use super::{Client, ClientKeys, Department};
 use crate::oauth::client_keys::parse_jwks;
 use crate::oauth::scope;
@@ -91,6 +98,14 @@ pub struct ClientEntry {
     pub jwks_file: Option<PathBuf>,
     /// Where the client publishes its JWKS (https; http only on loopback).
     pub jwks_uri: Option<String>,
+    /// A web application's redirect URIs (checked by [`client_uris::check_uris`]).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Where it lets the broker send a citizen after signing out.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where it receives logout tokens.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// What an import did.
@@ -181,14 +196,6 @@ fn is_client_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-fn is_loopback_http(url: &url::Url) -> bool {
-    url.scheme() == "http"
-        && matches!(
-            url.host_str(),
-            Some("127.0.0.1") | Some("localhost") | Some("[::1]")
-        )
-}
-
 /// Checks one client and turns it into a registration.
 fn check_client(department: &str, c: &ClientEntry) -> Result<Client, RegistryError> {
     if !is_client_id(&c.client_id) {
@@ -252,11 +259,22 @@ fn check_client(department: &str, c: &ClientEntry) -> Result<Client, RegistryErr
             ),
         ));
     }
+    let uris = |field: &str, list: &[String]| {
+        client_uris::check_uris(list).map_err(|e| client_error(c, format!("`{field}`: {e}")))
+    };
+    uris("redirect_uris", &c.redirect_uris)?;
+    uris("post_logout_redirect_uris", &c.post_logout_redirect_uris)?;
+    if let Some(uri) = &c.backchannel_logout_uri {
+        uris("backchannel_logout_uri", std::slice::from_ref(uri))?;
+    }
     Ok(Client {
         client_id: c.client_id.clone(),
         department_id: department.to_owned(),
         keys,
         scopes,
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
     })
 }
 

@@ -192,6 +192,150 @@ delivery = { kind = "file-drop", directory = "/var/spool/tuo/housing" }
     );
 }
 
+/// `broker departments add` registers a web application's redirect and logout URIs as written,
+/// `show` prints them, and a bad one is a one-line error that changes nothing.
+#[tokio::test]
+async fn the_cli_registers_a_web_applications_redirect_and_logout_uris() {
+    let world = World::new().await;
+    let env = secrets_env()
+        .set("BROKER_DATABASE_URL", world.db.url())
+        .set("BROKER_DATA_DIR", world.dir.path().display().to_string())
+        .0;
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "departments",
+            "add",
+            ESD,
+            "--client-id",
+            "esd-web",
+            "--jwks-uri",
+            "https://esd.example/jwks.json",
+        ];
+        args.extend_from_slice(extra);
+        run(&env, &args)
+    };
+    let (ok, out, err) = add(&[
+        "--redirect-uri",
+        "https://pension.esd.example/callback?lang=en",
+        "--redirect-uri",
+        "http://127.0.0.1:3000/cb",
+        "--post-logout-redirect-uri",
+        "https://pension.esd.example/",
+        "--backchannel-logout-uri",
+        "https://pension.esd.example/logout",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("registered client esd-web"), "{out}");
+    let shown = |env: &[(String, String)]| {
+        let (ok, show, err) = run(env, &["departments", "show", ESD]);
+        assert!(ok, "{err}");
+        let shown: serde_json::Value = serde_json::from_str(&show).unwrap();
+        shown["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == "esd-web")
+            .cloned()
+            .unwrap()
+    };
+    let registered = shown(&env);
+    assert_eq!(
+        registered["redirect_uris"],
+        json!([
+            "https://pension.esd.example/callback?lang=en",
+            "http://127.0.0.1:3000/cb"
+        ])
+    );
+    assert_eq!(
+        registered["post_logout_redirect_uris"],
+        json!(["https://pension.esd.example/"])
+    );
+    assert_eq!(
+        registered["backchannel_logout_uri"],
+        "https://pension.esd.example/logout"
+    );
+
+    // Each refusal is one line naming the client and the field, and changes nothing.
+    let long = format!("https://pension.esd.example/{}", "a".repeat(2048));
+    let many: Vec<String> = (0..11)
+        .map(|i| format!("https://pension.esd.example/cb{i}"))
+        .collect();
+    let mut too_many = Vec::new();
+    for uri in &many {
+        too_many.extend(["--redirect-uri", uri.as_str()]);
+    }
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--redirect-uri", "http://pension.esd.example/cb"],
+            "`redirect_uris`: `http://pension.esd.example/cb` must use https",
+        ),
+        (
+            vec!["--redirect-uri", "https://pension.esd.example/cb#x"],
+            "`redirect_uris`: `https://pension.esd.example/cb#x` has a fragment",
+        ),
+        (
+            vec![
+                "--redirect-uri",
+                "https://me:hunter2@pension.esd.example/cb",
+            ],
+            "`redirect_uris`: a URI carries a user name or password",
+        ),
+        (
+            vec!["--redirect-uri", long.as_str()],
+            "is longer than 2048 characters",
+        ),
+        (too_many, "`redirect_uris`: 11 URIs, at most 10"),
+        (
+            vec![
+                "--redirect-uri",
+                "https://pension.esd.example/a",
+                "--redirect-uri",
+                "https://pension.esd.example/a",
+            ],
+            "`redirect_uris`: `https://pension.esd.example/a` is listed twice",
+        ),
+        (
+            vec!["--redirect-uri", "/callback"],
+            "`redirect_uris`: `/callback` is not an absolute URL",
+        ),
+        (
+            vec!["--post-logout-redirect-uri", "http://pension.esd.example/"],
+            "`post_logout_redirect_uris`",
+        ),
+        (
+            vec![
+                "--backchannel-logout-uri",
+                "https://pension.esd.example/logout#x",
+            ],
+            "`backchannel_logout_uri`",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let (ok, out, err) = add(&extra);
+        assert!(!ok, "{extra:?}: {out}");
+        assert!(
+            err.contains("client `esd-web`") && err.contains(expected),
+            "{extra:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.len() < 400, "{err}");
+        assert_eq!(shown(&env), registered, "{extra:?} changed the client");
+    }
+    // The flags belong to a client.
+    let (ok, _, err) = run(
+        &env,
+        &[
+            "departments",
+            "add",
+            ESD,
+            "--redirect-uri",
+            "https://pension.esd.example/cb",
+        ],
+    );
+    assert!(!ok && err.contains("--client-id"), "{err}");
+}
+
 #[tokio::test]
 async fn a_disabled_departments_valid_token_is_refused_and_audited() {
     let world = World::new().await;

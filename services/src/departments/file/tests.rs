@@ -126,6 +126,15 @@ jwks = { keys = [KEY] }
         ("new department without a sector", "`sector_identifier` is required", good.replace("id = \"passport-office\"", "id = \"new-dept\"\nname_en = \"N\"\nname_fr = \"N\"")),
         ("bad id", "ids are 1 to 64", good.replace("id = \"passport-office\"", "id = \"Passport Office\"")),
         ("client listed twice", "listed twice", format!("{good}\n[[department.client]]\nclient_id = \"passport-app\"\njwks = {{ keys = [{EC_KEY}] }}\n")),
+        ("plain http redirect uri", "`redirect_uris`: `http://passport.example/cb` must use https", format!("{good}redirect_uris = [\"http://passport.example/cb\"]\n")),
+        ("redirect uri with a fragment", "`redirect_uris`: `https://passport.example/cb#x` has a fragment", format!("{good}redirect_uris = [\"https://passport.example/cb#x\"]\n")),
+        ("redirect uri with userinfo", "`redirect_uris`: a URI carries a user name or password", format!("{good}redirect_uris = [\"https://app:c2VjcmV0@passport.example/cb\"]\n")),
+        ("redirect uri too long", "is longer than 2048 characters", format!("{good}redirect_uris = [\"https://passport.example/{}\"]\n", "a".repeat(2048))),
+        ("too many redirect uris", "`redirect_uris`: 11 URIs, at most 10", format!("{good}redirect_uris = [{}]\n", (0..11).map(|i| format!("\"https://passport.example/cb{i}\"")).collect::<Vec<_>>().join(", "))),
+        ("redirect uri listed twice", "`redirect_uris`: `https://passport.example/cb` is listed twice", format!("{good}redirect_uris = [\"https://passport.example/cb\", \"https://passport.example/cb\"]\n")),
+        ("relative redirect uri", "`redirect_uris`: `/cb` is not an absolute URL", format!("{good}redirect_uris = [\"/cb\"]\n")),
+        ("plain http post-logout uri", "`post_logout_redirect_uris`: `http://passport.example/bye` must use https", format!("{good}post_logout_redirect_uris = [\"http://passport.example/bye\"]\n")),
+        ("back-channel uri with a fragment", "`backchannel_logout_uri`: `https://passport.example/logout#x` has a fragment", format!("{good}backchannel_logout_uri = \"https://passport.example/logout#x\"\n")),
     ];
     for (what, expected, text) in cases {
         // A good department first: it must not be written either.
@@ -277,4 +286,90 @@ fn jwks_files_are_read_relative_to_the_registry_file() {
         Err(RegistryError::Parse { .. })
     ));
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_web_applications_uris_are_stored_as_written_and_served_from_the_registry_copy() {
+    let test = TestDb::new().await.unwrap();
+    let db = test.migrated().await.unwrap();
+    let cat = catalogue();
+    departments::sync_catalogue(&db, cat.departments())
+        .await
+        .unwrap();
+    let file = parse(&with_key(
+        r#"
+[[department]]
+id = "revenue-agency"
+[[department.client]]
+client_id = "cra-web"
+jwks = { keys = [KEY] }
+redirect_uris = ["https://benefits.revenue.example/callback?tenant=a", "http://127.0.0.1:3000/cb", "http://[::1]:3000/cb", "http://localhost/cb"]
+post_logout_redirect_uris = ["https://benefits.revenue.example/"]
+backchannel_logout_uri = "https://benefits.revenue.example/logout?from=tuo"
+[[department.client]]
+client_id = "cra-batch"
+jwks = { keys = [KEY] }
+"#,
+    ));
+    apply(&db, &cat, &file).await.unwrap();
+    let registry = departments::Registry::default();
+    registry.reload(&db).await.unwrap();
+    let (web, _) = registry
+        .client_with_department(&db, "cra-web")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        web.redirect_uris,
+        [
+            "https://benefits.revenue.example/callback?tenant=a",
+            "http://127.0.0.1:3000/cb",
+            "http://[::1]:3000/cb",
+            "http://localhost/cb"
+        ]
+    );
+    assert_eq!(
+        web.post_logout_redirect_uris,
+        ["https://benefits.revenue.example/"]
+    );
+    assert_eq!(
+        web.backchannel_logout_uri.as_deref(),
+        Some("https://benefits.revenue.example/logout?from=tuo")
+    );
+    let (batch, _) = registry
+        .client_with_department(&db, "cra-batch")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(batch.redirect_uris.is_empty());
+    assert!(batch.post_logout_redirect_uris.is_empty());
+    assert_eq!(batch.backchannel_logout_uri, None);
+
+    // A bad URI in a later import changes nothing: the copy, reloaded, still serves the old ones.
+    let bad = parse(&with_key(
+        r#"
+[[department]]
+id = "revenue-agency"
+[[department.client]]
+client_id = "cra-web"
+jwks = { keys = [KEY] }
+redirect_uris = ["https://benefits.revenue.example/new"]
+[[department.client]]
+client_id = "cra-batch"
+jwks = { keys = [KEY] }
+redirect_uris = ["http://batch.revenue.example/cb"]
+"#,
+    ));
+    let err = apply(&db, &cat, &bad).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "client `cra-batch`: `redirect_uris`: `http://batch.revenue.example/cb` must use https (plain http only on 127.0.0.1, localhost or [::1])"
+    );
+    registry.reload(&db).await.unwrap();
+    let (unchanged, _) = registry
+        .client_with_department(&db, "cra-web")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged, web);
 }
