@@ -73,6 +73,9 @@ pub async fn prepare(state: &Seeding, running: &Running) -> Result<(), CliError>
             department_id: DEPARTMENT.into(),
             keys: ClientKeys::Inline(running.jwks.clone()),
             scopes: vec![scope::ATTRIBUTES_READ.to_owned()],
+            redirect_uris: vec![running.redirect_uri()],
+            post_logout_redirect_uris: vec![running.post_logout_redirect_uri()],
+            backchannel_logout_uri: Some(running.backchannel_logout_uri()),
         },
     )
     .await?;
