@@ -208,6 +208,11 @@ impl RelyingParty {
             ("purpose", super::PURPOSE),
             ("dpop_jkt", &self.dpop_key.thumbprint()),
             ("ui_locales", ui_locale),
+            // The demo's Alice already holds a consent for this purpose (seeded for the
+            // attribute API's command), which would skip the consent screen; the sample is there
+            // to show it. A department's own application leaves `prompt` out, so that a live
+            // consent spares the citizen the screen.
+            ("prompt", "consent"),
         ];
         let response = self
             .http
