@@ -83,7 +83,6 @@ async fn broker_demo_serves_a_sample_department_application_marked_as_such() {
 }
 
 #[tokio::test]
-#[ignore = "needs the provider endpoints (issue 14)"]
 async fn alice_fills_the_sample_pension_form_through_the_broker_in_a_real_browser() {
     let demo = Demo::start().await;
     let app = sample_app(&demo).await;
@@ -118,6 +117,31 @@ async fn alice_fills_the_sample_pension_form_through_the_broker_in_a_real_browse
     for claim in ["given_name", "family_name", "birthdate", "address"] {
         assert_eq!(result["before"][claim], "", "{claim}: {result}");
     }
+    // Through the broker's sign-in and its consent screen for the pension office.
+    let pages = result["pages"].as_array().unwrap();
+    assert!(
+        pages[0]
+            .as_str()
+            .unwrap()
+            .starts_with(&demo.broker.url("/signin")),
+        "{result}"
+    );
+    assert!(
+        pages
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with(&demo.broker.url("/oauth2/interaction/")),
+        "{result}"
+    );
+    assert!(
+        result["consentHeading"]
+            .as_str()
+            .unwrap()
+            .ends_with("asks to know who you are"),
+        "{result}"
+    );
     // Alice's facts as the demo seeds them (broker/src/demo/release.rs).
     assert_eq!(result["after"]["given_name"], "Alice", "{result}");
     assert_eq!(result["after"]["family_name"], "Tremblay");
