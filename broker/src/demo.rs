@@ -5,6 +5,7 @@ pub mod consents;
 pub mod dev_provider;
 pub mod relay;
 pub mod release;
+pub mod sample_app;
 pub mod signin;
 
 use std::path::PathBuf;
@@ -63,7 +64,8 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         .await
         .map_err(CliError::Other)?;
     let receiver = crate::demo::relay::start_receiver(args.port.saturating_add(3))?;
-    let (alice, drop) = seed(&config, &receiver).await?;
+    let sample = sample_app::start(args.port.saturating_add(4), &base, &data_dir)?;
+    let (alice, drop) = seed(&config, &receiver, &sample).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -91,6 +93,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     for line in crate::demo::relay::describe(&receiver, &drop) {
         println!("{line}");
     }
+    println!("{}", sample_app::describe(&sample));
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
@@ -123,12 +126,13 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
 
 /// Seeds the demo world on the demo database before the server starts: the pension office's
 /// client and key, Alice with her facts, consent and bank identity link, and the pension office's
-/// pending request to her, the relay's two demo departments' delivery, and her ongoing address
-/// consents to them.
+/// pending request to her, the relay's two demo departments' delivery, her ongoing address
+/// consents to them, and the sample department web application's client.
 /// Idempotent per data directory.
 async fn seed(
     config: &Config,
     receiver: &str,
+    sample: &sample_app::Running,
 ) -> Result<(crate::demo::release::Prepared, std::path::PathBuf), CliError> {
     let db = crate::cli::connect(config).await?;
     store::migrate(&db).await?;
@@ -142,6 +146,7 @@ async fn seed(
         .map_err(|e| CliError::Other(format!("demo: the pension office's request: {e}")))?;
     let drop = crate::demo::relay::prepare(&state, receiver).await?;
     crate::demo::relay::seed_consents(&state.ledger, &alice.citizen_id).await?;
+    sample_app::prepare(&state, sample).await?;
     state.services.db.clone().close().await?;
     Ok((alice, drop))
 }
