@@ -8,6 +8,7 @@ mod consents;
 mod contract;
 mod foundation;
 mod oauth;
+mod provider;
 mod relay;
 mod release;
 mod signin;
