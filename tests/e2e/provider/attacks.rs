@@ -91,7 +91,14 @@ async fn before(op: &Op) -> Before {
 
 /// The answer is `status` with `{"error": error}`, the ledger is as it was, and the audit log
 /// holds what `audit` says.
-async fn refused(op: &Op, before: &Before, answer: &Answer, status: u16, error: &str, audit: Audit) {
+async fn refused(
+    op: &Op,
+    before: &Before,
+    answer: &Answer,
+    status: u16,
+    error: &str,
+    audit: Audit,
+) {
     assert_eq!(answer.status, status, "{answer:?}");
     assert_eq!(answer.error(), error, "{answer:?}");
     assert!(
@@ -148,7 +155,11 @@ fn redirected_with(op: &Op, req: &Request, answer: &Answer, error: &str) {
     assert_eq!(answer.status, 303, "{answer:?}");
     let location = answer.location.as_deref().unwrap();
     assert!(location.starts_with(&op.redirect_uri), "{location}");
-    assert_eq!(answer.location_param("error").as_deref(), Some(error), "{location}");
+    assert_eq!(
+        answer.location_param("error").as_deref(),
+        Some(error),
+        "{location}"
+    );
     assert_eq!(answer.location_param("state").as_deref(), Some(&*req.state));
     assert_eq!(answer.location_param("iss").as_deref(), Some(op.issuer()));
     assert_eq!(answer.location_param("code"), None, "{location}");
@@ -455,7 +466,10 @@ async fn request_uri_expired() {
     let req = op.request();
     let answer = op.push(&req).await;
     assert_eq!(answer.status, 201, "{answer:?}");
-    assert_eq!(answer.body["expires_in"], 1, "the knob is the lifetime: {answer:?}");
+    assert_eq!(
+        answer.body["expires_in"], 1,
+        "the knob is the lifetime: {answer:?}"
+    );
     let request_uri = answer.body["request_uri"].as_str().unwrap();
     // Wait on the clock, not a fixed sleep: past the lifetime by a whole second.
     let deadline = now_secs() + 2;
@@ -525,7 +539,10 @@ async fn consent_refused() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|c| c.covers("given_name", PENSION, store::now_ms()).is_covered())
+        .filter(|c| {
+            c.covers("given_name", PENSION, store::now_ms())
+                .is_covered()
+        })
         .count();
     assert_eq!(live, 0, "a refusal grants nothing");
 }
@@ -548,7 +565,10 @@ async fn code_reused_revokes_what_it_issued() {
     let again = op.redeem(&req, &code).await;
     refused(&op, &b, &again, 400, "invalid_grant", Audit::Recorded).await;
     let after = op.userinfo(&first.access_token, &req.dpop).await;
-    assert_eq!(after.status, 401, "the first access token is revoked: {after:?}");
+    assert_eq!(
+        after.status, 401,
+        "the first access token is revoked: {after:?}"
+    );
     assert!(
         after
             .www_authenticate
@@ -585,7 +605,11 @@ async fn redirect_uri_differs_at_the_token_endpoint() {
     let req = op.request();
     let code = op.code(&req).await;
     let mut form = op.code_form(&req, &code);
-    set(&mut form, "redirect_uri", Some("http://127.0.0.1:9/elsewhere"));
+    set(
+        &mut form,
+        "redirect_uri",
+        Some("http://127.0.0.1:9/elsewhere"),
+    );
     token_refused(&op, form, Some(op.token_proof(&req.dpop)), "invalid_grant").await;
 }
 
@@ -656,10 +680,16 @@ async fn dpop_proof_replayed_at_the_token_endpoint() {
     let req = op.request_for(&op.redirect_uri, "openid offline_access", &ASKED);
     let code = op.code(&req).await;
     let proof = op.token_proof(&req.dpop);
-    let tokens = tokens_of(&op.token_raw(&op.code_form(&req, &code), Some(proof.clone())).await);
+    let tokens = tokens_of(
+        &op.token_raw(&op.code_form(&req, &code), Some(proof.clone()))
+            .await,
+    );
     let form = vec![
         ("grant_type".into(), "refresh_token".into()),
-        ("refresh_token".into(), tokens.refresh_token.clone().unwrap()),
+        (
+            "refresh_token".into(),
+            tokens.refresh_token.clone().unwrap(),
+        ),
         ("client_id".into(), op.app.client_id.clone()),
         ("client_assertion_type".into(), ASSERTION_TYPE.into()),
         ("client_assertion".into(), op.assertion()),
@@ -816,9 +846,7 @@ async fn dpop_token_presented_as_bearer() {
     let req = op.request();
     let tokens = op.tokens(&req).await;
     assert_eq!(tokens.body["token_type"], "DPoP", "{:?}", tokens.body);
-    let answer = op
-        .userinfo_raw("Bearer", &tokens.access_token, None)
-        .await;
+    let answer = op.userinfo_raw("Bearer", &tokens.access_token, None).await;
     assert_eq!(answer.status, 401, "{answer:?}");
     assert!(
         answer
@@ -865,14 +893,21 @@ async fn refresh_token_reused_revokes_the_grant() {
     let (req, tokens) = ongoing(&op).await;
     let first = tokens.refresh_token.unwrap();
     let rotated = tokens_of(&op.refresh(&first, &req.dpop).await);
-    let second = rotated.refresh_token.clone().expect("a rotated refresh token");
+    let second = rotated
+        .refresh_token
+        .clone()
+        .expect("a rotated refresh token");
     assert_ne!(first, second, "rotated");
     let b = before(&op).await;
     let reuse = op.refresh(&first, &req.dpop).await;
     refused(&op, &b, &reuse, 400, "invalid_grant", Audit::Recorded).await;
     // The reuse revoked the grant: the newest refresh token and access token are dead too.
     let answer = op.refresh(&second, &req.dpop).await;
-    assert_eq!((answer.status, answer.error()), (400, "invalid_grant"), "{answer:?}");
+    assert_eq!(
+        (answer.status, answer.error()),
+        (400, "invalid_grant"),
+        "{answer:?}"
+    );
     let info = op.userinfo(&rotated.access_token, &req.dpop).await;
     assert_eq!(info.status, 401, "{info:?}");
 }

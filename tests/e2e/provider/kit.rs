@@ -322,8 +322,8 @@ impl Op {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let browser = no_redirects(Some(jar.clone()));
         let http = no_redirects(None);
-        let meta = broker_e2e::get_json(&http, &broker.url("/.well-known/openid-configuration"))
-            .await;
+        let meta =
+            broker_e2e::get_json(&http, &broker.url("/.well-known/openid-configuration")).await;
         let op = Op {
             world,
             broker,
@@ -484,8 +484,8 @@ impl Op {
         Answer::read(req.send().await.unwrap()).await
     }
 
-    /// Follows the browser from `url` through the broker (its redirects, the consent screen,
-    /// answered with `decision`) until the broker sends it elsewhere or shows something else;
+    /// Follows the browser from `url` through the broker (its redirects, the consent screen
+    /// answered with `decision`, a logout confirmation) until the broker sends it elsewhere or shows something else;
     /// that last answer.
     pub async fn journey(&self, browser: &reqwest::Client, url: &str, decision: &str) -> Answer {
         let mut answer = self.browse(browser, url).await;
@@ -494,10 +494,11 @@ impl Op {
                 (300..=399, Some(next)) if next.starts_with(self.issuer()) => {
                     answer = self.browse(browser, &next).await;
                 }
-                (200, _) if answer.text.contains("name=\"decision\"") => {
-                    let (action, fields) = consent_form(&answer.text);
-                    let mut form = fields;
-                    form.push(("decision".into(), decision.into()));
+                (200, _) if answer.text.contains("action=\"/oauth2/") => {
+                    let (action, mut form) = oauth2_form(&answer.text);
+                    if answer.text.contains("name=\"decision\"") {
+                        form.push(("decision".into(), decision.into()));
+                    }
                     answer = self
                         .browse_post(browser, &self.broker.url(&action), &form)
                         .await;
@@ -562,8 +563,11 @@ impl Op {
 
     /// Redeems `code` as a good client would.
     pub async fn redeem(&self, req: &Request, code: &str) -> Answer {
-        self.token_raw(&self.code_form(req, code), Some(self.token_proof(&req.dpop)))
-            .await
+        self.token_raw(
+            &self.code_form(req, code),
+            Some(self.token_proof(&req.dpop)),
+        )
+        .await
     }
 
     /// A whole good flow for `req`: its tokens.
@@ -631,27 +635,37 @@ pub fn tokens_of(answer: &Answer) -> Tokens {
     }
 }
 
-/// The consent screen's form: its action and every hidden field (the CSRF token among them).
-pub fn consent_form(html: &str) -> (String, Vec<(String, String)>) {
+/// The first form posting to `/oauth2/…` (the consent screen, a logout confirmation): its action,
+/// its hidden fields (the CSRF token among them) and, on a form without a `decision`, its first
+/// named button.
+pub fn oauth2_form(html: &str) -> (String, Vec<(String, String)>) {
+    post_form_fields(html, "/oauth2/")
+}
+
+/// The first form whose action starts with `action_prefix`: its action, hidden fields and, on a
+/// form without a `decision`, its first named button.
+pub fn post_form_fields(html: &str, action_prefix: &str) -> (String, Vec<(String, String)>) {
     let start = html
-        .find("action=\"/oauth2/interaction/")
-        .unwrap_or_else(|| panic!("no consent form posting to the interaction: {html}"));
+        .find(&format!("action=\"{action_prefix}"))
+        .unwrap_or_else(|| panic!("no form posting to {action_prefix}: {html}"));
     let form_start = html[..start].rfind("<form").unwrap();
     let form_end = start + html[start..].find("</form>").unwrap();
     let form = &html[form_start..form_end];
     let action = attribute(&form[form.find("action=").unwrap()..], "action").unwrap();
     let mut fields = Vec::new();
-    let mut rest = form;
-    while let Some(i) = rest.find("<input") {
-        let end = i + rest[i..].find('>').unwrap();
-        let tag = &rest[i..end];
-        if attribute(tag, "type").as_deref() == Some("hidden")
-            && let Some(name) = attribute(tag, "name")
-        {
+    let mut button = None;
+    for tag in form.split('<').skip(1) {
+        let tag = tag.split('>').next().unwrap_or_default();
+        let Some(name) = attribute(tag, "name") else {
+            continue;
+        };
+        if tag.starts_with("input") && attribute(tag, "type").as_deref() == Some("hidden") {
             fields.push((name, attribute(tag, "value").unwrap_or_default()));
+        } else if tag.starts_with("button") && button.is_none() && name != "decision" {
+            button = Some((name, attribute(tag, "value").unwrap_or_default()));
         }
-        rest = &rest[end..];
     }
+    fields.extend(button);
     (action, fields)
 }
 

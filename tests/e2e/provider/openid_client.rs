@@ -94,22 +94,32 @@ fn assert_verified_claims(where_: &str, value: &Value) {
     assert_eq!(verification["trust_framework"], "pctf", "{where_}: {v}");
     assert_eq!(verification["assurance_level"], "loa2", "{where_}: {v}");
     let record = &verification["evidence"][0]["record"];
-    assert_eq!(verification["evidence"][0]["type"], "electronic_record", "{v}");
+    assert_eq!(
+        verification["evidence"][0]["type"], "electronic_record",
+        "{v}"
+    );
     assert_eq!(record["type"], "credential_provider", "{where_}: {v}");
-    assert_eq!(record["source"]["name"], "bank", "{where_}: the source: {v}");
+    assert_eq!(
+        record["source"]["name"], "bank",
+        "{where_}: the source: {v}"
+    );
 }
 
-/// Follows the broker's redirects in a reqwest browser, approving a consent screen and
-/// confirming a logout when they show, until the browser leaves the broker; that answer.
-async fn follow(op_base: &str, client: &reqwest::Client, start: &str) -> Page {
+/// Follows a reqwest browser from `start` — redirects anywhere, the broker's consent screen
+/// (approved) and logout confirmation, the upstream provider's logout confirmation — until it is
+/// sent to `stop_at`; that answer.
+async fn follow(op_base: &str, client: &reqwest::Client, start: &str, stop_at: &str) -> Page {
     let mut page = get(client, start).await;
-    for _ in 0..12 {
+    for _ in 0..16 {
         match (page.status, page.location.clone()) {
-            (300..=399, Some(next)) if next.starts_with(op_base) => {
-                page = get(client, &next).await;
-            }
-            (200, _) if page.body.contains("action=\"/oauth2/") => {
-                let (action, mut fields) = post_form_of(&page.body);
+            (300..=399, Some(next)) if next.starts_with(stop_at) => return page,
+            (300..=399, Some(next)) => page = get(client, &next).await,
+            (200, _) if page.body.contains("<form") => {
+                let (action, mut fields) = if page.url.starts_with(op_base) {
+                    oauth2_form(&page.body)
+                } else {
+                    post_form_fields(&page.body, "")
+                };
                 if page.body.contains("name=\"decision\"") {
                     fields.push(("decision".into(), "approve".into()));
                 }
@@ -117,54 +127,13 @@ async fn follow(op_base: &str, client: &reqwest::Client, start: &str) -> Page {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
-                page = post_form(client, &format!("{op_base}{action}"), &pairs).await;
+                let target = url::Url::parse(&page.url).unwrap().join(&action).unwrap();
+                page = post_form(client, target.as_str(), &pairs).await;
             }
             _ => return page,
         }
     }
-    panic!("the broker kept the browser from {start}: {page:?}");
-}
-
-/// The first form posting to `/oauth2/…`: its action, hidden fields and first named button.
-fn post_form_of(html: &str) -> (String, Vec<(String, String)>) {
-    let i = html.find("action=\"/oauth2/").unwrap();
-    let start = html[..i].rfind("<form").unwrap();
-    let end = i + html[i..].find("</form>").unwrap();
-    let form = &html[start..end];
-    let action = between(form, "action=\"", "\"");
-    let mut fields = Vec::new();
-    for tag in form.split('<').skip(1) {
-        let tag = tag.split('>').next().unwrap_or_default();
-        let named = tag.contains("name=\"");
-        let hidden = tag.starts_with("input") && tag.contains("type=\"hidden\"");
-        if named && hidden {
-            fields.push((
-                between(tag, "name=\"", "\""),
-                between(tag, "value=\"", "\""),
-            ));
-        }
-    }
-    if !form.contains("name=\"decision\"")
-        && let Some(b) = form.find("<button")
-    {
-        let tag = form[b..].split('>').next().unwrap();
-        if tag.contains("name=\"") {
-            fields.push((
-                between(tag, "name=\"", "\""),
-                between(tag, "value=\"", "\""),
-            ));
-        }
-    }
-    (action, fields)
-}
-
-fn between(text: &str, open: &str, close: &str) -> String {
-    text.find(open)
-        .map(|i| {
-            let rest = &text[i + open.len()..];
-            rest[..rest.find(close).unwrap_or(rest.len())].to_owned()
-        })
-        .unwrap_or_default()
+    panic!("ran in circles from {start}: {page:?}");
 }
 
 #[tokio::test]
@@ -256,10 +225,18 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
     let screens = result["screens"].as_array().unwrap();
     assert_eq!(screens.len(), 2, "{result}");
     for s in screens {
-        assert_eq!(s["violations"], json!([]), "axe-core on {}: {s}", s["label"]);
+        assert_eq!(
+            s["violations"],
+            json!([]),
+            "axe-core on {}: {s}",
+            s["label"]
+        );
     }
     let (en, fr) = (&screens[0], &screens[1]);
-    assert_eq!((en["lang"].as_str(), fr["lang"].as_str()), (Some("en"), Some("fr")));
+    assert_eq!(
+        (en["lang"].as_str(), fr["lang"].as_str()),
+        (Some("en"), Some("fr"))
+    );
     let en_text = en["text"].as_str().unwrap();
     for expected in [
         "Employment and Social Development",
@@ -269,7 +246,10 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         "Family name",
         "Date of birth",
     ] {
-        assert!(en_text.contains(expected), "`{expected}` on the screen: {en_text}");
+        assert!(
+            en_text.contains(expected),
+            "`{expected}` on the screen: {en_text}"
+        );
     }
     let fr_text = fr["text"].as_str().unwrap();
     for expected in [
@@ -280,9 +260,15 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         "Nom de famille",
         "Date de naissance",
     ] {
-        assert!(fr_text.contains(expected), "`{expected}` à l'écran : {fr_text}");
+        assert!(
+            fr_text.contains(expected),
+            "`{expected}` à l'écran : {fr_text}"
+        );
     }
-    assert_ne!(en["approveLabel"], fr["approveLabel"], "the buttons are translated");
+    assert_ne!(
+        en["approveLabel"], fr["approveLabel"],
+        "the buttons are translated"
+    );
 
     // What the application got, flow by flow.
     let flows = result["flows"].as_array().unwrap();
@@ -300,7 +286,10 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         let id = &flow["claims"];
         assert_eq!(id["iss"], broker.base, "{id}");
         assert_eq!(id["aud"], CLIENT_ID, "{id}");
-        assert_eq!(id["sub"], sub, "the pairwise subject of the attribute API: {id}");
+        assert_eq!(
+            id["sub"], sub,
+            "the pairwise subject of the attribute API: {id}"
+        );
         assert_eq!(id["nonce"], flow["request"]["nonce"], "{id}");
         assert!(id["auth_time"].is_i64() && id["sid"].is_string(), "{id}");
         assert!(
@@ -393,7 +382,11 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         assert_eq!(token["claims"]["sub"], sub, "{token}");
         assert!(token["claims"]["nonce"].is_null(), "{token}");
     }
-    assert_ne!(get(&alice, &broker.url("/me")).await.status, 200, "signed out");
+    assert_ne!(
+        get(&alice, &broker.url("/me")).await.status,
+        200,
+        "signed out"
+    );
 
     // RP-initiated logout: Alice signs in again, the application signs her in, then sends her
     // to the broker's end-session endpoint; she comes back to the application with its state.
@@ -403,17 +396,34 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
     let pushed = rp
         .post("/control/authorize", request("openid", Some("consent")))
         .await;
-    let landed = follow(&broker.base, &again, pushed["url"].as_str().unwrap()).await;
+    let landed = follow(
+        &broker.base,
+        &again,
+        pushed["url"].as_str().unwrap(),
+        &rp.url("/"),
+    )
+    .await;
     let callback = landed.location.clone().expect("back to the application");
     assert!(callback.starts_with(&rp.url("/callback")), "{callback}");
     assert_eq!(get(&again, &callback).await.status, 200);
     let state = pushed["state"].as_str().unwrap();
     assert_eq!(rp.flow(state).await["status"], "done");
-    let logout = rp.post("/control/logout-url", json!({"state": state})).await;
-    let back = follow(&broker.base, &again, logout["url"].as_str().unwrap()).await;
+    let logout = rp
+        .post("/control/logout-url", json!({"state": state}))
+        .await;
+    let back = follow(
+        &broker.base,
+        &again,
+        logout["url"].as_str().unwrap(),
+        &rp.url("/"),
+    )
+    .await;
     let to = back.location.clone().expect("back to the application");
     assert!(to.starts_with(&rp.url("/logged-out")), "{back:?}");
-    assert_eq!(query_param(&to, "state").as_deref(), logout["state"].as_str());
+    assert_eq!(
+        query_param(&to, "state").as_deref(),
+        logout["state"].as_str()
+    );
     assert_eq!(get(&again, &to).await.status, 200);
     assert_ne!(
         get(&again, &broker.url("/me")).await.status,

@@ -43,9 +43,9 @@ export default async ({ page, context, args, axe }) => {
     // The consent screen in the flow's language, through the page's own toggle.
     const lang = () => page.evaluate(() => document.documentElement.lang);
     if ((await lang()) !== flow.lang) {
-      const path = new URL(page.url()).pathname;
       await page.locator('nav.lang-toggle a').click();
-      await page.waitForURL((url) => url.pathname === path);
+      await page.waitForFunction((want) => document.documentElement.lang === want, flow.lang);
+      await page.waitForLoadState();
       await approve.waitFor();
     }
     screens.push({
