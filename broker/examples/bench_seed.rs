@@ -90,6 +90,9 @@ async fn seed(db_url: &str, data_dir: PathBuf, n: usize, out: PathBuf) {
             keys: ClientKeys::Inline(serde_json::json!({ "keys": [jwk] })),
             // `audit:read` for the mixed run's searches (a privacy office's system).
             scopes: vec!["attributes:read".into(), "audit:read".into()],
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
         },
     )
     .await

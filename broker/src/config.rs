@@ -83,6 +83,8 @@ pub struct Config {
     pub departments: DepartmentsConfig,
     /// `[relay]`: the delivery worker (tell us once).
     pub relay: RelayConfig,
+    /// `[openid_provider]`: the OpenID Provider to departments' web applications.
+    pub openid_provider: services::provider::OpenIdProviderConfig,
 }
 
 impl Default for Config {
@@ -106,6 +108,7 @@ impl Default for Config {
             providers: Vec::new(),
             officers: Vec::new(),
             signin: SignInConfig::default(),
+            openid_provider: services::provider::OpenIdProviderConfig::default(),
         }
     }
 }
@@ -218,6 +221,7 @@ impl Config {
             ));
         }
         self.consent.validate().map_err(ConfigError::Invalid)?;
+        self.openid_provider.check().map_err(ConfigError::Invalid)?;
         if let Some(current) = &self.keys.current_master_key
             && !self.keys.master_keys.contains_key(current)
         {

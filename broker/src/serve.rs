@@ -65,6 +65,7 @@ pub fn setup<'a>(config: &'a Config, db: &'a DatabaseConnection) -> services::Se
         providers: &config.providers,
         officers: &config.officers,
         signin: &config.signin,
+        openid_provider: &config.openid_provider,
     }
 }
 
@@ -109,6 +110,9 @@ fn spawn_background(
                 _ = tick.tick() => {
                     if let Err(e) = services::oauth::token::purge_expired_jtis(&db).await {
                         tracing::warn!(error = %e, "cannot purge expired assertion ids");
+                    }
+                    if let Err(e) = services::provider::purge_expired(&db).await {
+                        tracing::warn!(error = %e, "cannot purge expired provider requests");
                     }
                 }
                 _ = stop_purge.changed() => break,

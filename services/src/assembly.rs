@@ -17,6 +17,7 @@ use crate::keys::{KeysConfig, Secrets, SigningKeys};
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
 use crate::policy::CatalogueConfig;
+use crate::provider::{OpenIdProviderConfig, Provider};
 use crate::relay::settings::RelayConfig;
 use crate::relay::{Adapters, Relay};
 use crate::release::Release;
@@ -39,6 +40,8 @@ pub enum BuildError {
     Http(String),
     #[error(transparent)]
     Adapters(#[from] adapters::AdapterError),
+    #[error("{0}")]
+    OpenIdProvider(String),
 }
 
 /// What the services are built from: the database and each area's settings.
@@ -58,6 +61,7 @@ pub struct Setup<'a> {
     pub providers: &'a [ProviderConfig],
     pub officers: &'a [OfficerConfig],
     pub signin: &'a SignInConfig,
+    pub openid_provider: &'a OpenIdProviderConfig,
 }
 
 /// Default settings for every area (tests, tools): only the database, data directory and issuer
@@ -71,6 +75,7 @@ pub struct Defaults {
     pub consent: ConsentConfig,
     pub relay: RelayConfig,
     pub signin: SignInConfig,
+    pub openid_provider: OpenIdProviderConfig,
 }
 
 impl Defaults {
@@ -93,6 +98,7 @@ impl Defaults {
             providers: &[],
             officers: &[],
             signin: &self.signin,
+            openid_provider: &self.openid_provider,
         }
     }
 }
@@ -114,6 +120,8 @@ pub struct Services {
     pub release: Release,
     pub oauth: OAuth,
     pub signin: SignIn,
+    /// The OpenID Provider to departments' web applications.
+    pub provider: Provider,
     /// Outgoing HTTP for departments' keys and providers (never follows redirects).
     pub http: reqwest::Client,
 }
@@ -193,6 +201,20 @@ impl Services {
             officers: Arc::from(setup.officers.to_vec()),
             issuer,
         };
+        let acr = setup
+            .openid_provider
+            .check()
+            .map_err(BuildError::OpenIdProvider)?;
+        let provider = Provider {
+            oauth: oauth.clone(),
+            ledger: ledger.clone(),
+            release: release.clone(),
+            sessions: sessions.clone(),
+            secrets: secrets.clone(),
+            settings: Arc::new(setup.openid_provider.clone()),
+            acr: Arc::new(acr),
+            http: http.clone(),
+        };
         let records = Records {
             db: db.clone(),
             audit: audit.clone(),
@@ -215,6 +237,7 @@ impl Services {
             release,
             oauth,
             signin,
+            provider,
             http,
         })
     }

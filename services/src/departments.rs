@@ -1,6 +1,7 @@
 //! The department registry: who the departments are (from the catalogue, or added by an operator),
-//! whether they are active, their clients with the keys they authenticate with, how pushed
-//! changes reach them, and where the broker fetches their changes (a pull source).
+//! whether they are active, their clients with the keys they authenticate with (and, for a web
+//! application, its redirect and logout URIs, [`client_uris`]), how pushed changes reach them, and
+//! where the broker fetches their changes (a pull source).
 //!
 //! INVARIANT: a disabled department is refused everywhere within a second: its token requests and
 //! its API calls (every instance's [`Registry`] copy is replaced within a second of the change) and
@@ -11,6 +12,7 @@
 
 mod settings;
 pub use settings::DepartmentsConfig;
+pub mod client_uris;
 pub mod entities;
 pub mod file;
 pub mod registry;
@@ -50,6 +52,14 @@ pub struct Client {
     pub department_id: String,
     pub keys: ClientKeys,
     pub scopes: Vec<String>,
+    /// Where the broker, as OpenID Provider, may send a citizen back with a code: compared
+    /// character for character. A client with at least one is a web application that may sign
+    /// citizens in through the broker.
+    pub redirect_uris: Vec<String>,
+    /// Where the broker may send a citizen after signing out (RP-initiated logout).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where the broker posts logout tokens when a citizen signs out (Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A stored row this code cannot read: an error naming the row and field, never a default (an
@@ -86,13 +96,21 @@ fn to_client(m: client::Model) -> Result<Client, DbErr> {
         (Some(jwks), None) => ClientKeys::Inline(jwks),
         (None, None) => ClientKeys::Inline(serde_json::json!({ "keys": [] })),
     };
-    let scopes = serde_json::from_value(m.scopes)
-        .map_err(|_| unreadable("client", &m.client_id, "scopes"))?;
+    let list = |value: serde_json::Value, field: &str| {
+        serde_json::from_value::<Vec<String>>(value)
+            .map_err(|_| unreadable("client", &m.client_id, field))
+    };
+    let scopes = list(m.scopes, "scopes")?;
+    let redirect_uris = list(m.redirect_uris, "redirect_uris")?;
+    let post_logout_redirect_uris = list(m.post_logout_redirect_uris, "post_logout_redirect_uris")?;
     Ok(Client {
         client_id: m.client_id,
         department_id: m.department_id,
         keys,
         scopes,
+        redirect_uris,
+        post_logout_redirect_uris,
+        backchannel_logout_uri: m.backchannel_logout_uri,
     })
 }
 
@@ -313,6 +331,9 @@ pub async fn upsert_client<C: ConnectionTrait>(conn: &C, c: &Client) -> Result<(
         jwks_uri: Set(jwks_uri),
         scopes: Set(serde_json::json!(c.scopes)),
         created_at: Set(now_ms()),
+        redirect_uris: Set(serde_json::json!(c.redirect_uris)),
+        post_logout_redirect_uris: Set(serde_json::json!(c.post_logout_redirect_uris)),
+        backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
     };
     client::Entity::insert(row)
         .on_conflict(
@@ -322,6 +343,9 @@ pub async fn upsert_client<C: ConnectionTrait>(conn: &C, c: &Client) -> Result<(
                     client::Column::Jwks,
                     client::Column::JwksUri,
                     client::Column::Scopes,
+                    client::Column::RedirectUris,
+                    client::Column::PostLogoutRedirectUris,
+                    client::Column::BackchannelLogoutUri,
                 ])
                 .to_owned(),
         )
@@ -422,15 +446,70 @@ mod tests {
             department_id: "revenue-agency".into(),
             keys: ClientKeys::Inline(serde_json::json!({"keys": [{"kty": "EC", "kid": "k1"}]})),
             scopes: vec!["attributes:read".into()],
+            redirect_uris: vec![
+                "https://cra.example/cb".into(),
+                "http://127.0.0.1:3000/cb?x=1".into(),
+            ],
+            post_logout_redirect_uris: vec!["https://cra.example/bye".into()],
+            backchannel_logout_uri: Some("https://cra.example/logout?q=1".into()),
         };
         let by_uri = Client {
             client_id: "cra-batch".into(),
             keys: ClientKeys::Uri("https://cra.example/jwks".into()),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
             ..inline.clone()
         };
         upsert_client(&db, &inline).await.unwrap();
         upsert_client(&db, &by_uri).await.unwrap();
         assert_eq!(client(&db, "cra-benefits").await.unwrap().unwrap(), inline);
+        assert_eq!(client(&db, "cra-batch").await.unwrap().unwrap(), by_uri);
         assert_eq!(clients_of(&db, "revenue-agency").await.unwrap().len(), 2);
+        // Replacing a client replaces its URIs too.
+        let replaced = Client {
+            redirect_uris: vec!["https://cra.example/new-cb".into()],
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            ..inline.clone()
+        };
+        upsert_client(&db, &replaced).await.unwrap();
+        assert_eq!(
+            client(&db, "cra-benefits").await.unwrap().unwrap(),
+            replaced
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_stored_uri_list_is_an_error_not_an_empty_list() {
+        let test = TestDb::new().await.unwrap();
+        let db = test.migrated().await.unwrap();
+        upsert(&db, &dept("revenue-agency")).await.unwrap();
+        let c = Client {
+            client_id: "cra-web".into(),
+            department_id: "revenue-agency".into(),
+            keys: ClientKeys::Uri("https://cra.example/jwks".into()),
+            scopes: vec!["attributes:read".into()],
+            redirect_uris: vec!["https://cra.example/cb".into()],
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+        };
+        upsert_client(&db, &c).await.unwrap();
+        for field in ["redirect_uris", "post_logout_redirect_uris"] {
+            db.execute_unprepared(&format!(
+                "UPDATE department_clients SET {field} = '{{\"not\": \"a list\"}}'"
+            ))
+            .await
+            .unwrap();
+            let err = client(&db, "cra-web").await.unwrap_err().to_string();
+            assert!(
+                err.contains("`cra-web`") && err.contains(&format!("`{field}`")),
+                "{err}"
+            );
+            db.execute_unprepared(&format!("UPDATE department_clients SET {field} = '[]'"))
+                .await
+                .unwrap();
+        }
+        assert!(client(&db, "cra-web").await.unwrap().is_some());
     }
 }

@@ -41,6 +41,9 @@ pub enum Error {
     OAuth(crate::oauth::OAuthError),
     #[error(transparent)]
     Bearer(crate::oauth::BearerError),
+    /// A refusal of the OpenID Provider, in OAuth terms.
+    #[error(transparent)]
+    Provider(crate::provider::ProviderError),
     #[error(transparent)]
     Release(crate::release::ReleaseError),
     #[error(transparent)]
@@ -142,6 +145,7 @@ impl Error {
             Error::AuditPending => (C::Pending, "audit_record_pending"),
             Error::OAuth(e) => (e.class(), e.code()),
             Error::Bearer(e) => (e.class(), e.code()),
+            Error::Provider(e) => (e.class(), e.code()),
             Error::Release(e) => (e.class(), e.code()),
             Error::Consent(e) => (e.class(), e.code()),
             Error::Relay(e) => (e.class(), e.code()),
@@ -198,6 +202,25 @@ impl PublicError for StoreError {
         match self {
             StoreError::Connect { .. } => ErrorClass::Unavailable,
             _ => ErrorClass::Internal,
+        }
+    }
+}
+
+impl PublicError for crate::provider::ProviderError {
+    fn code(&self) -> &'static str {
+        self.code.as_str()
+    }
+    fn class(&self) -> ErrorClass {
+        use fapi::ErrorCode as C;
+        match self.code {
+            C::InvalidClient => ErrorClass::Unauthenticated,
+            C::InvalidToken | C::InvalidDpopProof | C::UseDpopNonce if self.at_resource => {
+                ErrorClass::Unauthenticated
+            }
+            C::InsufficientScope => ErrorClass::Forbidden,
+            C::ServerError => ErrorClass::Internal,
+            C::TemporarilyUnavailable => ErrorClass::Unavailable,
+            _ => ErrorClass::BadRequest,
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod lang;
 pub mod metrics;
 pub mod oauth;
 pub mod policy;
+pub mod provider;
 pub mod relay;
 pub mod release;
 pub mod secret;

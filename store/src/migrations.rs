@@ -35,6 +35,13 @@ mod m20261204_000700_create_audit_queue;
 mod m20261204_000701_create_audit_integrator;
 mod m20261204_000702_create_registry_version;
 mod m20261205_000800_index_audit_records_by_seq;
+mod m20261206_001000_create_provider_requests;
+mod m20261206_001001_create_provider_interactions;
+mod m20261206_001002_create_provider_grants;
+mod m20261206_001003_create_dpop_proofs;
+mod m20261206_001400_add_department_clients_redirect_uris;
+mod m20261206_001401_add_department_clients_post_logout_redirect_uris;
+mod m20261206_001402_add_department_clients_backchannel_logout_uri;
 
 pub struct Migrator;
 
@@ -74,6 +81,13 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000701_create_audit_integrator::Migration),
             Box::new(m20261204_000702_create_registry_version::Migration),
             Box::new(m20261205_000800_index_audit_records_by_seq::Migration),
+            Box::new(m20261206_001000_create_provider_requests::Migration),
+            Box::new(m20261206_001001_create_provider_interactions::Migration),
+            Box::new(m20261206_001002_create_provider_grants::Migration),
+            Box::new(m20261206_001003_create_dpop_proofs::Migration),
+            Box::new(m20261206_001400_add_department_clients_redirect_uris::Migration),
+            Box::new(m20261206_001401_add_department_clients_post_logout_redirect_uris::Migration),
+            Box::new(m20261206_001402_add_department_clients_backchannel_logout_uri::Migration),
         ]
     }
 }

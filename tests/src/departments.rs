@@ -67,6 +67,9 @@ pub async fn register<C: sea_orm::ConnectionTrait>(
             department_id: id.into(),
             keys: ClientKeys::Inline(serde_json::json!({ "keys": [public_jwk.clone()] })),
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
         },
     )
     .await

@@ -315,6 +315,9 @@ impl World {
                 department_id: department.into(),
                 keys: ClientKeys::Inline(serde_json::json!({ "keys": [public_jwk.clone()] })),
                 scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                backchannel_logout_uri: None,
             },
         )
         .await
@@ -377,6 +380,9 @@ impl RustClient {
                 department_id: self.department.clone(),
                 keys: ClientKeys::Inline(serde_json::json!({ "keys": [self.public_jwk.clone()] })),
                 scopes: scopes.iter().map(|s| s.to_string()).collect(),
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                backchannel_logout_uri: None,
             },
         )
         .await

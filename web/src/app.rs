@@ -15,6 +15,7 @@ use services::consents::Ledger;
 use services::keys::SigningKeys;
 use services::metrics::Metrics;
 use services::oauth::OAuth;
+use services::provider::Provider;
 use services::relay::Relay;
 use services::release::Release;
 use services::sessions::Sessions;
@@ -74,6 +75,7 @@ pub struct Web {
     pub signin: web::Data<SignIn>,
     pub audit: web::Data<AuditLog>,
     pub records: web::Data<Records>,
+    pub provider: web::Data<Provider>,
     /// The methods of every documented path (`Allow` of a 405).
     pub allowed: web::Data<crate::methods::Allowed>,
 }
@@ -101,6 +103,7 @@ impl Web {
             signin: web::Data::new(services.signin.clone()),
             audit: web::Data::new(services.audit.clone()),
             records: web::Data::new(services.records.clone()),
+            provider: web::Data::new(services.provider.clone()),
             allowed: web::Data::new(allowed),
         })
     }
@@ -116,6 +119,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::signin::Api::openapi(),
         crate::relay::api::Api::openapi(),
         crate::audit::Api::openapi(),
+        crate::provider::Api::openapi(),
     ]
 }
 
@@ -140,6 +144,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(crate::audit::routes);
     crate::signin::routes(cfg);
     crate::relay::routes(cfg);
+    crate::provider::routes(cfg);
 }
 
 /// Builds the actix application (used by `broker serve` and by in-process tests).
@@ -171,6 +176,7 @@ pub fn app(
         .app_data(w.signin.clone())
         .app_data(w.audit.clone())
         .app_data(w.records.clone())
+        .app_data(w.provider.clone())
         .app_data(extractors::json_config(limit))
         .app_data(extractors::form_config(limit))
         .app_data(extractors::query_config())

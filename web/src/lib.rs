@@ -26,6 +26,7 @@ pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod problem;
+pub mod provider;
 pub mod relay;
 pub mod release;
 pub mod session;

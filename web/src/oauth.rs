@@ -56,12 +56,26 @@ struct TokenRequest {
     )
 )]
 #[post("/oauth2/token")]
-pub async fn token(oauth: web::Data<OAuth>, body: web::Bytes) -> Result<HttpResponse, Error> {
+pub async fn token(
+    oauth: web::Data<OAuth>,
+    provider: web::Data<services::provider::Provider>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let grant_type = services::oauth::token::parse_params(&body)
+        .ok()
+        .and_then(|p| services::oauth::token::param(&p, "grant_type").map(str::to_owned));
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header(("Cache-Control", "no-store"))
+        .insert_header(("Pragma", "no-cache"));
+    // The sign-in grants of departments' web applications (the OpenID Provider).
+    if services::provider::token::is_sign_in_grant(grant_type.as_deref()) {
+        let dpop = crate::provider::dpop_headers(&req);
+        let answer = services::provider::token::exchange(&provider, &body, &dpop).await?;
+        return Ok(ok.json(answer));
+    }
     let granted = services::oauth::token::grant(&oauth, &body).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Pragma", "no-cache"))
-        .json(granted))
+    Ok(ok.json(granted))
 }
 
 /// The `Authorization` header, if readable.

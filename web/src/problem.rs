@@ -155,6 +155,27 @@ impl ResponseError for Error {
             return res
                 .json(serde_json::json!({ "error": code, "error_description": description }));
         }
+        if let ServiceError::Provider(e) = &self.0 {
+            // The OpenID Provider answers in OAuth terms (RFC 6749 §5.2), with the code's fixed
+            // description or one naming the check, never what the client sent.
+            let mut res = HttpResponse::build(status);
+            res.insert_header(("Cache-Control", "no-store"));
+            if e.at_resource && status == StatusCode::UNAUTHORIZED {
+                // RFC 9449 §7.1: a DPoP challenge naming the error and the algorithms.
+                res.insert_header((
+                    "WWW-Authenticate",
+                    format!(
+                        "DPoP error=\"{code}\", algs=\"ES256 PS256 EdDSA\", error_description=\"{}\"",
+                        e.description.replace(['"', '\\'], "")
+                    ),
+                ));
+            }
+            if status.is_server_error() {
+                log_server_error(&self.0, code);
+            }
+            return res
+                .json(serde_json::json!({ "error": code, "error_description": e.description }));
+        }
         if self.0.class() == ErrorClass::Unavailable {
             // The database is out of reach, or the broker not ready: the same request may succeed
             // shortly (RFC 9110 §15.6.4).

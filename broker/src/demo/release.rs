@@ -218,6 +218,9 @@ pub async fn prepare(state: &Seeding) -> Result<Prepared, CliError> {
                 scope::ATTRIBUTES_READ.to_owned(),
                 scope::CONSENT_REQUEST.to_owned(),
             ],
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
         },
     )
     .await?;

@@ -304,6 +304,103 @@ pub async fn grant_own(
     Ok((consent, receipt))
 }
 
+/// What a department's web application asked for on the broker's consent screen (the broker
+/// as OpenID Provider): the consent is the citizen's, given while signing in to the department.
+#[derive(Debug, Clone)]
+pub struct SignInTerms<'a> {
+    pub department: &'a str,
+    /// The department's client that asked (the audit record names it).
+    pub client_id: &'a str,
+    pub purpose: &'a str,
+    pub mode: Mode,
+    pub attributes: &'a [String],
+}
+
+/// An active consent of `citizen_id` covering every attribute of `terms` for its purpose (an
+/// ongoing one when ongoing is asked), if there is one: the consent screen is then skipped.
+pub async fn covering_sign_in(
+    state: &Ledger,
+    citizen_id: &str,
+    terms: &SignInTerms<'_>,
+    now: i64,
+) -> Result<Option<Consent>, Error> {
+    let consents = super::for_release(&state.db, citizen_id, terms.department, terms.purpose)
+        .await
+        .map_err(store_err)?;
+    Ok(consents.into_iter().find(|c| {
+        c.effective_state(now) == State::Active
+            && (terms.mode == Mode::Once || c.mode() == Mode::Ongoing)
+            && terms
+                .attributes
+                .iter()
+                .all(|a| c.covers(a, terms.purpose, now).is_covered())
+    }))
+}
+
+/// The citizen approves on the consent screen: a consent granted through the ledger (receipt and
+/// audit record in one transaction) for the default duration.
+pub async fn grant_at_sign_in(
+    state: &Ledger,
+    citizen: &Citizen<'_>,
+    terms: &SignInTerms<'_>,
+) -> Result<(Consent, StoredReceipt), Error> {
+    let now = now_ms();
+    let rules = state.settings.rules().map_err(Error::Internal)?;
+    let attributes = known_terms(state, terms.department, terms.purpose, terms.attributes)?;
+    let expires_at = now.saturating_add(rules.default_ms());
+    rules
+        .validate_grant(None, &attributes, Some(expires_at), now)
+        .map_err(LedgerError::from)?;
+    let citizen_id = Uuid::parse_str(citizen.id).map_err(|_| Error::StoredId)?;
+    let grant = NewGrant {
+        citizen: citizen.id,
+        citizen_id,
+        department: terms.department,
+        purpose: terms.purpose,
+        mode: terms.mode,
+        attributes,
+        granted_at_ms: now,
+        expires_at_ms: expires_at,
+        lang: citizen.lang,
+        loa: citizen.loa,
+        how: Collection::SignInConsentScreen,
+    };
+    ensure_new_grant(state, &grant, now).await?;
+    let txn = state.db.begin().await?;
+    let (consent, receipt, mut record) = write_grant(&txn, state, grant).await?;
+    record.client_id = Some(terms.client_id.to_owned());
+    state.audit.append_in(&txn, record).await?;
+    txn.commit().await?;
+    Ok((consent, receipt))
+}
+
+/// The citizen refuses on the consent screen: nothing is stored in the ledger (there was no
+/// request to answer), and the refusal is recorded in the audit log.
+pub async fn refused_at_sign_in(
+    state: &Ledger,
+    citizen_id: &str,
+    terms: &SignInTerms<'_>,
+) -> Result<(), Error> {
+    let mut r = AuditLog::record(
+        Action::ConsentRefused,
+        Outcome::Ok,
+        crate::audit_log::Actor::new(ActorKind::Citizen, citizen_id),
+    );
+    r.citizen_id = Some(citizen_id.to_owned());
+    r.department_id = Some(terms.department.to_owned());
+    r.client_id = Some(terms.client_id.to_owned());
+    r.purpose = Some(terms.purpose.to_owned());
+    r.attributes = terms.attributes.to_vec();
+    r.detail
+        .insert("mode".to_owned(), terms.mode.as_str().to_owned());
+    r.detail.insert(
+        "initiated_by".to_owned(),
+        Collection::SignInConsentScreen.initiated_by().to_owned(),
+    );
+    state.audit.append(r).await?;
+    Ok(())
+}
+
 /// A consent the citizen gave outside the broker's pages, recorded with the time they gave it:
 /// migrated from a previous system, or given on paper. Fixtures, benchmarks and examples make
 /// their consents this way too, so each has its receipt and audit record like any other.

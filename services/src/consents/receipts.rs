@@ -76,6 +76,9 @@ pub enum Collection {
     AnswerToRequest,
     /// Outside the broker (on paper, or through a previous system), recorded by an import.
     Imported,
+    /// On the broker's consent screen, while signing in to a department's web application
+    /// (the broker as OpenID Provider).
+    SignInConsentScreen,
 }
 
 impl Collection {
@@ -85,6 +88,7 @@ impl Collection {
             Self::OwnInitiative => "citizen",
             Self::AnswerToRequest => "department-request",
             Self::Imported => "import",
+            Self::SignInConsentScreen => "department-sign-in",
         }
     }
 }
@@ -145,17 +149,19 @@ struct ReceiptTexts {
     collection_own: &'static str,
     collection_request: &'static str,
     collection_imported: &'static str,
+    collection_sign_in: &'static str,
     withdrawal: &'static str,
 }
 
 /// The receipt's own sentences in `lang` (`{loa}` not yet filled): what a page shows of a receipt
 /// comes from here, not from the pages' messages.
-pub fn receipt_texts(lang: Lang) -> [&'static str; 4] {
+pub fn receipt_texts(lang: Lang) -> [&'static str; 5] {
     let t = texts(lang);
     [
         t.collection_own,
         t.collection_request,
         t.collection_imported,
+        t.collection_sign_in,
         t.withdrawal,
     ]
 }
@@ -166,12 +172,14 @@ fn texts(lang: Lang) -> ReceiptTexts {
             collection_own: "Given by the citizen on their own initiative, on the Tell Us Once web pages, after signing in at level of assurance {loa}.",
             collection_request: "Given by the citizen in answer to the department's request, on the Tell Us Once web pages, after signing in at level of assurance {loa}.",
             collection_imported: "Given by the citizen outside the Tell Us Once web pages (on paper or through an earlier system), identified at level of assurance {loa}, and recorded in Tell Us Once afterwards.",
+            collection_sign_in: "Given by the citizen on the Tell Us Once consent screen while signing in to the department's online service, after signing in at level of assurance {loa}.",
             withdrawal: "Sign in to Tell Us Once, open My consents, choose this consent and select Withdraw this consent. Withdrawal takes effect at once.",
         },
         Lang::Fr => ReceiptTexts {
             collection_own: "Donné par la personne de sa propre initiative, sur les pages Web Une fois suffit, après une connexion au niveau d'assurance {loa}.",
             collection_request: "Donné par la personne en réponse à la demande du ministère ou organisme, sur les pages Web Une fois suffit, après une connexion au niveau d'assurance {loa}.",
             collection_imported: "Donné par la personne hors des pages Web Une fois suffit (sur papier ou par un système antérieur), identifiée au niveau d'assurance {loa}, puis inscrit dans Une fois suffit.",
+            collection_sign_in: "Donné par la personne sur l'écran de consentement d'Une fois suffit en se connectant au service en ligne du ministère ou organisme, après une connexion au niveau d'assurance {loa}.",
             withdrawal: "Connectez-vous à Une fois suffit, ouvrez Mes consentements, choisissez ce consentement puis sélectionnez Retirer ce consentement. Le retrait prend effet immédiatement.",
         },
     }
@@ -213,6 +221,7 @@ pub async fn issue<C: ConnectionTrait>(
         Collection::OwnInitiative => words.collection_own,
         Collection::AnswerToRequest => words.collection_request,
         Collection::Imported => words.collection_imported,
+        Collection::SignInConsentScreen => words.collection_sign_in,
     };
     let receipt_id = uuid::Uuid::now_v7().to_string();
     let (purpose_text, legal_basis, recipient_name) = match lang {

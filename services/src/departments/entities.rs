@@ -39,6 +39,11 @@ pub mod client {
         pub jwks_uri: Option<String>,
         pub scopes: Json,
         pub created_at: i64,
+        /// A JSON array of strings (`[]` for a client that is no web application).
+        pub redirect_uris: Json,
+        /// A JSON array of strings.
+        pub post_logout_redirect_uris: Json,
+        pub backchannel_logout_uri: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -257,6 +257,9 @@ fn check_client(department: &str, c: &ClientEntry) -> Result<Client, RegistryErr
         department_id: department.to_owned(),
         keys,
         scopes,
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
     })
 }
 

@@ -158,6 +158,12 @@ impl Unverified<'_> {
         self.kid.as_deref()
     }
 
+    /// Whether the assertion is signed with RS256, which FAPI 2.0 §5.4 does not allow: the
+    /// OpenID Provider's endpoints refuse it; `client_credentials` still accepts it.
+    pub fn is_rs256(&self) -> bool {
+        self.algorithm == Algorithm::RS256
+    }
+
     /// Checks the signature with one of `keys`, then every claim. `accepted_audiences` are the
     /// broker's issuer and token endpoint URL.
     pub fn verify(

@@ -26,6 +26,8 @@ pub const UNIDENTIFIED: &str = "broker_refusals_unidentified_total";
 pub enum Endpoint {
     /// `POST /oauth2/token`.
     Token,
+    /// `POST /oauth2/par`.
+    Par,
     /// `GET /api/v1/subjects/{sub}/attributes`.
     AttributesRead,
     /// `POST /api/v1/subjects/{sub}/attributes`.
@@ -46,6 +48,7 @@ impl Endpoint {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Token => "token",
+            Self::Par => "par",
             Self::AttributesRead => "attributes-read",
             Self::AttributesWrite => "attributes-write",
             Self::ConsentRequest => "consent-request",
@@ -102,7 +105,7 @@ pub fn record_of(who: &Identified, endpoint: Endpoint, code: &str) -> audit::Rec
     if !who.token_id.is_empty() {
         // The access token's `jti` on the API, the client assertion's at the token endpoint:
         // identifiers, never the credentials themselves.
-        let key = if endpoint == Endpoint::Token {
+        let key = if matches!(endpoint, Endpoint::Token | Endpoint::Par) {
             "assertion"
         } else {
             "token"

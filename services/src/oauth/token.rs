@@ -71,7 +71,7 @@ pub struct AccessClaims {
 }
 
 /// Parameters, each at most once (RFC 6749 §3.2).
-fn parse_params(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+pub fn parse_params(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
         OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into())
     })?;
@@ -85,7 +85,7 @@ fn parse_params(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     Ok(pairs)
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -114,76 +114,29 @@ async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenti
             .into());
         }
     }
-    if param(&params, "client_assertion_type") != Some(JWT_BEARER) {
-        return Err(Error::from(OAuthError::InvalidRequest(format!(
-            "`client_assertion_type` must be `{JWT_BEARER}`"
-        )))
-        .into());
-    }
-    let raw = param(&params, "client_assertion").ok_or_else(|| {
-        Error::from(OAuthError::InvalidRequest(
-            "`client_assertion` is required".into(),
-        ))
-    })?;
-    if raw.len() > 16 * 1024 {
-        return Err(Error::from(OAuthError::InvalidRequest(
-            "`client_assertion` is too large".into(),
-        ))
-        .into());
-    }
-    let invalid = |e: ClientAuthError| Error::from(OAuthError::InvalidClient(e));
-    let unverified = assertion::parse(raw).map_err(|e| invalid(e.into()))?;
-    let claimed = unverified
-        .claimed_client()
-        .map_err(|e| invalid(e.into()))?
-        .to_owned();
-    if let Some(client_id) = param(&params, "client_id")
-        && client_id != claimed
-    {
-        return Err(invalid(ClientAuthError::ClientIdMismatch).into());
-    }
-    let (client, department) = state
-        .registry
-        .client_with_department(&state.db, &claimed)
-        .await
-        .map_err(Error::from)?
-        .ok_or_else(|| invalid(ClientAuthError::UnknownClient))?;
-    let keys = state.client_keys.keys(&client, unverified.kid()).await;
     let issuer = &state.issuer.to_string();
-    let now_s = now_ms() / 1000;
-    // From here on a refusal names the client: its registered key signed what we refuse.
-    let identified = |error: Error, assertion_id: &str| Unauthenticated {
+    let AuthenticatedClient {
+        client,
+        department: _,
+        assertion_id,
+    } = authenticate_client(
+        state,
+        &params,
+        &[issuer.clone(), token_endpoint(issuer)],
+        AssertionProfile::Api,
+    )
+    .await?;
+    let identified = |error: Error| Unauthenticated {
         error,
         identified: Some(Identified {
             client_id: client.client_id.clone(),
             department_id: client.department_id.clone(),
-            token_id: assertion_id.to_owned(),
+            token_id: assertion_id.clone(),
         }),
     };
-    let verified = match unverified.verify(&keys, &[issuer.clone(), token_endpoint(issuer)], now_s)
-    {
-        Ok(verified) => verified,
-        Err(e) if e.signature_verified() => return Err(identified(invalid(e.into()), "")),
-        Err(e) => return Err(invalid(e.into()).into()),
-    };
-    if !department.as_ref().is_some_and(|d| d.active) {
-        return Err(identified(
-            invalid(ClientAuthError::DepartmentDisabled),
-            &verified.jti,
-        ));
-    }
-    let scope = granted_scope(param(&params, "scope"), &client.scopes)
-        .map_err(|e| identified(e.into(), &verified.jti))?;
-    remember_jti(state, &verified).await.map_err(|e| {
-        if matches!(
-            e,
-            Error::OAuth(OAuthError::InvalidClient(ClientAuthError::Replayed))
-        ) {
-            identified(e, &verified.jti)
-        } else {
-            e.into()
-        }
-    })?;
+    let now_s = now_ms() / 1000;
+    let scope =
+        granted_scope(param(&params, "scope"), &client.scopes).map_err(|e| identified(e.into()))?;
     let claims = AccessClaims {
         iss: issuer.clone(),
         sub: client.client_id.clone(),
@@ -205,6 +158,124 @@ async fn attempt(state: &OAuth, body: &[u8]) -> Result<TokenResponse, Unauthenti
         token_type: "Bearer",
         expires_in: ACCESS_TOKEN_TTL_SECS,
         scope,
+    })
+}
+
+/// Which algorithms a client assertion may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionProfile {
+    /// `client_credentials`: ES256, EdDSA, PS256 and RS256.
+    Api,
+    /// The OpenID Provider's endpoints (FAPI 2.0 §5.4): ES256, EdDSA, PS256.
+    Fapi,
+}
+
+/// A client that proved who it is with a `private_key_jwt` assertion (RFC 7523 §2.2), of an
+/// active department; the assertion's `jti` is spent.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub client: crate::departments::Client,
+    pub department: crate::departments::Department,
+    /// The assertion's `jti` (for the audit record of a later refusal).
+    pub assertion_id: String,
+}
+
+impl AuthenticatedClient {
+    /// Who a refusal after authentication names.
+    pub fn identified(&self) -> Identified {
+        Identified {
+            client_id: self.client.client_id.clone(),
+            department_id: self.client.department_id.clone(),
+            token_id: self.assertion_id.clone(),
+        }
+    }
+}
+
+/// Authenticates the client of a form request (`client_assertion_type`, `client_assertion`,
+/// optionally `client_id`) whose assertion must be addressed to one of `audiences`. A refusal
+/// after the assertion's signature verified names the client (`Unauthenticated::identified`).
+pub async fn authenticate_client(
+    state: &OAuth,
+    params: &[(String, String)],
+    audiences: &[String],
+    profile: AssertionProfile,
+) -> Result<AuthenticatedClient, Unauthenticated> {
+    if param(params, "client_assertion_type") != Some(JWT_BEARER) {
+        return Err(Error::from(OAuthError::InvalidRequest(format!(
+            "`client_assertion_type` must be `{JWT_BEARER}`"
+        )))
+        .into());
+    }
+    let raw = param(params, "client_assertion").ok_or_else(|| {
+        Error::from(OAuthError::InvalidRequest(
+            "`client_assertion` is required".into(),
+        ))
+    })?;
+    if raw.len() > 16 * 1024 {
+        return Err(Error::from(OAuthError::InvalidRequest(
+            "`client_assertion` is too large".into(),
+        ))
+        .into());
+    }
+    let invalid = |e: ClientAuthError| Error::from(OAuthError::InvalidClient(e));
+    let unverified = assertion::parse(raw).map_err(|e| invalid(e.into()))?;
+    if profile == AssertionProfile::Fapi && unverified.is_rs256() {
+        return Err(invalid(AssertionError::Algorithm("RS256".into()).into()).into());
+    }
+    let claimed = unverified
+        .claimed_client()
+        .map_err(|e| invalid(e.into()))?
+        .to_owned();
+    if let Some(client_id) = param(params, "client_id")
+        && client_id != claimed
+    {
+        return Err(invalid(ClientAuthError::ClientIdMismatch).into());
+    }
+    let (client, department) = state
+        .registry
+        .client_with_department(&state.db, &claimed)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| invalid(ClientAuthError::UnknownClient))?;
+    let keys = state.client_keys.keys(&client, unverified.kid()).await;
+    let now_s = now_ms() / 1000;
+    // From here on a refusal names the client: its registered key signed what we refuse.
+    let identified = |error: Error, assertion_id: &str| Unauthenticated {
+        error,
+        identified: Some(Identified {
+            client_id: client.client_id.clone(),
+            department_id: client.department_id.clone(),
+            token_id: assertion_id.to_owned(),
+        }),
+    };
+    let verified = match unverified.verify(&keys, audiences, now_s) {
+        Ok(verified) => verified,
+        Err(e) if e.signature_verified() => return Err(identified(invalid(e.into()), "")),
+        Err(e) => return Err(invalid(e.into()).into()),
+    };
+    let department = match department {
+        Some(d) if d.active => d,
+        _ => {
+            return Err(identified(
+                invalid(ClientAuthError::DepartmentDisabled),
+                &verified.jti,
+            ));
+        }
+    };
+    remember_jti(state, &verified).await.map_err(|e| {
+        if matches!(
+            e,
+            Error::OAuth(OAuthError::InvalidClient(ClientAuthError::Replayed))
+        ) {
+            identified(e, &verified.jti)
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(AuthenticatedClient {
+        client,
+        department,
+        assertion_id: verified.jti,
     })
 }
 

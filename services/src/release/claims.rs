@@ -111,6 +111,22 @@ fn record_type(kind: SourceKind) -> &'static str {
     }
 }
 
+/// The facts `grants` permit, in the order given: what the OpenID Provider answers from (its ID
+/// tokens and userinfo carry `verified_claims` built by `fapi::claims`). Like [`build`], it takes
+/// the grants by value, and keeps only facts of an attribute they list.
+pub fn granted_facts(grants: Grants, facts: Vec<Fact>) -> Vec<Fact> {
+    let grants = grants.into_inner();
+    // INVARIANT: a value leaves only for a name the grants list.
+    facts
+        .into_iter()
+        .filter(|f| {
+            grants
+                .iter()
+                .any(|g| g.attributes().any(|a| a == f.attribute))
+        })
+        .collect()
+}
+
 /// Builds the release from `grants`: the current value of each granted attribute, grouped by
 /// provenance; granted attributes without a value are withheld as `unavailable`. `withheld` are
 /// the claims the policy withheld; `asked` orders the result.

@@ -64,6 +64,9 @@ impl Harness {
                 department_id: department.into(),
                 keys: services::departments::ClientKeys::Inline(serde_json::json!({"keys": []})),
                 scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                backchannel_logout_uri: None,
             },
         )
         .await

@@ -30,6 +30,8 @@ pub struct StartQuery {
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Only providers giving at least this level of assurance (a department asked for it).
+    loa: Option<u8>,
 }
 
 #[derive(Serialize)]
@@ -130,7 +132,13 @@ pub(crate) fn failure(
     )
 }
 
-fn choices(state: &SignIn, page: &Page, officer: bool, next: Option<&str>) -> Vec<ProviderChoice> {
+fn choices(
+    state: &SignIn,
+    page: &Page,
+    officer: bool,
+    next: Option<&str>,
+    minimum: Option<u8>,
+) -> Vec<ProviderChoice> {
     let base = if officer {
         "/officer/signin/with"
     } else {
@@ -150,6 +158,8 @@ fn choices(state: &SignIn, page: &Page, officer: bool, next: Option<&str>) -> Ve
         .list
         .iter()
         .filter(|p| !officer || state.officers.iter().any(|o| o.provider == p.config.id))
+        // A step-up: only providers that can give the level asked.
+        .filter(|p| minimum.is_none_or(|m| p.config.acr_loa.values().any(|loa| *loa >= m)))
         .map(|p| ProviderChoice {
             id: p.config.id.clone(),
             name: p.config.name(page.lang).to_owned(),
@@ -167,7 +177,7 @@ pub async fn choose(
     page: Page,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, Error> {
-    let providers = choices(&state, &page, false, query.next.as_deref());
+    let providers = choices(&state, &page, false, query.next.as_deref(), query.loa);
     page.render(
         "signin/choose.html",
         &ChoosePage {
@@ -190,7 +200,7 @@ pub async fn choose_officer(
     page: Page,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, Error> {
-    let providers = choices(&state, &page, true, query.next.as_deref());
+    let providers = choices(&state, &page, true, query.next.as_deref(), None);
     page.render(
         "signin/choose.html",
         &ChoosePage {
@@ -403,6 +413,7 @@ impl FromRequest for AnySession {
 #[post("/signout")]
 pub async fn sign_out(
     state: web::Data<SignIn>,
+    provider: web::Data<services::provider::Provider>,
     site: web::Data<Site>,
     form: Form<AnySession>,
 ) -> Result<HttpResponse, Error> {
@@ -410,6 +421,8 @@ pub async fn sign_out(
     let location = complete::sign_out(&state, &form.who.0, &done)
         .await?
         .unwrap_or_else(|| "/signout/done".to_owned());
+    // Every department application signed in from this session is told (back-channel logout).
+    crate::provider::ended(&provider, &form.who.0).await;
     Ok(see_other(&location)
         .cookie(session::removal_cookie(&site))
         .finish())

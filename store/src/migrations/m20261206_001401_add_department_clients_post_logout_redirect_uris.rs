@@ -1,0 +1,37 @@
+//! Where a department's web application lets the broker send a citizen after signing out
+//! (RP-initiated logout): a JSON array of strings. Existing clients get `[]`, none.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261206_001401_add_department_clients_post_logout_redirect_uris"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("department_clients")
+                    .add_column(json("post_logout_redirect_uris").default("[]"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("department_clients")
+                    .drop_column("post_logout_redirect_uris")
+                    .to_owned(),
+            )
+            .await
+    }
+}

@@ -1,0 +1,327 @@
+//! The OpenID Provider on the web (the rules are `services::provider`): `POST /oauth2/par`, the
+//! authorization endpoint and the citizen's interaction pages (sign-in, the consent screen),
+//! userinfo, and RP-initiated logout. The token endpoint's sign-in grants are dispatched from
+//! `crate::oauth::token`.
+//!
+//! Machine endpoints answer in OAuth terms (`{"error", "error_description"}`, `problem`); the
+//! pages a citizen sees answer with a page in their language, never a redirect to a client that
+//! is not yet trusted.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Serialize;
+
+use services::PublicError;
+use services::provider::Provider;
+use services::provider::authorize::{self as flow, ConsentScreen, Step};
+use services::provider::logout::{self, LogoutQuery};
+
+use crate::Site;
+use crate::csrf::Form;
+use crate::pages::Page;
+use crate::problem::Error;
+use crate::session::{self, CitizenSession, MaybeSession};
+
+/// The OpenAPI part of the provider's machine endpoints.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(par, userinfo_get, userinfo_post),
+    tags((name = "openid provider", description = "Departments' web applications sign citizens in (FAPI 2.0)"))
+)]
+pub struct Api;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(par)
+        .service(authorize)
+        .service(interaction)
+        .service(answer)
+        .service(userinfo_get)
+        .service(userinfo_post)
+        .service(end_session);
+}
+
+/// The values of every `DPoP` header (each one counted: two headers are refused).
+pub fn dpop_headers(req: &HttpRequest) -> Vec<&str> {
+    req.headers()
+        .get_all("DPoP")
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .collect()
+}
+
+/// Pushes an authorization request (RFC 9126), authenticated with `private_key_jwt`.
+#[utoipa::path(
+    tag = "openid provider",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core §3.1.2.1: `response_type=code`, `client_id`, `redirect_uri`, `scope` with `openid`, `code_challenge` + `code_challenge_method=S256`, `state`, `nonce`, `claims`, `purpose`, `prompt`, `max_age`, `acr_values`, `dpop_jkt`) and the client assertion (`client_assertion_type`, `client_assertion`)"),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP proof: binds the code to its key")),
+    responses(
+        (status = 201, description = "`{request_uri, expires_in}`", body = Object),
+        (status = 400, description = "RFC 6749 error: invalid_request, invalid_scope, unsupported_response_type, request_not_supported, invalid_dpop_proof, unauthorized_client"),
+        (status = 401, description = "RFC 6749 error: invalid_client")
+    )
+)]
+#[post("/oauth2/par")]
+pub async fn par(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, Error> {
+    let pushed = services::provider::push::push(&provider, &body, &dpop_headers(&req)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(pushed))
+}
+
+#[derive(Serialize)]
+struct ErrorPage {
+    code: &'static str,
+    status: u16,
+}
+
+/// A refusal before the department is trusted: a page for the citizen, in their language.
+fn error_page(page: &Page, e: Error) -> Result<HttpResponse, Error> {
+    let (status, code) = e.classify();
+    if status.is_server_error() {
+        return Err(e);
+    }
+    page.render_status(
+        status,
+        "provider/error.html",
+        &ErrorPage {
+            code,
+            status: status.as_u16(),
+        },
+    )
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// The authorization endpoint: only `client_id` and a pushed `request_uri`.
+#[get("/oauth2/authorize")]
+pub async fn authorize(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+    page: Page,
+) -> Result<HttpResponse, Error> {
+    match flow::begin(&provider, req.query_string()).await {
+        Ok(id) => Ok(see_other(&flow::interaction_path(&id))),
+        Err(e) => error_page(&page, e.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct ConsentPage {
+    id: String,
+    department: String,
+    purpose: Option<PurposeView>,
+    ongoing: bool,
+    duration_days: i64,
+    attributes: Vec<AttributeView>,
+}
+
+#[derive(Serialize)]
+struct PurposeView {
+    text: String,
+    legal_basis: String,
+    illustrative: bool,
+}
+
+#[derive(Serialize)]
+struct AttributeView {
+    label: String,
+    essential: bool,
+    /// `provider`, `department`, `citizen`, or absent (nothing held).
+    source_kind: Option<&'static str>,
+    source: Option<String>,
+    loa: Option<u8>,
+}
+
+fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
+    let fr = page.lang == services::lang::Lang::Fr;
+    let pick = |en: &str, fr_text: &str| if fr { fr_text } else { en }.to_owned();
+    ConsentPage {
+        id: id.to_owned(),
+        department: pick(&screen.department_en, &screen.department_fr),
+        purpose: screen.purpose.as_ref().map(|p| PurposeView {
+            text: pick(&p.text_en, &p.text_fr),
+            legal_basis: pick(&p.legal_basis_en, &p.legal_basis_fr),
+            illustrative: p.illustrative,
+        }),
+        ongoing: screen.mode == consent::Mode::Ongoing,
+        duration_days: screen.duration_days,
+        attributes: screen
+            .attributes
+            .iter()
+            .map(|a| AttributeView {
+                label: pick(&a.label_en, &a.label_fr),
+                essential: a.essential,
+                source_kind: a.source.as_ref().map(|s| s.kind),
+                source: a.source.as_ref().map(|s| s.id.clone()),
+                loa: a.source.as_ref().map(|s| s.loa),
+            })
+            .collect(),
+    }
+}
+
+/// Acts on the interaction's next step.
+fn respond(page: &Page, id: &str, step: Step) -> Result<HttpResponse, Error> {
+    match step {
+        Step::Answer(location) => Ok(see_other(&location)),
+        Step::SignIn { next, minimum } => {
+            let mut location = format!(
+                "/signin?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            if let Some(level) = minimum {
+                location.push_str(&format!("&loa={level}"));
+            }
+            Ok(see_other(&location))
+        }
+        Step::Consent(screen) => {
+            let mut response =
+                page.render("provider/consent.html", &consent_page(page, id, &screen))?;
+            response.headers_mut().insert(
+                actix_web::http::header::CACHE_CONTROL,
+                actix_web::http::header::HeaderValue::from_static("no-store"),
+            );
+            Ok(response)
+        }
+    }
+}
+
+/// The citizen's way through one authorization request: sign in, consent, then back to the
+/// department.
+#[get("/oauth2/interaction/{id}")]
+pub async fn interaction(
+    provider: web::Data<Provider>,
+    session: MaybeSession,
+    page: Page,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    match flow::step(&provider, &id, session.0.as_ref()).await {
+        Ok(step) => respond(&page, &id, step),
+        Err(e) => error_page(&page, e.into()),
+    }
+}
+
+/// The consent screen's answer: `decision=approve` or `decision=refuse`.
+#[post("/oauth2/interaction/{id}")]
+pub async fn answer(
+    provider: web::Data<Provider>,
+    form: Form<CitizenSession>,
+    page: Page,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Error> {
+    let approve = match form.fields.get("decision") {
+        Some("approve") => true,
+        Some("refuse") => false,
+        _ => {
+            return error_page(
+                &page,
+                services::Error::from(services::InputError::MalformedForm(
+                    "`decision` must be `approve` or `refuse`".into(),
+                ))
+                .into(),
+            );
+        }
+    };
+    match flow::decide(&provider, &id, &form.who.session, approve, page.lang).await {
+        Ok(step) => respond(&page, &id, step),
+        Err(e) => error_page(&page, e.into()),
+    }
+}
+
+async fn userinfo(
+    provider: &Provider,
+    req: &HttpRequest,
+    method: &str,
+) -> Result<HttpResponse, Error> {
+    let claims = services::provider::userinfo::userinfo(
+        provider,
+        crate::oauth::authorization(req),
+        &dpop_headers(req),
+        method,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(claims))
+}
+
+/// The signed-in citizen's claims for the department (OIDC Core §5.3), as `verified_claims`.
+#[utoipa::path(
+    tag = "openid provider",
+    params(
+        ("Authorization" = String, Header, description = "`DPoP <access token>`"),
+        ("DPoP" = String, Header, description = "A DPoP proof with `ath`")
+    ),
+    responses(
+        (status = 200, description = "`sub` and `verified_claims`", body = Object),
+        (status = 401, description = "invalid_token or invalid_dpop_proof, with a `WWW-Authenticate: DPoP` challenge")
+    )
+)]
+#[get("/oauth2/userinfo")]
+pub async fn userinfo_get(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    userinfo(&provider, &req, "GET").await
+}
+
+/// As `GET`.
+#[utoipa::path(
+    tag = "openid provider",
+    params(
+        ("Authorization" = String, Header, description = "`DPoP <access token>`"),
+        ("DPoP" = String, Header, description = "A DPoP proof with `ath`")
+    ),
+    responses(
+        (status = 200, description = "`sub` and `verified_claims`", body = Object),
+        (status = 401, description = "invalid_token or invalid_dpop_proof, with a `WWW-Authenticate: DPoP` challenge")
+    )
+)]
+#[post("/oauth2/userinfo")]
+pub async fn userinfo_post(
+    provider: web::Data<Provider>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Error> {
+    userinfo(&provider, &req, "POST").await
+}
+
+/// RP-initiated logout: ends the citizen's broker session, tells every department application
+/// signed in from it (back-channel), and returns to the department's registered
+/// `post_logout_redirect_uri`, or to the broker's signed-out page.
+#[get("/oauth2/logout")]
+pub async fn end_session(
+    provider: web::Data<Provider>,
+    signin: web::Data<services::signin::SignIn>,
+    site: web::Data<Site>,
+    session: MaybeSession,
+    query: web::Query<LogoutQuery>,
+) -> Result<HttpResponse, Error> {
+    let target = logout::rp_initiated(&provider, &query).await?;
+    let mut response = HttpResponse::SeeOther();
+    if let Some(s) = &session.0 {
+        let done = format!("{}/signout/done", provider.issuer());
+        services::signin::complete::sign_out(&signin, s, &done).await?;
+        ended(&provider, s).await;
+        response.cookie(session::removal_cookie(&site));
+    }
+    Ok(response
+        .insert_header((
+            "Location",
+            target.unwrap_or_else(|| "/signout/done".to_owned()),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish())
+}
+
+/// Tells the departments a session ended; a failure is logged, never in the way of signing out.
+pub async fn ended(provider: &Provider, session: &services::sessions::Session) {
+    if let Err(e) = logout::session_ended(provider, session).await {
+        tracing::warn!(code = e.code(), error = %e, "back-channel logout failed");
+    }
+}
