@@ -23,12 +23,12 @@
 //! | 9 | `par_scope_without_openid` | `oidcc-*` (OIDC Core §3.1.2.1: `openid` REQUIRED) | 400 `invalid_scope` |
 //! | 10 | `par_unknown_purpose` | — (issue 14: purpose from the catalogue) | 400 `invalid_request` |
 //! | 11 | `par_unknown_attribute` | — (issue 14: attributes from the catalogue) | 400 `invalid_request` |
-//! | 12 | `par_client_id_of_another_client` | `fapi2-*-par-*-client-id-mismatch` (RFC 9126 §2.1) | 400 `invalid_request` |
-//! | 13 | `par_repeated_parameter` | `fapi2-*-par-without-duplicate-parameters` (RFC 6749 §3.1) | 400 `invalid_request` |
+//! | 12 | `par_client_id_of_another_client` | RFC 9126 §2.1, RFC 7521 §4.2 (`client_id` names the asserted client); refused before the signature is checked, so not audited | 401 `invalid_client` |
+//! | 13 | `par_repeated_parameter` | `fapi2-*-par-without-duplicate-parameters` (RFC 6749 §3.1); refused before the client is authenticated, so counted, not audited | 400 `invalid_request` |
 //! | 14 | `par_dpop_jkt_not_the_proofs_key` | `fapi2-*-dpop-negative-tests` (RFC 9449 §10.1) | 400 `invalid_dpop_proof` |
 //! | 15 | `client_assertion_with_a_wrong_audience` | `fapi2-*-ensure-client-assertion-with-wrong-aud-fails` | 401 `invalid_client` |
-//! | 16 | `client_assertion_audience_the_endpoint_not_the_issuer` | FAPI 2.0 §5.3.2.1 (issuer only, audience injection) | 401 `invalid_client` |
-//! | 17 | `client_assertion_audience_an_array` | FAPI 2.0 §5.3.2.1 (issuer as a string) | 401 `invalid_client` |
+//! | 16 | `client_assertion_audience_another_endpoint` | FAPI 2.0 §5.3.2.1, RFC 9126 §2 (issuer, token or PAR endpoint only) | 401 `invalid_client` |
+//! | 17 | `client_assertion_audience_the_issuer_with_a_trailing_slash` | RFC 7523 §3 (Simple String Comparison) | 401 `invalid_client` |
 //! | 18 | `client_assertion_replayed` | `fapi2-*-ensure-client-assertion-jti-replay-fails` (RFC 7523 §3 item 7) | 401 `invalid_client` |
 //! | 19 | `unknown_client` | `oidcc-*` / RFC 6749 §5.2 | 401 `invalid_client`, not audited |
 //! | 20 | `disabled_department` | — (issue 10: a disabled department gets nothing) | 401 `invalid_client` |
@@ -312,7 +312,10 @@ async fn par_client_id_of_another_client() {
     second_client(&op).await;
     let mut req = op.request();
     req.set("client_id", Some("esd-web-2"));
-    par_refused(&op, &req, "invalid_request").await;
+    let b = before(&op).await;
+    let answer = op.push(&req).await;
+    // Compared before the signature is checked: the assertion proves nobody yet.
+    refused(&op, &b, &answer, 401, "invalid_client", Audit::Nothing).await;
 }
 
 #[tokio::test]
@@ -328,7 +331,8 @@ async fn par_repeated_parameter() {
         None,
     );
     let answer = op.push_raw(&form, Some(proof)).await;
-    refused(&op, &b, &answer, 400, "invalid_request", Audit::Recorded).await;
+    // The body is refused before the client is authenticated: nobody is identified.
+    refused(&op, &b, &answer, 400, "invalid_request", Audit::Nothing).await;
 }
 
 #[tokio::test]
@@ -367,19 +371,22 @@ async fn client_assertion_with_a_wrong_audience() {
 }
 
 #[tokio::test]
-async fn client_assertion_audience_the_endpoint_not_the_issuer() {
+async fn client_assertion_audience_another_endpoint() {
+    // RFC 9126 §2 and FAPI 2.0 §5.3.2.1 let the provider accept its issuer, its token endpoint
+    // and the PAR endpoint; any other of its URLs names something else.
     let op = Op::start().await;
     let mut claims = op.app.claims(op.issuer());
-    claims["aud"] = json!(op.endpoint("pushed_authorization_request_endpoint"));
+    claims["aud"] = json!(op.endpoint("userinfo_endpoint"));
     let assertion = op.app.sign(&op.app.header(), &claims);
     client_refused(&op, &assertion, Audit::Recorded).await;
 }
 
 #[tokio::test]
-async fn client_assertion_audience_an_array() {
+async fn client_assertion_audience_the_issuer_with_a_trailing_slash() {
+    // RFC 7523 §3: audiences are compared with Simple String Comparison (RFC 3986 §6.2.1).
     let op = Op::start().await;
     let mut claims = op.app.claims(op.issuer());
-    claims["aud"] = json!([op.issuer(), "https://attacker.example"]);
+    claims["aud"] = json!(format!("{}/", op.issuer()));
     let assertion = op.app.sign(&op.app.header(), &claims);
     client_refused(&op, &assertion, Audit::Recorded).await;
 }
@@ -461,8 +468,10 @@ async fn request_uri_reused() {
 
 #[tokio::test]
 async fn request_uri_expired() {
-    let op = Op::start_with(BrokerEnv::default().set("BROKER_PROVIDER__REQUEST_URI_TTL_SECS", "1"))
-        .await;
+    let op = Op::start_with(
+        BrokerEnv::default().set("BROKER_OPENID_PROVIDER__REQUEST_URI_TTL_SECS", "1"),
+    )
+    .await;
     let req = op.request();
     let answer = op.push(&req).await;
     assert_eq!(answer.status, 201, "{answer:?}");
@@ -640,7 +649,8 @@ async fn code_redeemed_by_another_client() {
 
 #[tokio::test]
 async fn code_expired() {
-    let op = Op::start_with(BrokerEnv::default().set("BROKER_PROVIDER__CODE_TTL_SECS", "1")).await;
+    let op = Op::start_with(BrokerEnv::default().set("BROKER_OPENID_PROVIDER__CODE_TTL_SECS", "1"))
+        .await;
     let req = op.request();
     let code = op.code(&req).await;
     let deadline = now_secs() + 2;

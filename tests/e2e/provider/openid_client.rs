@@ -281,7 +281,9 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         assert_eq!(flow["status"], "done", "{flow}");
         assert_eq!(flow["callback"]["iss"], broker.base, "RFC 9207: {flow}");
         assert_eq!(flow["callback"]["state"], *state, "{flow}");
-        assert_eq!(flow["tokens"]["token_type"], "DPoP", "{flow}");
+        // openid-client lowercases token_type (RFC 6749 §5.1: case-insensitive); the raw
+        // answer's `DPoP` is checked in provider::attacks.
+        assert_eq!(flow["tokens"]["token_type"], "dpop", "{flow}");
         assert_eq!(flow["idTokenHeader"]["alg"], "ES256", "{flow}");
         let id = &flow["claims"];
         assert_eq!(id["iss"], broker.base, "{id}");
