@@ -31,7 +31,7 @@
 //! | 17 | `client_assertion_audience_the_issuer_with_a_trailing_slash` | RFC 7523 §3 (Simple String Comparison) | 401 `invalid_client` |
 //! | 18 | `client_assertion_replayed` | `fapi2-*-ensure-client-assertion-jti-replay-fails` (RFC 7523 §3 item 7) | 401 `invalid_client` |
 //! | 19 | `unknown_client` | `oidcc-*` / RFC 6749 §5.2 | 401 `invalid_client`, not audited |
-//! | 20 | `disabled_department` | — (issue 10: a disabled department gets nothing) | 401 `invalid_client` |
+//! | 20 | `disabled_department` | — (issue 10: a disabled department gets nothing, not even with tokens issued before) | 401 `invalid_client`; refresh 401, userinfo 401 |
 //! | 21 | `authorization_request_not_pushed` | `fapi2-*-ensure-unsigned-authorization-request-without-using-par-fails` | error shown, no redirect |
 //! | 22 | `request_uri_reused` | `fapi2-*-par-attempt-reuse-request_uri` | error shown, no redirect |
 //! | 23 | `request_uri_expired` | `fapi2-*-par-attempt-to-use-expired-request_uri` | error shown, no redirect |
@@ -431,6 +431,7 @@ async fn unknown_client() {
 #[tokio::test]
 async fn disabled_department() {
     let op = Op::start().await;
+    let (req, tokens) = ongoing(&op).await;
     services::departments::set_active(&op.world.conn, ESD, false)
         .await
         .unwrap();
@@ -438,6 +439,15 @@ async fn disabled_department() {
         .registry_caught_up(&op.world.conn, std::time::Duration::from_secs(10))
         .await;
     client_refused(&op, &op.assertion(), Audit::Recorded).await;
+    // What it was issued before is worth nothing now.
+    let refresh = op
+        .refresh(tokens.refresh_token.as_deref().unwrap(), &req.dpop)
+        .await;
+    assert_eq!(refresh.status, 401, "{refresh:?}");
+    assert_eq!(refresh.error(), "invalid_client", "{refresh:?}");
+    let info = op.userinfo(&tokens.access_token, &req.dpop).await;
+    assert_eq!(info.status, 401, "{info:?}");
+    assert!(info.body["verified_claims"].is_null(), "{info:?}");
 }
 
 // ---- the authorization endpoint ---------------------------------------------------------------

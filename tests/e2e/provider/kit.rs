@@ -153,6 +153,7 @@ pub struct Answer {
     pub text: String,
     pub location: Option<String>,
     pub www_authenticate: Option<String>,
+    pub cache_control: Option<String>,
 }
 
 impl Answer {
@@ -166,6 +167,7 @@ impl Answer {
         };
         let location = header("location");
         let www_authenticate = header("www-authenticate");
+        let cache_control = header("cache-control");
         let url = res.url().clone();
         let text = res.text().await.unwrap_or_default();
         Answer {
@@ -173,6 +175,7 @@ impl Answer {
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             location: location.map(|l| url.join(&l).map(|u| u.to_string()).unwrap_or(l)),
             www_authenticate,
+            cache_control,
             text,
         }
     }
@@ -450,7 +453,20 @@ impl Op {
     pub async fn pushed(&self, req: &Request) -> String {
         let answer = self.push(req).await;
         assert_eq!(answer.status, 201, "PAR refused a good request: {answer:?}");
-        answer.body["request_uri"].as_str().unwrap().to_owned()
+        // RFC 9126 §2.2, FAPI 2.0 §5.3.2.2: a urn, living under 600 seconds, never cached.
+        let lifetime = answer.body["expires_in"].as_i64().unwrap_or_default();
+        assert!((1..600).contains(&lifetime), "{answer:?}");
+        assert_eq!(
+            answer.cache_control.as_deref(),
+            Some("no-store"),
+            "{answer:?}"
+        );
+        let request_uri = answer.body["request_uri"].as_str().unwrap();
+        assert!(
+            request_uri.starts_with("urn:ietf:params:oauth:request_uri:"),
+            "{answer:?}"
+        );
+        request_uri.to_owned()
     }
 
     /// The browser's authorization URL for a pushed request.
@@ -626,6 +642,12 @@ impl Op {
 /// The tokens of a 200 token response (panics with the answer otherwise).
 pub fn tokens_of(answer: &Answer) -> Tokens {
     assert_eq!(answer.status, 200, "token request refused: {answer:?}");
+    // RFC 6749 §5.1: tokens are never cached.
+    assert_eq!(
+        answer.cache_control.as_deref(),
+        Some("no-store"),
+        "{answer:?}"
+    );
     let b = &answer.body;
     Tokens {
         access_token: b["access_token"].as_str().unwrap().to_owned(),

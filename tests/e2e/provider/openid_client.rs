@@ -187,6 +187,40 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         .registry_caught_up(&world.conn, Duration::from_secs(10))
         .await;
 
+    // Discovery says what the application relies on (the whole document is fapi's tests').
+    let meta = broker_e2e::get_json(&http, &broker.url("/.well-known/openid-configuration")).await;
+    assert_eq!(
+        meta["require_pushed_authorization_requests"], true,
+        "{meta}"
+    );
+    assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(meta["response_types_supported"], json!(["code"]));
+    assert_eq!(
+        meta["token_endpoint_auth_methods_supported"],
+        json!(["private_key_jwt"])
+    );
+    assert_eq!(meta["backchannel_logout_supported"], true);
+    assert_eq!(meta["claims_parameter_supported"], true);
+    assert_eq!(meta["verified_claims_supported"], true);
+    assert!(
+        meta["dpop_signing_alg_values_supported"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("ES256"))),
+        "{meta}"
+    );
+    for member in [
+        "pushed_authorization_request_endpoint",
+        "end_session_endpoint",
+    ] {
+        assert!(
+            meta[member]
+                .as_str()
+                .is_some_and(|u| u.starts_with(&broker.base)),
+            "{member}"
+        );
+    }
+
     // In Chromium: a once consent in English (signing in at the bank first), then an ongoing
     // one in French.
     let shots = temp_dir();
@@ -352,6 +386,15 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
     )
     .await;
     assert_eq!(done.status, 303, "{}", done.body);
+    // The access token still in the application's hands releases nothing any more: values
+    // leave only under a consent that is live now.
+    let after = rp
+        .post("/control/userinfo", json!({"state": ongoing_state}))
+        .await;
+    assert!(
+        after["ok"] == false || after["userinfo"]["verified_claims"].is_null(),
+        "nothing released after the withdrawal: {after}"
+    );
     let refused = rp
         .post("/control/refresh", json!({"state": ongoing_state}))
         .await;
