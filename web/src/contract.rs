@@ -87,7 +87,7 @@ pub fn complete(doc: &mut Value) {
                     "description": "An RFC 6749 §5.2 error.",
                     "required": ["error"],
                     "properties": {
-                        "error": { "type": "string", "enum": ["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope"] },
+                        "error": { "type": "string", "enum": ["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "unsupported_response_type", "request_not_supported", "invalid_dpop_proof", "invalid_token", "insufficient_scope", "use_dpop_nonce", "server_error", "temporarily_unavailable", "database_unavailable", "internal_error"] },
                         "error_description": { "type": "string" }
                     }
                 }),
@@ -128,7 +128,8 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
         .and_then(Value::as_object)
         .is_some_and(|c| c.contains_key("application/json"));
     let has_body = op.contains_key("requestBody");
-    let oauth = path == "/oauth2/token";
+    // OAuth endpoints answer errors in RFC 6749 §5.2 terms, not as problem documents.
+    let oauth = is_oauth(path);
     match access {
         Access::Department(scope) => {
             op.insert("security".into(), json!([{ DEPARTMENT_TOKEN: [scope] }]));
@@ -303,6 +304,11 @@ fn unique_operation_ids(paths: &mut Map<String, Value>) {
     }
 }
 
+/// The endpoints whose errors are OAuth's `{"error", "error_description"}`.
+fn is_oauth(path: &str) -> bool {
+    matches!(path, "/oauth2/token" | "/oauth2/par" | "/oauth2/userinfo")
+}
+
 /// Adds a response for `status` unless the handler documents it already.
 fn add(op: &mut Map<String, Value>, status: &str, description: &str) {
     let responses = op
@@ -328,7 +334,7 @@ mod tests {
             for (method, op) in item.as_object().unwrap() {
                 assert!(op.get("security").is_some(), "{method} {path}");
                 for (status, r) in op["responses"].as_object().unwrap() {
-                    if status.starts_with('4') && path != "/oauth2/token" {
+                    if status.starts_with('4') && !is_oauth(path) {
                         assert!(
                             r.pointer("/content/application~1problem+json").is_some(),
                             "{method} {path} {status}"

@@ -25,6 +25,7 @@ use crate::session::{self, CitizenSession, MaybeSession};
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(par, userinfo_get, userinfo_post),
+    components(schemas(ParRequest)),
     tags((name = "openid provider", description = "Departments' web applications sign citizens in (FAPI 2.0)"))
 )]
 pub struct Api;
@@ -47,10 +48,48 @@ pub fn dpop_headers(req: &HttpRequest) -> Vec<&str> {
         .collect()
 }
 
+/// A pushed authorization request (RFC 9126 §2.1). Documentation only: the body is read by
+/// `fapi::par`, which refuses repeated parameters and every value the profile does not allow.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ParRequest {
+    #[schema(pattern = "^urn:ietf:params:oauth:client-assertion-type:jwt-bearer$")]
+    client_assertion_type: String,
+    /// A JWT signed with one of the client's registered keys (ES256, PS256 or EdDSA): `iss` =
+    /// `sub` = the client id, `aud` the broker's issuer, `exp` at most 5 minutes ahead, a
+    /// fresh `jti`.
+    #[schema(pattern = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")]
+    client_assertion: String,
+    client_id: String,
+    #[schema(pattern = "^code$")]
+    response_type: String,
+    /// One of the client's registered redirect URIs, exactly.
+    redirect_uri: String,
+    /// `openid`, and `offline_access` for an ongoing consent.
+    #[schema(pattern = "^openid( offline_access)?$")]
+    scope: String,
+    /// BASE64URL(SHA-256(code_verifier)) (RFC 7636).
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
+    code_challenge: String,
+    #[schema(pattern = "^S256$")]
+    code_challenge_method: String,
+    /// A purpose code of the catalogue (required when attributes are asked).
+    #[schema(required = false, pattern = "^[a-z0-9-]{1,64}$")]
+    purpose: String,
+    /// The `claims` parameter (OIDC Core §5.5) with `verified_claims` (OpenID Connect for
+    /// Identity Assurance), as JSON text.
+    #[schema(required = false)]
+    claims: String,
+    #[schema(required = false)]
+    state: String,
+    #[schema(required = false)]
+    nonce: String,
+}
+
 /// Pushes an authorization request (RFC 9126), authenticated with `private_key_jwt`.
 #[utoipa::path(
     tag = "openid provider",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core §3.1.2.1: `response_type=code`, `client_id`, `redirect_uri`, `scope` with `openid`, `code_challenge` + `code_challenge_method=S256`, `state`, `nonce`, `claims`, `purpose`, `prompt`, `max_age`, `acr_values`, `dpop_jkt`) and the client assertion (`client_assertion_type`, `client_assertion`)"),
+    request_body(content = ParRequest, content_type = "application/x-www-form-urlencoded", description = "The authorization request's parameters (RFC 6749 §4.1.1, OIDC Core §3.1.2.1; also `prompt`, `max_age`, `acr_values`, `login_hint`, `id_token_hint`, `ui_locales`, `dpop_jkt`) and the client assertion"),
     params(("DPoP" = Option<String>, Header, description = "A DPoP proof: binds the code to its key")),
     responses(
         (status = 201, description = "`{request_uri, expires_in}`", body = Object),

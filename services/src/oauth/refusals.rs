@@ -28,6 +28,8 @@ pub enum Endpoint {
     Token,
     /// `POST /oauth2/par`.
     Par,
+    /// `GET|POST /oauth2/userinfo`.
+    Userinfo,
     /// `GET /api/v1/subjects/{sub}/attributes`.
     AttributesRead,
     /// `POST /api/v1/subjects/{sub}/attributes`.
@@ -49,6 +51,7 @@ impl Endpoint {
         match self {
             Self::Token => "token",
             Self::Par => "par",
+            Self::Userinfo => "userinfo",
             Self::AttributesRead => "attributes-read",
             Self::AttributesWrite => "attributes-write",
             Self::ConsentRequest => "consent-request",

@@ -88,6 +88,15 @@ pub fn parse_params(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
     Ok(pairs)
 }
 
+/// Parameters as sent, repeats kept (the first one counts where one is read): for the PAR
+/// endpoint, whose parameters `fapi::par` checks itself, letting those it does not read repeat
+/// (RFC 8707's `resource`).
+pub fn parse_pairs(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    serde_urlencoded::from_bytes(body).map_err(|_| {
+        OAuthError::InvalidRequest("the body must be application/x-www-form-urlencoded".into())
+    })
+}
+
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()

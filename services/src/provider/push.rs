@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::oauth::bearer::Unauthenticated;
 use crate::oauth::refusals::{self, Endpoint};
 use crate::oauth::token::{
-    AssertionProfile, AuthenticatedClient, authenticate_client, parse_params,
+    AssertionProfile, AuthenticatedClient, authenticate_client, parse_pairs,
 };
 
 /// Handles one push; the `201 Created` body on success.
@@ -38,7 +38,9 @@ async fn attempt(
     body: &[u8],
     dpop: &[&str],
 ) -> Result<serde_json::Value, Unauthenticated> {
-    let params = parse_params(body).map_err(Error::from)?;
+    // `fapi::par::validate` refuses a repeat of any parameter it reads, client authentication's
+    // included, once the client is known.
+    let params = parse_pairs(body).map_err(Error::from)?;
     let issuer = provider.issuer().to_owned();
     let par_url = provider.url(fapi::metadata::paths::PAR);
     // FAPI 2.0 §5.3.2.1: the assertion's audience is the issuer; the endpoint's URL is accepted

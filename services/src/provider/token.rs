@@ -41,6 +41,8 @@ pub struct SignInAccessClaims {
     /// The userinfo endpoint.
     pub aud: String,
     pub client_id: String,
+    /// The department the client belongs to (a refusal of the token names it).
+    pub dept: String,
     pub scope: String,
     pub iat: i64,
     pub exp: i64,
@@ -331,6 +333,7 @@ async fn tokens(
         sub: sub.clone(),
         aud: provider.url(fapi::metadata::paths::USERINFO),
         client_id: row.client_id.clone(),
+        dept: row.department_id.clone(),
         scope: scope.clone(),
         iat: now,
         exp: now + settings.access_token_ttl_secs,

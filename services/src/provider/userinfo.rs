@@ -17,6 +17,8 @@ use super::{Provider, ProviderError};
 use crate::audit_log::AuditLog;
 use crate::citizens::{self, Status};
 use crate::error::Error;
+use crate::oauth::bearer::{Identified, Unauthenticated};
+use crate::oauth::refusals::{self, Endpoint};
 use crate::release::decide::{Decided, Question};
 use sea_orm::EntityTrait;
 use store::now_ms;
@@ -36,11 +38,6 @@ pub async fn userinfo(
     dpop: &[&str],
     method: &str,
 ) -> Result<Value, Error> {
-    let refused = |description: &'static str| -> Error {
-        ProviderError::new(ErrorCode::InvalidToken, description)
-            .at_resource()
-            .into()
-    };
     let header = authorization.ok_or_else(|| refused("a DPoP access token is required"))?;
     let (scheme, token) = header
         .split_once(' ')
@@ -51,6 +48,38 @@ pub async fn userinfo(
     }
     let claims = verify_access_token(provider, token)
         .ok_or_else(|| refused("the access token is invalid, expired or not for userinfo"))?;
+    // From here a refusal names its department: the token is ours. It is recorded.
+    match answer(provider, &claims, scheme, token, dpop, method).await {
+        Ok(answer) => Ok(answer),
+        Err(error) => {
+            let who = Identified {
+                client_id: claims.client_id.clone(),
+                department_id: claims.dept.clone(),
+                token_id: claims.jti.clone(),
+            };
+            let refused = Unauthenticated {
+                error,
+                identified: Some(who),
+            };
+            Err(refusals::settle(&provider.oauth, Endpoint::Userinfo, refused).await)
+        }
+    }
+}
+
+fn refused(description: &'static str) -> Error {
+    ProviderError::new(ErrorCode::InvalidToken, description)
+        .at_resource()
+        .into()
+}
+
+async fn answer(
+    provider: &Provider,
+    claims: &SignInAccessClaims,
+    scheme: &str,
+    token: &str,
+    dpop: &[&str],
+    method: &str,
+) -> Result<Value, Error> {
     // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused.
     if !scheme.eq_ignore_ascii_case("dpop") {
         return Err(refused(
@@ -67,6 +96,18 @@ pub async fn userinfo(
     proof
         .check_binding(&claims.cnf.jkt)
         .map_err(|_| refused("the DPoP proof is not signed by the key the token is bound to"))?;
+    // As at the attribute API: a removed client or a disabled department gets nothing, whatever
+    // tokens it still holds.
+    let registered = provider
+        .oauth
+        .registry
+        .client_with_department(&provider.oauth.db, &claims.client_id)
+        .await?;
+    if !matches!(registered, Some((_, Some(department))) if department.active) {
+        return Err(refused(
+            "the department is disabled or the client is no longer registered",
+        ));
+    }
     let row = grant::Entity::find_by_id(claims.gid.clone())
         .one(&provider.oauth.db)
         .await?

@@ -24,7 +24,7 @@
 //! | 10 | `par_unknown_purpose` | — (issue 14: purpose from the catalogue) | 400 `invalid_request` |
 //! | 11 | `par_unknown_attribute` | — (issue 14: attributes from the catalogue) | 400 `invalid_request` |
 //! | 12 | `par_client_id_of_another_client` | RFC 9126 §2.1, RFC 7521 §4.2 (`client_id` names the asserted client); refused before the signature is checked, so not audited | 401 `invalid_client` |
-//! | 13 | `par_repeated_parameter` | `fapi2-*-par-without-duplicate-parameters` (RFC 6749 §3.1); refused before the client is authenticated, so counted, not audited | 400 `invalid_request` |
+//! | 13 | `par_repeated_parameter` | `fapi2-*-par-without-duplicate-parameters` (RFC 6749 §3.1); refused once the client is authenticated (a parameter the profile does not read may repeat, as RFC 8707's `resource`), so audited | 400 `invalid_request` |
 //! | 14 | `par_dpop_jkt_not_the_proofs_key` | `fapi2-*-dpop-negative-tests` (RFC 9449 §10.1) | 400 `invalid_dpop_proof` |
 //! | 15 | `client_assertion_with_a_wrong_audience` | `fapi2-*-ensure-client-assertion-with-wrong-aud-fails` | 401 `invalid_client` |
 //! | 16 | `client_assertion_audience_another_endpoint` | FAPI 2.0 §5.3.2.1, RFC 9126 §2 (issuer, token or PAR endpoint only) | 401 `invalid_client` |
@@ -331,8 +331,8 @@ async fn par_repeated_parameter() {
         None,
     );
     let answer = op.push_raw(&form, Some(proof)).await;
-    // The body is refused before the client is authenticated: nobody is identified.
-    refused(&op, &b, &answer, 400, "invalid_request", Audit::Nothing).await;
+    // The client authenticated first: the refusal names it.
+    refused(&op, &b, &answer, 400, "invalid_request", Audit::Recorded).await;
 }
 
 #[tokio::test]
