@@ -214,15 +214,20 @@ fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
 fn respond(page: &Page, id: &str, step: Step) -> Result<HttpResponse, Error> {
     match step {
         Step::Answer(location) => Ok(see_other(&location)),
-        Step::SignIn { next, minimum } => {
-            let mut location = format!(
-                "/signin?next={}",
-                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-            );
+        Step::SignIn {
+            next,
+            minimum,
+            login_hint,
+        } => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("next", &next);
             if let Some(level) = minimum {
-                location.push_str(&format!("&loa={level}"));
+                query.append_pair("loa", &level.to_string());
             }
-            Ok(see_other(&location))
+            if let Some(hint) = &login_hint {
+                query.append_pair("login_hint", hint);
+            }
+            Ok(see_other(&format!("/signin?{}", query.finish())))
         }
         Step::Consent(screen) => {
             let mut response =

@@ -285,6 +285,7 @@ pub async fn step(provider: &Provider, id: &str, session: Option<&Session>) -> R
             Ok(Step::SignIn {
                 next: interaction_path(id),
                 minimum,
+                login_hint: request.login_hint.clone(),
             })
         }
         Next::Consent => Ok(Step::Consent(Box::new(

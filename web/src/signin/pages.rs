@@ -32,6 +32,8 @@ pub struct NextQuery {
     next: Option<String>,
     /// Only providers giving at least this level of assurance (a department asked for it).
     loa: Option<u8>,
+    /// Passed on to the provider chosen (a department's `login_hint`).
+    login_hint: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -138,21 +140,26 @@ fn choices(
     officer: bool,
     next: Option<&str>,
     minimum: Option<u8>,
+    login_hint: Option<&str>,
 ) -> Vec<ProviderChoice> {
     let base = if officer {
         "/officer/signin/with"
     } else {
         "/signin/with"
     };
-    let suffix = next
-        .map(|n| {
-            format!(
-                "?next={}",
-                url::form_urlencoded::byte_serialize(safe_next(Some(n)).as_bytes())
-                    .collect::<String>()
-            )
-        })
-        .unwrap_or_default();
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(n) = next {
+        query.append_pair("next", &safe_next(Some(n)));
+    }
+    if let Some(hint) = login_hint.filter(|h| !h.is_empty() && h.len() <= 256) {
+        query.append_pair("login_hint", hint);
+    }
+    let query = query.finish();
+    let suffix = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
     state
         .providers
         .list
@@ -169,7 +176,10 @@ fn choices(
 }
 
 /// The sign-in page: every configured credential provider.
-#[utoipa::path(tag = "pages", params(("next" = Option<String>, Query, description = "local path to return to")),
+#[utoipa::path(tag = "pages", params(
+        ("next" = Option<String>, Query, description = "local path to return to"),
+        ("loa" = Option<u8>, Query, minimum = 1, maximum = 4, description = "only providers giving at least this level of assurance (a department's step-up)"),
+        ("login_hint" = Option<String>, Query, description = "passed on to the provider chosen")),
     responses((status = 200, description = "The providers to sign in with", content_type = "text/html")))]
 #[get("/signin")]
 pub async fn choose(
@@ -177,7 +187,14 @@ pub async fn choose(
     page: Page,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, Error> {
-    let providers = choices(&state, &page, false, query.next.as_deref(), query.loa);
+    let providers = choices(
+        &state,
+        &page,
+        false,
+        query.next.as_deref(),
+        query.loa,
+        query.login_hint.as_deref(),
+    );
     page.render(
         "signin/choose.html",
         &ChoosePage {
@@ -200,7 +217,7 @@ pub async fn choose_officer(
     page: Page,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, Error> {
-    let providers = choices(&state, &page, true, query.next.as_deref(), None);
+    let providers = choices(&state, &page, true, query.next.as_deref(), None, None);
     page.render(
         "signin/choose.html",
         &ChoosePage {
