@@ -32,7 +32,12 @@ pub enum Step {
     /// To the department's redirect URI, with the answer (a code, or an error) in the query.
     Answer(String),
     /// To sign in, coming back to `next`; at a provider of at least `minimum` when stepping up.
-    SignIn { next: String, minimum: Option<u8> },
+    SignIn {
+        next: String,
+        minimum: Option<u8>,
+        /// The department's `login_hint`, passed on to the credential provider.
+        login_hint: Option<String>,
+    },
     /// The consent screen.
     Consent(Box<ConsentScreen>),
 }
