@@ -601,3 +601,57 @@ async fn an_api_token_asked_with_dpop_is_bound_and_refused_without_its_proof() {
     .unwrap_err();
     assert!(matches!(as_dpop.error, Error::Bearer(BearerError::Invalid)));
 }
+
+/// Opens an interaction for a request pushed with `extra` and takes its first step.
+async fn first_step(f: &Fixture, extra: &[(&str, &str)], session: Option<&Session>) -> Step {
+    let request_uri = f.push(extra).await.unwrap();
+    let id = authorize::begin(
+        f.provider(),
+        &format!("client_id={CLIENT}&request_uri={request_uri}"),
+    )
+    .await
+    .unwrap();
+    authorize::step(f.provider(), &id, session).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_level_above_the_sessions_sends_the_citizen_to_step_up_with_the_departments_hint() {
+    let f = Fixture::new().await;
+    // Level 3 asked, the session is at level 2: sign in again at a provider giving 3.
+    match first_step(
+        &f,
+        &[("acr_values", "urn:tell-us-once:loa:3")],
+        Some(&f.session),
+    )
+    .await
+    {
+        Step::SignIn { minimum, next, .. } => {
+            assert_eq!(minimum, Some(3));
+            assert!(next.starts_with("/oauth2/interaction/"), "{next}");
+        }
+        other => panic!("expected a step-up, got {other:?}"),
+    }
+    // Under prompt=none a step-up cannot happen: an essential level fails, never a lower acr.
+    let essential = json!({"id_token": {"acr": {"essential": true,
+        "values": ["urn:tell-us-once:loa:3"]}}})
+    .to_string();
+    let Step::Answer(location) = first_step(
+        &f,
+        &[
+            ("claims", essential.as_str()),
+            ("prompt", "none"),
+            ("scope", "openid"),
+        ],
+        Some(&f.session),
+    )
+    .await
+    else {
+        panic!("prompt=none answers at once");
+    };
+    assert!(location.contains("error=login_required"), "{location}");
+    // A login_hint goes with the citizen to the sign-in page.
+    match first_step(&f, &[("login_hint", "alice")], None).await {
+        Step::SignIn { login_hint, .. } => assert_eq!(login_hint.as_deref(), Some("alice")),
+        other => panic!("expected sign-in, got {other:?}"),
+    }
+}

@@ -187,6 +187,12 @@ pub async fn choose(
     page: Page,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, Error> {
+    if query.loa.is_some_and(|l| !(1..=4).contains(&l)) {
+        return Err(services::Error::from(services::InputError::MalformedQuery(
+            "`loa` must be a level of assurance from 1 to 4".into(),
+        ))
+        .into());
+    }
     let providers = choices(
         &state,
         &page,
