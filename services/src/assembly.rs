@@ -24,6 +24,7 @@ use crate::release::Release;
 use crate::sessions::{Sessions, SessionsConfig};
 use crate::signin::SignIn;
 use crate::signin::settings::{OfficerConfig, ProviderConfig, SignInConfig};
+use crate::takeout::Takeout;
 use crate::vault::Vault;
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +125,8 @@ pub struct Services {
     pub provider: Provider,
     /// Outgoing HTTP for departments' keys and providers (never follows redirects).
     pub http: reqwest::Client,
+    /// The citizen's signed takeout.
+    pub takeout: Takeout,
 }
 
 impl Services {
@@ -175,6 +178,13 @@ impl Services {
             audit: audit.clone(),
             keys: keys.clone(),
             vault: vault.clone(),
+            issuer: issuer.clone(),
+        };
+        let takeout = Takeout {
+            db: db.clone(),
+            vault: vault.clone(),
+            keys: keys.clone(),
+            audit: audit.clone(),
             issuer: issuer.clone(),
         };
         let oauth = OAuth {
@@ -239,6 +249,7 @@ impl Services {
             signin,
             provider,
             http,
+            takeout,
         })
     }
 }

@@ -162,6 +162,22 @@ impl Error {
     }
 }
 
+impl From<crate::takeout::TakeoutError> for Error {
+    fn from(e: crate::takeout::TakeoutError) -> Self {
+        use crate::takeout::TakeoutError as T;
+        match e {
+            T::Citizen(e) => Error::Citizen(e),
+            T::Consents(e) => Error::Consent(e.into()),
+            T::Audit(e) => Error::Audit(e),
+            T::Sign(e) => Error::Sign(e),
+            T::Db(e) => Error::Db(e),
+            // Its proof is ready within seconds, like any queued record's.
+            T::Pending => Error::AuditPending,
+            T::NoCheckpoint => Error::Internal(e.to_string()),
+        }
+    }
+}
+
 impl PublicError for Error {
     fn code(&self) -> &'static str {
         self.public().1
