@@ -21,10 +21,7 @@ pub struct Api;
     (status = 303, description = "Sign-in required"),
     (status = 503, description = "`audit_record_pending`: the export's audit record is not in the log yet; try again shortly (`Retry-After`)", body = crate::problem::Problem)))]
 #[get("/me/export")]
-pub async fn export(
-    state: web::Data<Takeout>,
-    who: CitizenSession,
-) -> Result<HttpResponse, Error> {
+pub async fn export(state: web::Data<Takeout>, who: CitizenSession) -> Result<HttpResponse, Error> {
     let export = state.export(&who.citizen_id).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/jose")

@@ -148,7 +148,10 @@ async fn the_bundle_holds_every_fact_version_consent_receipt_and_record_about_th
     assert_eq!(address[0]["provenance"]["source_id"], "revenue-agency");
     assert_eq!(address[0]["provenance"]["loa"], 3);
     assert_eq!(facts[1]["versions"][0]["value"], "1980-02-29");
-    assert_eq!(facts[1]["versions"][0]["provenance"]["source_kind"], "provider");
+    assert_eq!(
+        facts[1]["versions"][0]["provenance"]["source_kind"],
+        "provider"
+    );
     assert_eq!(facts[1]["versions"][0]["provenance"]["loa"], 2);
 
     // The consent, its history and its receipt (the very one the ledger stored).
@@ -177,7 +180,11 @@ async fn the_bundle_holds_every_fact_version_consent_receipt_and_record_about_th
             .iter()
             .all(|r| r["record"]["citizen_id"] == alice.as_str())
     );
-    assert!(records.iter().all(|r| r["record"]["citizen_id"] != bob.as_str()));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["record"]["citizen_id"] != bob.as_str())
+    );
     assert_eq!(records[1]["record"]["id"], export.record_id.as_str());
     assert_eq!(b["export_record"], export.record_id.as_str());
     let checkpoints = b["audit"]["checkpoints"].as_array().unwrap();
@@ -332,7 +339,10 @@ async fn a_bundle_signed_by_another_key_is_refused_when_the_brokers_keys_are_pin
     ));
     // Not a takeout at all: a consent receipt is refused for its payload.
     assert!(matches!(
-        verify(&h.keys.sign(Some(TAKEOUT_TYP), &json!({"a": 1})).unwrap(), None),
+        verify(
+            &h.keys.sign(Some(TAKEOUT_TYP), &json!({"a": 1})).unwrap(),
+            None
+        ),
         Err(BundleError::Payload(_))
     ));
     assert_eq!(verify("not a jws", None), Err(BundleError::Malformed));

@@ -173,7 +173,9 @@ pub fn verify(bundle: &str, pinned: Option<&[Jwk]>) -> Result<Verified, BundleEr
         let signed = Checkpoint::from_canonical(&payload).map_err(|e| bad(e.to_string()))?;
         let listed = Hash::from_hex(&cp.root_hash).map_err(|e| bad(e.to_string()))?;
         if signed.tree_size != cp.tree_size || signed.root_hash != listed {
-            return Err(bad("the signed size or root differs from the one listed".into()));
+            return Err(bad(
+                "the signed size or root differs from the one listed".into()
+            ));
         }
         roots.insert(cp.tree_size, signed.root_hash);
     }
@@ -325,7 +327,10 @@ fn thumbprint(jwk: &Jwk) -> String {
         r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{}"}}"#,
         jwk.crv, jwk.kty, jwk.x, jwk.y
     );
-    crate::jose::b64(ring::digest::digest(&ring::digest::SHA256, input.as_bytes()))
+    crate::jose::b64(ring::digest::digest(
+        &ring::digest::SHA256,
+        input.as_bytes(),
+    ))
 }
 
 fn short(text: &str) -> String {
@@ -333,5 +338,10 @@ fn short(text: &str) -> String {
 }
 
 fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or("").chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
 }

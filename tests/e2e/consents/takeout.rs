@@ -43,12 +43,7 @@ fn payload_of(jws: &str) -> Value {
 /// `jws` with its payload replaced by `payload` (exact bytes), the signature kept.
 fn with_payload(jws: &str, payload: &[u8]) -> String {
     let parts: Vec<&str> = jws.split('.').collect();
-    format!(
-        "{}.{}.{}",
-        parts[0],
-        services::jose::b64(payload),
-        parts[2]
-    )
+    format!("{}.{}.{}", parts[0], services::jose::b64(payload), parts[2])
 }
 
 /// Flips one hex digit.
@@ -150,7 +145,8 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
     assert_eq!(res.headers()["content-type"], "application/jose");
     let disposition = res.headers()["content-disposition"].to_str().unwrap();
     assert!(
-        disposition.starts_with("attachment; filename=\"takeout-") && disposition.ends_with(".jws\""),
+        disposition.starts_with("attachment; filename=\"takeout-")
+            && disposition.ends_with(".jws\""),
         "{disposition}"
     );
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -167,7 +163,10 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
         "1 Old Road"
     );
     assert_eq!(bundle["consents"][0]["id"], consent.id().to_string());
-    assert_eq!(bundle["consents"][0]["receipt"]["jws"], receipt.jws.as_str());
+    assert_eq!(
+        bundle["consents"][0]["receipt"]["jws"],
+        receipt.jws.as_str()
+    );
     let actions: Vec<&str> = bundle["audit"]["records"]
         .as_array()
         .unwrap()
@@ -212,7 +211,8 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
             w.broker.base.clone(),
         ];
         let (ok, out, err) = run_node("verify-jws.mjs", &args, Some(token));
-        let json: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"));
+        let json: Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"));
         (ok, json)
     };
     let (ok, verified) = jose(&jws);
@@ -232,10 +232,9 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
     };
 
     // One byte of a value, the signature kept: the bundle's signature refuses it.
-    let text = String::from_utf8(
-        services::jose::b64_decode(jws.split('.').nth(1).unwrap()).unwrap(),
-    )
-    .unwrap();
+    let text =
+        String::from_utf8(services::jose::b64_decode(jws.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
     let edited = text.replacen("2 New Street", "3 New Street", 1);
     assert_ne!(edited, text);
     let out = refused(&with_payload(&jws, edited.as_bytes()), "a value");
@@ -253,7 +252,10 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
     let bytes = serde_json::to_vec(&forged).unwrap();
     let out = refused(&with_payload(&jws, &bytes), "a proof");
     assert!(out.contains("signature does not verify"), "{out}");
-    let out = refused(&services.keys.sign(Some(TYP), &forged).unwrap(), "a proof, re-signed");
+    let out = refused(
+        &services.keys.sign(Some(TYP), &forged).unwrap(),
+        "a proof, re-signed",
+    );
     assert!(out.contains("inclusion proof"), "{out}");
 
     // One byte of a receipt: likewise, and re-signed, the receipt's own signature refuses it.
@@ -280,5 +282,8 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
         .text()
         .await
         .unwrap();
-    assert!(activity.contains("Takeout downloaded by the citizen"), "{activity}");
+    assert!(
+        activity.contains("Takeout downloaded by the citizen"),
+        "{activity}"
+    );
 }
