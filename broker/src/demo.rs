@@ -95,6 +95,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     }
     println!("{}", sample_app::describe(&sample));
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
+    println!(
+        "  My takeout          {base}/me/export  (everything about Alice, signed; check it below)"
+    );
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");
@@ -108,7 +111,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!();
     println!("  {}", alice.command);
     println!();
-    println!("Verify or export the audit log (from another terminal):");
+    println!(
+        "Verify or export the audit log, and check a downloaded takeout (from another terminal):"
+    );
     println!();
     // Printed so that it works as printed: this binary's own path (`cargo run` does not put
     // `broker` on the PATH), quoted for the shell.
@@ -119,6 +124,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let exe = shell_quote(&exe);
     println!("  BROKER_DATA_DIR={data} {exe} audit verify");
     println!("  BROKER_DATA_DIR={data} {exe} audit export --format csv");
+    println!(
+        "  {exe} verify-bundle takeout-*.jws  (Alice's takeout, downloaded from her dashboard)"
+    );
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await
