@@ -108,6 +108,13 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!();
     println!("  {}", alice.command);
     println!();
+    println!(
+        "The same, as an SD-JWT bound to the department's key; it passes on only her date of birth"
+    );
+    println!("with a Key Binding JWT, and a contractor verifies it (@sd-jwt/core):");
+    println!();
+    println!("  {}", alice.sd_jwt_command);
+    println!();
     println!("Verify or export the audit log (from another terminal):");
     println!();
     // Printed so that it works as printed: this binary's own path (`cargo run` does not put
