@@ -4,7 +4,9 @@
 //! pairwise subject ids, the claims it wants and its purpose. The broker finds the citizen behind
 //! the id *in the department's sector only*, reads the current values and the citizen's consent,
 //! asks the policy engine per claim, and answers a JWT signed by the broker (`application/jwt`)
-//! carrying only what was granted, or a 403 problem with the codes of the denial.
+//! carrying only what was granted, or a 403 problem with the codes of the denial. Asked for with
+//! [`Format::SdJwt`], the same claims come as an SD-JWT bound to one of the client's registered
+//! keys ([`sd_jwt`]), so that the department can pass a part of them on.
 //!
 //! INVARIANT: every decision, permit or deny, and every refusal of an identified department, is
 //! appended to the audit log (durable) before the response is sent; the release JWT names its
