@@ -112,6 +112,13 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("  {}", alice.command);
     println!();
     println!(
+        "The same, as an SD-JWT bound to the department's key; it passes on only her date of birth"
+    );
+    println!("with a Key Binding JWT, and a contractor verifies it (@sd-jwt/core):");
+    println!();
+    println!("  {}", alice.sd_jwt_command);
+    println!();
+    println!(
         "Verify or export the audit log, and check a downloaded takeout (from another terminal):"
     );
     println!();

@@ -172,6 +172,8 @@ impl Services {
             settings: Arc::new(setup.consent.clone()),
             issuer: issuer.clone(),
         };
+        let registry = crate::departments::Registry::default();
+        let client_keys = Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone()));
         let release = Release {
             db: db.clone(),
             policy: policy.clone(),
@@ -179,6 +181,8 @@ impl Services {
             keys: keys.clone(),
             vault: vault.clone(),
             issuer: issuer.clone(),
+            registry: registry.clone(),
+            client_keys: client_keys.clone(),
         };
         let takeout = Takeout {
             db: db.clone(),
@@ -189,9 +193,9 @@ impl Services {
         };
         let oauth = OAuth {
             db: db.clone(),
-            registry: crate::departments::Registry::default(),
+            registry,
             keys: keys.clone(),
-            client_keys: Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone())),
+            client_keys,
             assertions: Arc::new(crate::oauth::token::SeenAssertions::new(
                 crate::oauth::token::SEEN_BATCH,
             )),
