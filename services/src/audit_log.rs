@@ -25,6 +25,7 @@
 
 mod settings;
 pub use settings::AuditConfig;
+pub mod about;
 pub mod entities;
 pub mod export;
 mod group;
