@@ -193,6 +193,17 @@ impl Fixture {
         Ok(answer["request_uri"].as_str().unwrap().to_owned())
     }
 
+    /// The code exchanged as the application would: its redirect URI and PKCE verifier.
+    async fn exchange_code(&self, code: &str) -> Result<Value, Error> {
+        self.exchange(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .await
+    }
+
     async fn exchange(&self, pairs: &[(&str, &str)]) -> Result<Value, Error> {
         let url = format!("{ISSUER}/oauth2/token");
         let proof = self.proof("POST", &url, None);
@@ -276,15 +287,7 @@ async fn a_department_signs_a_citizen_in_and_gets_only_consented_verified_claims
     assert_eq!(consents.len(), 1);
     assert_eq!(consents[0].department(), DEPARTMENT);
     assert_eq!(consents[0].mode(), consent::Mode::Ongoing);
-    let answer = f
-        .exchange(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .await
-        .unwrap();
+    let answer = f.exchange_code(&code).await.unwrap();
     assert_eq!(answer["token_type"], "DPoP");
     let access = answer["access_token"].as_str().unwrap();
     let id = claims_of(answer["id_token"].as_str().unwrap());
@@ -326,15 +329,7 @@ async fn a_department_signs_a_citizen_in_and_gets_only_consented_verified_claims
     assert_eq!(code_of(&bearer), Some(ErrorCode::InvalidToken));
 
     // The code again: refused, and the tokens issued from it stop working.
-    let again = f
-        .exchange(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .await
-        .unwrap_err();
+    let again = f.exchange_code(&code).await.unwrap_err();
     assert_eq!(code_of(&again), Some(ErrorCode::InvalidGrant));
     let revoked = f.userinfo("DPoP", access).await.unwrap_err();
     assert_eq!(code_of(&revoked), Some(ErrorCode::InvalidToken));
@@ -344,15 +339,7 @@ async fn a_department_signs_a_citizen_in_and_gets_only_consented_verified_claims
 async fn refresh_tokens_rotate_and_stop_when_reused_or_when_the_consent_is_withdrawn() {
     let f = Fixture::new().await;
     let code = f.approved_code().await;
-    let first = f
-        .exchange(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .await
-        .unwrap();
+    let first = f.exchange_code(&code).await.unwrap();
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
     let second = f
         .exchange(&[("grant_type", "refresh_token"), ("refresh_token", &r1)])
@@ -380,15 +367,7 @@ async fn refresh_tokens_rotate_and_stop_when_reused_or_when_the_consent_is_withd
 
     // On a fresh grant: the rotated-out token used again revokes the grant.
     let code = f.approved_code().await;
-    let first = f
-        .exchange(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .await
-        .unwrap();
+    let first = f.exchange_code(&code).await.unwrap();
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
     let second = f
         .exchange(&[("grant_type", "refresh_token"), ("refresh_token", &r1)])
