@@ -141,6 +141,11 @@ impl Services {
             .build()
             .map_err(|e| BuildError::Http(e.to_string()))?;
         let audit = AuditLog::new(db.clone(), keys.clone(), setup.audit.checkpoint_policy());
+        let origin = crate::audit_log::origin(setup.audit.origin.as_deref(), setup.issuer);
+        let notes = Arc::new(crate::audit_log::witnesses::CheckpointNotes::new(
+            origin.clone(),
+            crate::keys::open_note_key(setup.data_dir, &origin)?,
+        ));
         let sessions = Sessions {
             db: db.clone(),
             settings: Arc::new(setup.sessions.clone()),
@@ -221,6 +226,7 @@ impl Services {
             keys: keys.clone(),
             policy: policy.clone(),
             settings: Arc::new(setup.audit.clone()),
+            notes,
         };
         Ok(Self {
             records,
