@@ -326,7 +326,8 @@ async fn a_citizen_sees_only_their_own_a_department_none_an_officer_all_and_offi
     let (status, body) = get!(app, "/api/v1/audit/checkpoint", None, None);
     assert_eq!(status, 200, "{body}");
     let note = audit::Note::parse(body.as_bytes()).unwrap();
-    note.verify(&[h.state.records.notes.verifier_key()]).unwrap();
+    note.verify(&[h.state.records.notes.verifier_key()])
+        .unwrap();
     let checkpoint = audit::TlogCheckpoint::parse(note.text()).unwrap();
     assert_eq!(checkpoint.origin(), h.state.records.notes.origin());
     let newest = &v["checkpoints"][0];
