@@ -98,6 +98,9 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
             };
             match verdict {
                 Verdict::Clean(s) => {
+                    // The witnesses' part decides before anything is printed: a tampered log
+                    // prints one line.
+                    let witnessed = verify_witnessed(&config, &db, s.records).await?;
                     println!(
                         "ok: {} records verified in {:.1} s; root {}; {} signed checkpoints verified{}; {} stored nodes checked; {} records after the last checkpoint are not yet signed",
                         s.records,
@@ -115,7 +118,10 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
                             "{queued} records are queued for integration and not yet in the tree"
                         );
                     }
-                    verify_witnessed(&config, &db, s.records).await
+                    if let Some(line) = witnessed {
+                        println!("{line}");
+                    }
+                    Ok(())
                 }
                 Verdict::Tampered(finding) => Err(CliError::Tampered(finding.to_string())),
             }
@@ -178,7 +184,7 @@ async fn verify_witnessed(
     config: &Config,
     db: &sea_orm::DatabaseConnection,
     tree_size: u64,
-) -> Result<(), CliError> {
+) -> Result<Option<String>, CliError> {
     let witnesses = witnesses::configured(&config.audit.witnesses)?;
     let notes = note_key(config)?;
     match witnesses::verify_cosignatures(db, &notes, &witnesses, tree_size).await? {
@@ -190,22 +196,22 @@ async fn verify_witnessed(
                     None => format!("`{}` none yet", w.name),
                 })
                 .collect();
-            if !witnesses.is_empty() || summary.unconfigured > 0 {
-                println!(
-                    "ok: {} witness cosignatures verified ({}){}",
-                    summary.verified,
-                    latest.join(", "),
-                    if summary.unconfigured > 0 {
-                        format!(
-                            "; {} by witnesses no longer configured not checked",
-                            summary.unconfigured
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
+            if witnesses.is_empty() && summary.unconfigured == 0 {
+                return Ok(None);
             }
-            Ok(())
+            Ok(Some(format!(
+                "ok: {} witness cosignatures verified ({}){}",
+                summary.verified,
+                latest.join(", "),
+                if summary.unconfigured > 0 {
+                    format!(
+                        "; {} by witnesses no longer configured not checked",
+                        summary.unconfigured
+                    )
+                } else {
+                    String::new()
+                }
+            )))
         }
         Err(finding) => Err(CliError::Tampered(finding.to_string())),
     }

@@ -133,6 +133,14 @@ async fn send(
                 p.told = None;
                 return Ok(Some(ours));
             }
+            // A 409 naming the size just sent is not a size conflict: the witness holds
+            // another root at that size (a fork).
+            Posted::Conflict(size) if size == old => {
+                return Err(SendError::Refused {
+                    status: 409,
+                    body: format!("another checkpoint of size {size} was cosigned (a fork)"),
+                });
+            }
             Posted::Conflict(size) => p.told = Some(size),
         }
     }
