@@ -136,6 +136,7 @@ fn spawn_background(
             witnesses,
             services.http.clone(),
             Duration::from_secs(config.audit.witness_retry_max_secs.max(1)),
+            services.records.cosigned.clone(),
             shutdown.clone(),
         ));
     }

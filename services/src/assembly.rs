@@ -146,6 +146,7 @@ impl Services {
             origin.clone(),
             crate::keys::open_note_key(setup.data_dir, &origin)?,
         ));
+        let cosigned = crate::audit_log::witnesses::LatestCosigned::default();
         let sessions = Sessions {
             db: db.clone(),
             settings: Arc::new(setup.sessions.clone()),
@@ -181,6 +182,7 @@ impl Services {
             keys: keys.clone(),
             vault: vault.clone(),
             issuer: issuer.clone(),
+            cosigned: cosigned.clone(),
         };
         let oauth = OAuth {
             db: db.clone(),
@@ -227,6 +229,7 @@ impl Services {
             policy: policy.clone(),
             settings: Arc::new(setup.audit.clone()),
             notes,
+            cosigned,
         };
         Ok(Self {
             records,

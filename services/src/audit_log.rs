@@ -120,6 +120,8 @@ pub struct Records {
     pub settings: Arc<AuditConfig>,
     /// The log's C2SP checkpoints: origin and note key.
     pub notes: Arc<witnesses::CheckpointNotes>,
+    /// The newest witnessed checkpoint (kept current by the witness sender, read by releases).
+    pub cosigned: witnesses::LatestCosigned,
 }
 
 /// The audit log of one broker instance (several may share a database).

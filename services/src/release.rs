@@ -84,6 +84,8 @@ pub struct Release {
     pub vault: Arc<Vault>,
     /// The broker's issuer identifier (`iss` of releases).
     pub issuer: Arc<str>,
+    /// The newest witnessed checkpoint, named in every release (`checkpoint`).
+    pub cosigned: crate::audit_log::witnesses::LatestCosigned,
 }
 
 /// The start of every audit record about one department's call.
@@ -272,6 +274,13 @@ pub async fn release(
             txn: record.id.clone(),
             jti: jti.clone(),
             now_s: now / 1000,
+            checkpoint: state
+                .cosigned
+                .get()
+                .map(|(size, root)| claims::CheckpointClaim {
+                    size,
+                    root: root.to_hex(),
+                }),
         },
     );
     record.consent_id = built.claims.consent_id.clone();

@@ -16,6 +16,7 @@ pub use send::run;
 pub use verify::{WitnessFinding, WitnessSummary, verify_cosignatures};
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use audit::{
     Ed25519Signer, Frontier, Hash, NodeId, Note, NoteSigner as _, TlogCheckpoint, VerifierKey,
@@ -65,6 +66,42 @@ impl CheckpointNotes {
     /// The key's name (the origin) as a note key name.
     pub fn key_name(&self) -> &audit::KeyName {
         self.signer.name()
+    }
+}
+
+/// The newest checkpoint a configured witness cosigned, as this instance's sender last saw it
+/// (read from the table every second, so it follows what other instances stored too). Releases
+/// carry it; `None` until the first cosignature.
+#[derive(Debug, Clone, Default)]
+pub struct LatestCosigned(Arc<RwLock<Option<(u64, Hash)>>>);
+
+impl LatestCosigned {
+    pub fn get(&self) -> Option<(u64, Hash)> {
+        match self.0.read() {
+            Ok(latest) => *latest,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Keeps `(size, root)` if it is newer than what is held.
+    pub fn offer(&self, size: u64, root: Hash) {
+        let mut latest = match self.0.write() {
+            Ok(latest) => latest,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if latest.is_none_or(|(held, _)| held < size) {
+            *latest = Some((size, root));
+        }
+    }
+
+    /// Offers a stored cosignature row.
+    pub(crate) fn offer_row(&self, row: &cosignature::Model) {
+        if let (Ok(size), Ok(root)) = (
+            u64::try_from(row.tree_size),
+            Hash::from_slice(&row.root_hash),
+        ) {
+            self.offer(size, root);
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use audit::{AddCheckpoint, Note, cosignature_time, parse_conflict_body, parse_co
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
 
-use super::{CheckpointNotes, Witness, consistency_proof, last_cosigned};
+use super::{CheckpointNotes, LatestCosigned, Witness, consistency_proof, last_cosigned};
 use crate::Shutdown;
 use crate::audit_log::AuditError;
 use crate::audit_log::entities::{checkpoint, cosignature};
@@ -57,6 +57,7 @@ pub async fn run(
     witnesses: Vec<Witness>,
     http: reqwest::Client,
     retry_max: Duration,
+    latest: LatestCosigned,
     mut stop: Shutdown,
 ) {
     if witnesses.is_empty() {
@@ -81,7 +82,7 @@ pub async fn run(
             if Instant::now() < p.next {
                 continue;
             }
-            match send(&db, &notes, &http, p).await {
+            match send(&db, &notes, &http, &latest, p).await {
                 Ok(Some(size)) => {
                     p.failures = 0;
                     tracing::info!(witness = %p.witness.name, size, "audit checkpoint cosigned");
@@ -111,15 +112,18 @@ async fn send(
     db: &DatabaseConnection,
     notes: &CheckpointNotes,
     http: &reqwest::Client,
+    cosigned: &LatestCosigned,
     p: &mut Progress,
 ) -> Result<Option<u64>, SendError> {
+    let last = last_cosigned(db, &p.witness.name).await?;
+    if let Some(row) = &last {
+        cosigned.offer_row(row);
+    }
+    let stored = last.map_or(0, |c| u64::try_from(c.tree_size).unwrap_or(0));
     let Some(latest) = latest_checkpoint(db).await? else {
         return Ok(None);
     };
     let ours = u64::try_from(latest.tree_size).unwrap_or(0);
-    let stored = last_cosigned(db, &p.witness.name)
-        .await?
-        .map_or(0, |c| u64::try_from(c.tree_size).unwrap_or(0));
     for _ in 0..MAX_CONFLICTS {
         let old = p.told.unwrap_or(stored);
         if old > ours {
@@ -131,6 +135,9 @@ async fn send(
         match post(db, notes, http, &p.witness, &latest, old).await? {
             Posted::Cosigned => {
                 p.told = None;
+                if let Ok(root) = audit::Hash::from_slice(&latest.root_hash) {
+                    cosigned.offer(ours, root);
+                }
                 return Ok(Some(ours));
             }
             // A 409 naming the size just sent is not a size conflict: the witness holds

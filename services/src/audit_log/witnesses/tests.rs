@@ -191,3 +191,19 @@ fn notes_are_deterministic_and_verify_with_the_published_key() {
     assert!(a.text().starts_with("broker.example/audit\n5\n"));
     a.verify(&[notes.verifier_key()]).unwrap();
 }
+
+#[test]
+fn the_latest_cosigned_checkpoint_only_moves_forward() {
+    let latest = LatestCosigned::default();
+    assert_eq!(latest.get(), None);
+    latest.offer(10, Hash::from_slice(&[1; 32]).unwrap());
+    latest.offer(5, Hash::from_slice(&[2; 32]).unwrap());
+    assert_eq!(latest.get().map(|(size, _)| size), Some(10));
+    latest
+        .clone()
+        .offer(12, Hash::from_slice(&[3; 32]).unwrap());
+    assert_eq!(
+        latest.get(),
+        Some((12, Hash::from_slice(&[3; 32]).unwrap()))
+    );
+}
