@@ -360,3 +360,84 @@ async fn checkpoints_are_cosigned_as_the_log_grows_and_a_rollback_and_a_fork_are
     assert_eq!(evidence.lines().count(), 2, "{evidence}");
     assert!(evidence.contains("fork"), "{evidence}");
 }
+
+/// A department's release names the newest checkpoint the witness cosigned: evidence that
+/// stays with the department whatever later happens to the broker's log.
+#[tokio::test]
+async fn a_release_carries_the_newest_witnessed_checkpoint() {
+    use broker_e2e::departments::call;
+    use broker_e2e::release::{FactSpec, World, attributes_path, verify_release};
+    const ESD: &str = "employment-social-development";
+    const PENSION: &str = "pension-enrolment";
+
+    let world = World::new().await;
+    let citizen = world
+        .citizen(&[FactSpec::provider(
+            "given_name",
+            serde_json::json!("Alice"),
+            2,
+        )])
+        .await;
+    let sub = world.subject(ESD, &citizen).await;
+    world
+        .grant(&citizen, ESD, PENSION, &["given_name"], 30)
+        .await;
+    let dept = world.node_client(ESD, "ES256", &["attributes:read"]).await;
+    let notes = CheckpointNotes::new(
+        ORIGIN.into(),
+        services::keys::open_note_key(world.dir.path(), ORIGIN).unwrap(),
+    );
+    let witness_dir = temp_dir();
+    let (witness, witness_key) =
+        WitnessProcess::start(witness_dir.path(), &notes.verifier_key()).await;
+    let broker = world
+        .start_with(
+            BrokerEnv::default()
+                .set("BROKER_AUDIT__ORIGIN", ORIGIN)
+                .set("BROKER_AUDIT__WITNESS_RETRY_MAX_SECS", "1")
+                .set(
+                    "BROKER_AUDIT__WITNESSES",
+                    format!(
+                        "[{{name=\"{WITNESS}\",url=\"{}\",key=\"{witness_key}\"}}]",
+                        witness.url
+                    ),
+                ),
+        )
+        .await;
+    let n = cosigned_newest(&world.conn, &broker).await;
+    let root = cosignature::Entity::find_by_id((WITNESS.to_owned(), n as i64))
+        .one(&world.conn)
+        .await
+        .unwrap()
+        .unwrap()
+        .root_hash;
+    // The broker learns of the cosignature within a tick of its sender.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let payload = loop {
+        let out = call(
+            &broker.base,
+            &dept,
+            None,
+            &["--get", &attributes_path(&sub, "given_name", PENSION)],
+        );
+        assert_eq!(out["status"], 200, "{out}");
+        let payload = verify_release(&broker, out["body"].as_str().unwrap(), &dept.client_id);
+        if payload.get("checkpoint").is_some() || Instant::now() > deadline {
+            break payload;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let claim = &payload["checkpoint"];
+    let size = claim["size"].as_u64().expect("a checkpoint claim");
+    assert!(size >= n, "{payload}");
+    let stored = cosignature::Entity::find_by_id((WITNESS.to_owned(), size as i64))
+        .one(&world.conn)
+        .await
+        .unwrap()
+        .expect("the claim names a cosigned checkpoint");
+    assert_eq!(
+        claim["root"],
+        Hash::from_slice(&stored.root_hash).unwrap().to_hex()
+    );
+    assert!(size > n || stored.root_hash == root);
+}
