@@ -236,6 +236,22 @@ async fn checkpoints_are_cosigned_as_the_log_grows_and_a_rollback_and_a_fork_are
     assert!(n > first, "{first} then {n}");
     assert_eq!(witness.stored_size(), Some(n));
 
+    // After a restart the sender resumes from what the table says the witness holds.
+    broker.stop();
+    let mut broker = Broker::spawn(
+        db.url(),
+        &data_dir,
+        BrokerEnv::default(),
+        &["--config", &config_arg, "serve"],
+    );
+    broker.wait_ready(Duration::from_secs(60)).await;
+    let log = log_of(&conn, &broker);
+    releases(&log, "citizen-a", 5).await;
+    let before = n;
+    let n = cosigned_newest(&conn, &broker).await;
+    assert!(n > before, "{before} then {n}");
+    assert_eq!(witness.stored_size(), Some(n));
+
     // Anyone can check the published note and the witness's cosignature of it.
     let body = reqwest::get(broker.url("/api/v1/audit/checkpoint"))
         .await
