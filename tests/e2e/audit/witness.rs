@@ -370,6 +370,28 @@ async fn checkpoints_are_cosigned_as_the_log_grows_and_a_rollback_and_a_fork_are
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(witness.stored_size(), Some(n));
+    // Not signed by the log's key: 403; a log the witness does not follow: 404.
+    let impostor =
+        audit::Ed25519Signer::from_seed(audit::KeyName::new(ORIGIN).unwrap(), &[1; 32]).unwrap();
+    let root = Hash::from_slice(&grown.root_hash).unwrap();
+    let unsigned = audit::TlogCheckpoint::new(ORIGIN, n + 5, root)
+        .unwrap()
+        .sign(&impostor)
+        .unwrap();
+    let (status, _) = witness
+        .add(&AddCheckpoint::new(n, Vec::new(), unsigned).unwrap())
+        .await;
+    assert_eq!(status, 403);
+    let elsewhere = audit::KeyName::new("elsewhere.example/log").unwrap();
+    let other_log = audit::TlogCheckpoint::new("elsewhere.example/log", 1, root)
+        .unwrap()
+        .sign(&audit::Ed25519Signer::from_seed(elsewhere, &[2; 32]).unwrap())
+        .unwrap();
+    let (status, _) = witness
+        .add(&AddCheckpoint::new(0, Vec::new(), other_log).unwrap())
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(witness.stored_size(), Some(n));
     // The fork and the forged extension, signed by the log, are kept as evidence (the rolled
     // back checkpoint is one the witness may have seen honestly: stale, not proof).
     let evidence = std::fs::read_to_string(witness.state_file.with_extension("evidence")).unwrap();
