@@ -207,3 +207,20 @@ fn the_latest_cosigned_checkpoint_only_moves_forward() {
         Some((12, Hash::from_slice(&[3; 32]).unwrap()))
     );
 }
+
+#[test]
+fn a_witness_key_that_does_not_parse_is_refused_naming_the_witness() {
+    let good = WitnessConfig {
+        name: "commissioner".into(),
+        url: "https://witness.example/".into(),
+        key: cosigner().verifier_key().to_string(),
+    };
+    let parsed = configured(std::slice::from_ref(&good)).unwrap();
+    assert_eq!(parsed[0].url, "https://witness.example", "no trailing slash");
+    let bad = WitnessConfig {
+        key: "not-a-key".into(),
+        ..good
+    };
+    let err = configured(&[bad]).unwrap_err();
+    assert!(err.to_string().contains("`commissioner`"), "{err}");
+}
