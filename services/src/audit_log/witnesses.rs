@@ -18,9 +18,7 @@ pub use verify::{WitnessFinding, WitnessSummary, verify_cosignatures};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use audit::{
-    Ed25519Signer, Frontier, Hash, NodeId, Note, NoteSigner as _, TlogCheckpoint, VerifierKey,
-};
+use audit::{Ed25519Signer, Frontier, Hash, NodeId, Note, TlogCheckpoint, VerifierKey};
 use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -61,11 +59,6 @@ impl CheckpointNotes {
         let root = Hash::from_slice(&row.root_hash).map_err(|_| audit::TreeError::BadFrontier)?;
         let size = u64::try_from(row.tree_size).map_err(|_| audit::TreeError::BadFrontier)?;
         Ok(self.body(size, root)?.sign(&self.signer)?)
-    }
-
-    /// The key's name (the origin) as a note key name.
-    pub fn key_name(&self) -> &audit::KeyName {
-        self.signer.name()
     }
 }
 
@@ -138,16 +131,6 @@ pub async fn last_cosigned<C: ConnectionTrait>(
 ) -> Result<Option<cosignature::Model>, AuditError> {
     Ok(cosignature::Entity::find()
         .filter(cosignature::Column::Witness.eq(witness))
-        .order_by_desc(cosignature::Column::TreeSize)
-        .one(conn)
-        .await?)
-}
-
-/// The newest stored cosignature by any of `witnesses` (what a release names as evidence).
-pub async fn latest_cosigned<C: ConnectionTrait>(
-    conn: &C,
-) -> Result<Option<cosignature::Model>, AuditError> {
-    Ok(cosignature::Entity::find()
         .order_by_desc(cosignature::Column::TreeSize)
         .one(conn)
         .await?)

@@ -216,7 +216,10 @@ fn a_witness_key_that_does_not_parse_is_refused_naming_the_witness() {
         key: cosigner().verifier_key().to_string(),
     };
     let parsed = configured(std::slice::from_ref(&good)).unwrap();
-    assert_eq!(parsed[0].url, "https://witness.example", "no trailing slash");
+    assert_eq!(
+        parsed[0].url, "https://witness.example",
+        "no trailing slash"
+    );
     let bad = WitnessConfig {
         key: "not-a-key".into(),
         ..good
