@@ -196,8 +196,13 @@ async fn verify_witnessed(
                     None => format!("`{}` none yet", w.name),
                 })
                 .collect();
-            if witnesses.is_empty() && summary.unconfigured == 0 {
-                return Ok(None);
+            if witnesses.is_empty() {
+                return Ok((summary.unconfigured > 0).then(|| {
+                    format!(
+                        "ok: no witness is configured: {} stored witness cosignatures not checked",
+                        summary.unconfigured
+                    )
+                }));
             }
             Ok(Some(format!(
                 "ok: {} witness cosignatures verified ({}){}",

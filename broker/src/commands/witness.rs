@@ -79,21 +79,52 @@ struct Shared {
     evidence_file: PathBuf,
 }
 
+/// A witness bound to its address, not yet serving.
+pub struct Started {
+    /// Serves until stopped; await or spawn it.
+    pub server: actix_web::dev::Server,
+    /// Where it listens (the bind address resolved: port 0 becomes the port given).
+    pub addrs: Vec<std::net::SocketAddr>,
+    /// The witness's verifier key, for the logs it follows.
+    pub key: VerifierKey,
+}
+
 pub async fn run(args: WitnessArgs) -> Result<(), CliError> {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .try_init();
-    let text = read(&args.file)?;
-    let file: WitnessFile = toml::from_str(&text)
-        .map_err(|e| CliError::Other(format!("`{}`: {e}", args.file.display())))?;
-    let base = args.file.parent().unwrap_or(Path::new("."));
-    let key_file = base.join(&file.key_file);
-    let state_file = base.join(&file.state_file);
-    let cosigner = open_key(&key_file, &file.name)?;
     if args.print_key {
-        println!("{}", cosigner.verifier_key());
+        let (file, base) = load(&args.file)?;
+        println!(
+            "{}",
+            open_key(&base.join(&file.key_file), &file.name)?.verifier_key()
+        );
         return Ok(());
     }
+    let started = start(&args.file)?;
+    for addr in &started.addrs {
+        println!("witness {} listening on {addr}", started.key);
+    }
+    started
+        .server
+        .await
+        .map_err(|e| CliError::Other(format!("witness server failed: {e}")))
+}
+
+/// The witness's file, and the directory its relative paths are relative to.
+fn load(path: &Path) -> Result<(WitnessFile, PathBuf), CliError> {
+    let text = read(path)?;
+    let file: WitnessFile =
+        toml::from_str(&text).map_err(|e| CliError::Other(format!("`{}`: {e}", path.display())))?;
+    let base = path.parent().unwrap_or(Path::new(".")).to_owned();
+    Ok((file, base))
+}
+
+/// Loads the witness of `path` (its key generated on first use) and binds its address.
+pub fn start(path: &Path) -> Result<Started, CliError> {
+    let (file, base) = load(path)?;
+    let state_file = base.join(&file.state_file);
+    let cosigner = open_key(&base.join(&file.key_file), &file.name)?;
     let mut witness = Witness::new(cosigner);
     for log in &file.logs {
         let key = VerifierKey::parse(&log.key).map_err(|e| {
@@ -131,16 +162,12 @@ pub async fn run(args: WitnessArgs) -> Result<(), CliError> {
     .workers(1)
     .bind(&file.bind)
     .map_err(|source| CliError::Other(format!("cannot listen on `{}`: {source}", file.bind)))?;
-    for addr in server.addrs() {
-        println!(
-            "witness {key} listening on {addr}, following {} logs",
-            file.logs.len()
-        );
-    }
-    server
-        .run()
-        .await
-        .map_err(|e| CliError::Other(format!("witness server failed: {e}")))
+    let addrs = server.addrs();
+    Ok(Started {
+        server: server.run(),
+        addrs,
+        key,
+    })
 }
 
 /// C2SP `tlog-witness` `add-checkpoint`.
