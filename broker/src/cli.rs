@@ -62,6 +62,16 @@ pub enum Command {
     /// Run a C2SP tlog-witness that cosigns the checkpoints of the logs it follows (for an
     /// independent body; needs no database).
     Witness(crate::commands::witness::WitnessArgs),
+    /// Verify a citizen's takeout (`/me/export`) offline: its signature, every consent receipt,
+    /// every inclusion proof and checkpoint. Prints one line; exits 2 when the bundle is refused.
+    VerifyBundle {
+        /// The takeout file, as downloaded.
+        file: PathBuf,
+        /// A JWKS of the broker's keys to trust (as published at `/api/v1/audit/keys`) instead
+        /// of the keys the bundle carries.
+        #[arg(long, value_name = "FILE")]
+        jwks: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +175,9 @@ pub enum CliError {
     /// `broker audit verify` found tampering: the finding, naming the first bad record.
     #[error("the audit log was tampered with: {0}")]
     Tampered(String),
+    /// `broker verify-bundle` refused a takeout: the first check that failed.
+    #[error("`{path}`: {reason}")]
+    BundleRefused { path: PathBuf, reason: String },
 }
 
 pub fn main() -> ExitCode {
@@ -183,6 +196,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ CliError::Tampered(_)) => {
             println!("TAMPERED: {e}");
+            ExitCode::from(2)
+        }
+        Err(e @ CliError::BundleRefused { .. }) => {
+            println!("REFUSED: {e}");
             ExitCode::from(2)
         }
         Err(e) => {
@@ -281,6 +298,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Audit(command) => {
             let config = load_config(cli.config.as_deref())?;
             crate::commands::audit::run(command, config).await
+        }
+        // Offline: no configuration, database or key directory.
+        Command::VerifyBundle { file, jwks } => {
+            let verified = crate::commands::takeout::verify_file(&file, jwks.as_deref())?;
+            println!("{verified}");
+            Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
             let config = load_config(cli.config.as_deref())?;

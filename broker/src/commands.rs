@@ -1,5 +1,5 @@
 //! The operator's commands beyond serving: `broker departments`, `broker deliveries`,
-//! `broker audit`, `broker witness`, `broker citizens` and `broker consent verify-receipt`. Each loads what it needs
+//! `broker audit`, `broker witness`, `broker citizens`, `broker consent verify-receipt` and `broker verify-bundle`. Each loads what it needs
 //! from the configuration, does one job through `services`, and prints a line per result.
 
 pub mod audit;
@@ -7,4 +7,5 @@ pub mod citizens;
 pub mod consent;
 pub mod deliveries;
 pub mod departments;
+pub mod takeout;
 pub mod witness;

@@ -98,6 +98,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("{}", sample_app::describe(&sample));
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
     println!(
+        "  My takeout          {base}/me/export  (everything about Alice, signed; check it below)"
+    );
+    println!(
         "  Audit checkpoint    {base}/api/v1/audit/checkpoint  (cosigned by the demo witness at {witness}; its state: {})",
         data_dir.join("witness/witness-state.json").display()
     );
@@ -114,7 +117,16 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!();
     println!("  {}", alice.command);
     println!();
-    println!("Verify or export the audit log (from another terminal):");
+    println!(
+        "The same, as an SD-JWT bound to the department's key; it passes on only her date of birth"
+    );
+    println!("with a Key Binding JWT, and a contractor verifies it (@sd-jwt/core):");
+    println!();
+    println!("  {}", alice.sd_jwt_command);
+    println!();
+    println!(
+        "Verify or export the audit log, and check a downloaded takeout (from another terminal):"
+    );
     println!();
     // Printed so that it works as printed: this binary's own path (`cargo run` does not put
     // `broker` on the PATH), quoted for the shell.
@@ -125,6 +137,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let exe = shell_quote(&exe);
     println!("  BROKER_DATA_DIR={data} {exe} audit verify");
     println!("  BROKER_DATA_DIR={data} {exe} audit export --format csv");
+    println!(
+        "  {exe} verify-bundle takeout-*.jws  (Alice's takeout, downloaded from her dashboard)"
+    );
     println!();
     println!("Press Ctrl-C to stop.");
     crate::cli::serve(config, true).await

@@ -24,6 +24,7 @@ use crate::release::Release;
 use crate::sessions::{Sessions, SessionsConfig};
 use crate::signin::SignIn;
 use crate::signin::settings::{OfficerConfig, ProviderConfig, SignInConfig};
+use crate::takeout::Takeout;
 use crate::vault::Vault;
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +125,8 @@ pub struct Services {
     pub provider: Provider,
     /// Outgoing HTTP for departments' keys and providers (never follows redirects).
     pub http: reqwest::Client,
+    /// The citizen's signed takeout.
+    pub takeout: Takeout,
 }
 
 impl Services {
@@ -175,6 +178,8 @@ impl Services {
             settings: Arc::new(setup.consent.clone()),
             issuer: issuer.clone(),
         };
+        let registry = crate::departments::Registry::default();
+        let client_keys = Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone()));
         let release = Release {
             db: db.clone(),
             policy: policy.clone(),
@@ -183,12 +188,21 @@ impl Services {
             vault: vault.clone(),
             issuer: issuer.clone(),
             cosigned: cosigned.clone(),
+            registry: registry.clone(),
+            client_keys: client_keys.clone(),
+        };
+        let takeout = Takeout {
+            db: db.clone(),
+            vault: vault.clone(),
+            keys: keys.clone(),
+            audit: audit.clone(),
+            issuer: issuer.clone(),
         };
         let oauth = OAuth {
             db: db.clone(),
-            registry: crate::departments::Registry::default(),
+            registry,
             keys: keys.clone(),
-            client_keys: Arc::new(crate::oauth::client_keys::ClientKeyCache::new(http.clone())),
+            client_keys,
             assertions: Arc::new(crate::oauth::token::SeenAssertions::new(
                 crate::oauth::token::SEEN_BATCH,
             )),
@@ -248,6 +262,7 @@ impl Services {
             signin,
             provider,
             http,
+            takeout,
         })
     }
 }

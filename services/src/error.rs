@@ -162,6 +162,22 @@ impl Error {
     }
 }
 
+impl From<crate::takeout::TakeoutError> for Error {
+    fn from(e: crate::takeout::TakeoutError) -> Self {
+        use crate::takeout::TakeoutError as T;
+        match e {
+            T::Citizen(e) => Error::Citizen(e),
+            T::Consents(e) => Error::Consent(e.into()),
+            T::Audit(e) => Error::Audit(e),
+            T::Sign(e) => Error::Sign(e),
+            T::Db(e) => Error::Db(e),
+            // Its proof is ready within seconds, like any queued record's.
+            T::Pending => Error::AuditPending,
+            T::NoCheckpoint => Error::Internal(e.to_string()),
+        }
+    }
+}
+
 impl PublicError for Error {
     fn code(&self) -> &'static str {
         self.public().1
@@ -270,6 +286,7 @@ impl PublicError for Refusal {
             Refusal::SubjectNotFound => "subject_not_found",
             // The first reason the policies gave (a `policies::WithheldCode`, stable itself).
             Refusal::Denied { codes, .. } => codes.first().copied().unwrap_or("policy_denied"),
+            Refusal::HolderKey(_) => "holder_key_unavailable",
         }
     }
     fn class(&self) -> ErrorClass {
@@ -278,6 +295,8 @@ impl PublicError for Refusal {
             Refusal::Query(_) => ErrorClass::BadRequest,
             Refusal::SubjectNotFound => ErrorClass::NotFound,
             Refusal::Denied { .. } => ErrorClass::Forbidden,
+            // Well-formed, but the client's registration holds no key to bind.
+            Refusal::HolderKey(_) => ErrorClass::Unprocessable,
         }
     }
 }
@@ -286,13 +305,17 @@ impl PublicError for ReleaseError {
     fn code(&self) -> &'static str {
         match self {
             ReleaseError::Refused { refusal, .. } => refusal.code(),
-            ReleaseError::Citizen(_) | ReleaseError::Consents(_) => INTERNAL.1,
+            ReleaseError::Citizen(_) | ReleaseError::Consents(_) | ReleaseError::SdJwt(_) => {
+                INTERNAL.1
+            }
         }
     }
     fn class(&self) -> ErrorClass {
         match self {
             ReleaseError::Refused { refusal, .. } => refusal.class(),
-            ReleaseError::Citizen(_) | ReleaseError::Consents(_) => ErrorClass::Internal,
+            ReleaseError::Citizen(_) | ReleaseError::Consents(_) | ReleaseError::SdJwt(_) => {
+                ErrorClass::Internal
+            }
         }
     }
 }

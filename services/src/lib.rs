@@ -12,7 +12,7 @@
 //! Each service is a small value holding exactly what it uses (a database handle, the policy
 //! engine, keys, its settings), cheap to clone, built once by the binary: [`consents::Ledger`],
 //! [`relay::Relay`], [`release::Release`], [`oauth::OAuth`], [`signin::SignIn`],
-//! [`sessions::Sessions`], [`audit_log::AuditLog`].
+//! [`sessions::Sessions`], [`audit_log::AuditLog`], [`takeout::Takeout`].
 
 pub mod admin;
 pub mod assembly;
@@ -33,6 +33,7 @@ pub mod release;
 pub mod secret;
 pub mod sessions;
 pub mod signin;
+pub mod takeout;
 pub mod testing;
 pub mod vault;
 

@@ -4,7 +4,9 @@
 //! pairwise subject ids, the claims it wants and its purpose. The broker finds the citizen behind
 //! the id *in the department's sector only*, reads the current values and the citizen's consent,
 //! asks the policy engine per claim, and answers a JWT signed by the broker (`application/jwt`)
-//! carrying only what was granted, or a 403 problem with the codes of the denial.
+//! carrying only what was granted, or a 403 problem with the codes of the denial. Asked for with
+//! [`Format::SdJwt`], the same claims come as an SD-JWT bound to one of the client's registered
+//! keys ([`sd_jwt`]), so that the department can pass a part of them on.
 //!
 //! INVARIANT: every decision, permit or deny, and every refusal of an identified department, is
 //! appended to the audit log (durable) before the response is sent; the release JWT names its
@@ -16,6 +18,7 @@
 pub mod claims;
 pub mod decide;
 pub mod query;
+pub mod sd_jwt;
 
 use std::sync::Arc;
 
@@ -29,10 +32,12 @@ use crate::audit_log::AuditLog;
 use crate::citizens::entities::{citizen, pairwise_subject};
 use crate::citizens::{self, CitizenError};
 use crate::consents::{self, ConsentStoreError};
+use crate::departments::Registry;
 use crate::error::Error;
 use crate::error::PublicError;
 use crate::keys::SigningKeys;
 use crate::oauth::bearer::DepartmentCaller;
+use crate::oauth::client_keys::ClientKeyCache;
 use crate::oauth::scope;
 use crate::vault::Vault;
 use decide::{Decided, Question, Withheld};
@@ -53,6 +58,28 @@ pub enum Refusal {
         codes: Vec<&'static str>,
         withheld: Vec<Withheld>,
     },
+    /// An SD-JWT release was asked and the client registered no key that can be bound.
+    #[error(transparent)]
+    HolderKey(sd_jwt::HolderKeyError),
+}
+
+/// The form a release is answered in, as the department negotiated it (`Accept`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/jwt`: a JWT signed by the broker (the default).
+    Jwt,
+    /// `application/dc+sd-jwt`: an SD-JWT (RFC 9901) bound to one of the client's keys.
+    SdJwt,
+}
+
+impl Format {
+    /// The name the audit record gives it (`detail.format`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jwt => "jwt",
+            Format::SdJwt => "dc+sd-jwt",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +91,8 @@ pub enum ReleaseError {
     Citizen(#[from] CitizenError),
     #[error("cannot read the citizen's consents: {0}")]
     Consents(#[from] ConsentStoreError),
+    #[error(transparent)]
+    SdJwt(#[from] sd_jwt::IssueError),
 }
 
 impl From<ReleaseError> for Error {
@@ -86,6 +115,10 @@ pub struct Release {
     pub issuer: Arc<str>,
     /// The newest witnessed checkpoint, named in every release (`checkpoint`).
     pub cosigned: crate::audit_log::witnesses::LatestCosigned,
+    /// The registry copy shared with [`crate::oauth::OAuth`]: the caller's client and its keys.
+    pub registry: Registry,
+    /// The clients' keys (shared with the token endpoint): the holder key of an SD-JWT release.
+    pub client_keys: Arc<ClientKeyCache>,
 }
 
 /// The start of every audit record about one department's call.
@@ -158,13 +191,39 @@ pub async fn refused_caller(
     Ok(())
 }
 
+/// The holder key of an SD-JWT release for `client_id`: its registered keys, chosen by
+/// [`sd_jwt::holder_key`]. A client missing from the registry has no key.
+async fn holder_key_of(
+    state: &Release,
+    client_id: &str,
+    kid: Option<&str>,
+) -> Result<Result<sdjwt::Jwk, sd_jwt::HolderKeyError>, Error> {
+    let Some((client, _)) = state
+        .registry
+        .client_with_department(&state.db, client_id)
+        .await?
+    else {
+        return Ok(Err(sd_jwt::HolderKeyError::NoSigningKey));
+    };
+    let registered: Vec<serde_json::Value> = state
+        .client_keys
+        .keys(&client, kid)
+        .await
+        .iter()
+        .filter_map(|k| serde_json::to_value(k).ok())
+        .collect();
+    Ok(sd_jwt::holder_key(&registered, kid))
+}
+
 /// A citizen's attributes for a purpose, as a JWT signed by the broker (the body of an
-/// `application/jwt` response): see `GET /api/v1/subjects/{sub}/attributes`.
+/// `application/jwt` response) or an SD-JWT bound to the client's key (`application/dc+sd-jwt`):
+/// see `GET /api/v1/subjects/{sub}/attributes`.
 pub async fn release(
     state: &Release,
     caller: &DepartmentCaller,
     raw_query: &str,
     sub: &str,
+    format: Format,
 ) -> Result<String, Error> {
     let department = caller.department.id.as_str();
     let denial = || {
@@ -175,6 +234,7 @@ pub async fn release(
             &caller.client_id,
         );
         r.detail.insert("token".into(), caller.token_id.clone());
+        r.detail.insert("format".into(), format.name().to_owned());
         r
     };
     if let Err(e) = caller.require(scope::ATTRIBUTES_READ) {
@@ -186,6 +246,21 @@ pub async fn release(
     let query = match AttributeQuery::parse(raw_query) {
         Ok(q) => q,
         Err(e) => return Err(refuse(state, denial(), Refusal::Query(e)).await),
+    };
+    if format == Format::Jwt && query.holder_kid.is_some() {
+        let refusal = Refusal::Query(QueryError::HolderKidWithoutSdJwt);
+        return Err(refuse(state, denial(), refusal).await);
+    }
+    // The key is chosen before anything about the citizen is read: a department without one
+    // learns nothing about the subject.
+    let holder = match format {
+        Format::Jwt => None,
+        Format::SdJwt => {
+            match holder_key_of(state, &caller.client_id, query.holder_kid.as_deref()).await? {
+                Ok(key) => Some(key),
+                Err(e) => return Err(refuse(state, denial(), Refusal::HolderKey(e)).await),
+            }
+        }
     };
     let asked = |mut r: Record| {
         r.purpose = Some(query.purpose.clone());
@@ -289,6 +364,9 @@ pub async fn release(
     record
         .detail
         .insert("token".into(), caller.token_id.clone());
+    record
+        .detail
+        .insert("format".into(), format.name().to_owned());
     if !built.claims.withheld.is_empty() {
         let codes: Vec<String> = built
             .claims
@@ -298,14 +376,22 @@ pub async fn release(
             .collect();
         record.detail.insert("withheld".into(), codes.join(","));
     }
-    let jwt = state.keys.sign(Some(claims::RELEASE_TYP), &built.claims)?;
+    let jwt = match &holder {
+        None => state.keys.sign(Some(claims::RELEASE_TYP), &built.claims)?,
+        Some(holder) => {
+            let mut claims = built.claims;
+            claims.exp = sd_jwt::expiry(claims.iat, consent.and_then(|c| c.expires_at_ms()));
+            sd_jwt::issue(&claims, holder, &state.keys).map_err(ReleaseError::from)?
+        }
+    };
+    let record_attributes = record.attributes.len();
     let receipt = state.audit.append(record).await?;
     // Debug only: at thousands of releases a second the audit log is the record, not the log.
     tracing::debug!(
         department,
         txn = %receipt.id,
-        released = built.released.len(),
-        withheld = built.claims.withheld.len(),
+        released = record_attributes,
+        format = format.name(),
         "attributes released"
     );
     Ok(jwt)

@@ -2,11 +2,12 @@
 //! an independent JOSE library (jose) verifies the signed answer against `/jwks.json`; partial
 //! grants, statutory releases, deceased citizens, and the audit record behind each answer.
 //! The attack catalogue is in `release/attacks.rs`; the registry and key rotation in
-//! `release/registry.rs`.
+//! `release/registry.rs`; SD-JWT releases in `release/sd_jwt.rs`.
 
 mod attacks;
 mod refusals;
 mod registry;
+mod sd_jwt;
 
 use broker_e2e::departments::call;
 use broker_e2e::release::*;

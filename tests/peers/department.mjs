@@ -23,6 +23,8 @@ const flags = parseFlags({
   body: { type: 'string' },
   'assertion-alg': { type: 'string' },
   'print-token': { type: 'boolean' },
+  // The Accept header of the API call, e.g. `application/dc+sd-jwt` for an SD-JWT release.
+  accept: { type: 'string' },
   // `oidc` (default: /.well-known/openid-configuration) or `oauth2` (RFC 8414,
   // /.well-known/oauth-authorization-server).
   discovery: { type: 'string' },
@@ -99,6 +101,7 @@ if (!flags.get && !flags.post) out(token, 0);
 const path = flags.get ?? flags.post;
 const method = flags.get ? 'GET' : 'POST';
 const headers = new Headers();
+if (flags.accept) headers.set('accept', flags.accept);
 let body;
 if (method === 'POST') {
   body = flags.body?.startsWith('@') ? readFileSync(flags.body.slice(1), 'utf8') : (flags.body ?? '{}');

@@ -20,6 +20,7 @@ use services::relay::Relay;
 use services::release::Release;
 use services::sessions::Sessions;
 use services::signin::SignIn;
+use services::takeout::Takeout;
 
 use crate::i18n::Messages;
 use crate::openapi::OpenApiDocument;
@@ -76,6 +77,7 @@ pub struct Web {
     pub audit: web::Data<AuditLog>,
     pub records: web::Data<Records>,
     pub provider: web::Data<Provider>,
+    pub takeout: web::Data<Takeout>,
     /// The methods of every documented path (`Allow` of a 405).
     pub allowed: web::Data<crate::methods::Allowed>,
 }
@@ -104,6 +106,7 @@ impl Web {
             audit: web::Data::new(services.audit.clone()),
             records: web::Data::new(services.records.clone()),
             provider: web::Data::new(services.provider.clone()),
+            takeout: web::Data::new(services.takeout.clone()),
             allowed: web::Data::new(allowed),
         })
     }
@@ -120,6 +123,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::relay::api::Api::openapi(),
         crate::audit::Api::openapi(),
         crate::provider::Api::openapi(),
+        crate::takeout::Api::openapi(),
     ]
 }
 
@@ -141,7 +145,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(crate::oauth::token)
         .service(crate::release::attributes)
         .configure(crate::consents::api::routes)
-        .configure(crate::audit::routes);
+        .configure(crate::audit::routes)
+        .service(crate::takeout::export);
     crate::signin::routes(cfg);
     crate::relay::routes(cfg);
     crate::provider::routes(cfg);
@@ -177,6 +182,7 @@ pub fn app(
         .app_data(w.audit.clone())
         .app_data(w.records.clone())
         .app_data(w.provider.clone())
+        .app_data(w.takeout.clone())
         .app_data(extractors::json_config(limit))
         .app_data(extractors::form_config(limit))
         .app_data(extractors::query_config())

@@ -32,6 +32,7 @@ pub mod release;
 pub mod session;
 pub mod settings;
 pub mod signin;
+pub mod takeout;
 #[cfg(test)]
 pub(crate) mod testing;
 

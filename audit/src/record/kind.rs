@@ -70,11 +70,15 @@ pub enum Action {
     /// ours): a replayed or expired assertion, a disabled department, a scope not held.
     /// `reasons` holds the code; `detail.endpoint` says where.
     AccessRefused,
+    /// A citizen downloaded their takeout: every fact, consent and record about them, signed.
+    /// Its own action (not `officer-export`): the citizen's activity page and the console's
+    /// action filter must tell a citizen taking out their own data from an officer exporting.
+    CitizenExport,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Self::Release,
         Self::ReleaseDenied,
         Self::ConsentRequested,
@@ -100,6 +104,7 @@ impl Action {
         Self::AdminAction,
         Self::DeliveryCancelled,
         Self::AccessRefused,
+        Self::CitizenExport,
     ];
 
     /// The stable string form.
@@ -130,6 +135,7 @@ impl Action {
             Self::AdminAction => "admin-action",
             Self::DeliveryCancelled => "delivery-cancelled",
             Self::AccessRefused => "access-refused",
+            Self::CitizenExport => "citizen-export",
         }
     }
 }
@@ -297,7 +303,8 @@ mod tests {
              consent-revoked,consent-expired,delivery-queued,delivery-delivered,delivery-failed,\
              delivery-dead-lettered,sign-in,sign-in-failed,sign-out,identity-linked,\
              identity-unlinked,attribute-updated,attribute-erased,life-event,officer-search,\
-             officer-view,officer-export,admin-action,delivery-cancelled,access-refused"
+             officer-view,officer-export,admin-action,delivery-cancelled,access-refused,\
+             citizen-export"
         );
     }
 

@@ -1,7 +1,8 @@
 //! The demo's part of attribute release: a department system (the pension office's client, its
 //! Ed25519 private JWK written into the demo data directory), the demo citizen Alice Tremblay with
-//! her facts and a pension consent, and the command that fetches her signed attributes from the
-//! running demo with openid-client.
+//! her facts and a pension consent, the command that fetches her signed attributes from the
+//! running demo with openid-client, and the one that fetches them as an SD-JWT and passes only
+//! her date of birth on, key-bound, to a verifier that checks it (`tests/peers/sd-jwt.mjs`).
 //!
 //! Alice is seeded at demo start rather than waiting for a sign-in, so the command works at once
 //! and stays the same across restarts on the same data directory. She is linked to her identity at
@@ -195,6 +196,8 @@ async fn link_bank_identity(state: &Seeding, citizen_id: &str) -> Result<(), Cli
 pub struct Prepared {
     pub citizen_id: String,
     pub command: String,
+    /// Fetches an SD-JWT release, presents only the date of birth with key binding, verifies it.
+    pub sd_jwt_command: String,
 }
 
 /// Sets up the demo department client and citizen (idempotent per data directory) and returns
@@ -233,12 +236,16 @@ pub async fn prepare(state: &Seeding) -> Result<Prepared, CliError> {
         .ok_or_else(|| other("the catalogue", "the pension office is missing"))?;
     let sub =
         citizens::pairwise::subject_for(db, &state.secrets.pairwise, &sector, &citizen).await?;
+    let (issuer, key) = (&config.public_url, key_file.display());
+    let fetch = format!(
+        "node tests/peers/department.mjs --issuer {issuer} --client-id {CLIENT_ID} --key {key}"
+    );
+    let path = format!("/api/v1/subjects/{sub}/attributes?claims={CLAIMS}&purpose={PURPOSE}");
     Ok(Prepared {
         citizen_id: citizen,
-        command: format!(
-            "node tests/peers/department.mjs --issuer {} --client-id {CLIENT_ID} --key {} --get '/api/v1/subjects/{sub}/attributes?claims={CLAIMS}&purpose={PURPOSE}'",
-            config.public_url,
-            key_file.display()
+        command: format!("{fetch} --get '{path}'"),
+        sd_jwt_command: format!(
+            "{fetch} --accept application/dc+sd-jwt --get '{path}' | node tests/peers/sd-jwt.mjs --in - --key {key} --issuer {issuer} --claims birthdate --audience https://contractor.example --nonce demo-nonce"
         ),
     })
 }

@@ -11,6 +11,8 @@ pub const MAX_CLAIMS: usize = 32;
 /// Longest pairwise subject id accepted (ours are 43 characters).
 pub const MAX_SUBJECT_LEN: usize = 128;
 const MAX_NAME_LEN: usize = 64;
+/// Longest `holder_kid` accepted.
+pub const MAX_KID_LEN: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
@@ -20,7 +22,7 @@ pub enum QueryError {
     Unreadable,
     #[error("query parameter `{0}` is repeated")]
     Repeated(&'static str),
-    #[error("unknown query parameter (only `claims` and `purpose` are accepted)")]
+    #[error("unknown query parameter (only `claims`, `purpose` and `holder_kid` are accepted)")]
     UnknownParameter,
     #[error("query parameter `{0}` is required")]
     Missing(&'static str),
@@ -34,6 +36,10 @@ pub enum QueryError {
         "`purpose` must be a purpose code (lowercase letters, digits and `-`, at most {MAX_NAME_LEN} characters)"
     )]
     BadPurpose,
+    #[error("`holder_kid` must be a key id (printable ascii, at most {MAX_KID_LEN} characters)")]
+    BadHolderKid,
+    #[error("`holder_kid` applies only to an sd-jwt release (`Accept: application/dc+sd-jwt`)")]
+    HolderKidWithoutSdJwt,
 }
 
 /// A well-formed attribute request. Names are syntactically valid; whether they are catalogued
@@ -43,6 +49,8 @@ pub struct AttributeQuery {
     /// Distinct claim names, in the order asked.
     pub claims: Vec<String>,
     pub purpose: String,
+    /// The `kid` of the client's registered key to bind in an SD-JWT release (`cnf.jwk`).
+    pub holder_kid: Option<String>,
 }
 
 fn is_attribute_name(s: &str) -> bool {
@@ -57,6 +65,10 @@ fn is_purpose_code(s: &str) -> bool {
         && s.as_bytes()[0].is_ascii_alphanumeric()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn is_kid(s: &str) -> bool {
+    (1..=MAX_KID_LEN).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Whether a path segment could be a pairwise subject id (base64url, bounded). Anything else is
@@ -75,11 +87,12 @@ impl AttributeQuery {
         }
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(raw).map_err(|_| QueryError::Unreadable)?;
-        let (mut claims, mut purpose) = (None, None);
+        let (mut claims, mut purpose, mut holder_kid) = (None, None, None);
         for (key, value) in pairs {
             let slot = match key.as_str() {
                 "claims" => (&mut claims, "claims"),
                 "purpose" => (&mut purpose, "purpose"),
+                "holder_kid" => (&mut holder_kid, "holder_kid"),
                 _ => return Err(QueryError::UnknownParameter),
             };
             if slot.0.replace(value).is_some() {
@@ -90,6 +103,9 @@ impl AttributeQuery {
         let purpose = purpose.ok_or(QueryError::Missing("purpose"))?;
         if !is_purpose_code(&purpose) {
             return Err(QueryError::BadPurpose);
+        }
+        if holder_kid.as_deref().is_some_and(|kid| !is_kid(kid)) {
+            return Err(QueryError::BadHolderKid);
         }
         let mut names: Vec<String> = Vec::new();
         for name in claims.split(',').map(str::trim) {
@@ -106,6 +122,7 @@ impl AttributeQuery {
         Ok(Self {
             claims: names,
             purpose,
+            holder_kid,
         })
     }
 }

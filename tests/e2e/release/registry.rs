@@ -593,6 +593,41 @@ async fn the_demo_prints_a_command_that_fetches_a_signed_attribute_from_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.starts_with("ok: "), "`{verify}`: {text}");
+    // The SD-JWT command works as printed too: the demo department fetches an SD-JWT release
+    // and passes on only Alice's date of birth, key-bound; @sd-jwt/core verifies it.
+    let sd_jwt = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the demo prints the SD-JWT command");
+    assert!(
+        sd_jwt.contains("--accept application/dc+sd-jwt")
+            && sd_jwt.contains("| node tests/peers/sd-jwt.mjs"),
+        "{sd_jwt}"
+    );
+    let out = Command::new("sh")
+        .args(["-c", &sd_jwt])
+        .current_dir(broker_e2e::repo_root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "`{sd_jwt}`: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(result["verified"]["ok"], true, "{result}");
+    let shown = &result["verified"]["payload"];
+    assert!(
+        shown["verified_claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["claims"] == serde_json::json!({"birthdate": "1958-04-12"})),
+        "{shown}"
+    );
+    assert!(!shown.to_string().contains("Alice"), "{shown}");
     signal(demo.id(), "TERM");
     assert!(wait_timeout(&mut demo, Duration::from_secs(30)).is_some());
 }

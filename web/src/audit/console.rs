@@ -60,7 +60,7 @@ pub(super) struct Row {
 /// The reason codes the console names in words and offers as a filter: the codes of a release
 /// denial (`release::decide`), of a refused call (`services::oauth::refusals`), and the checks a
 /// token-endpoint refusal names. Each has `audit.reasons.<code>` in both languages (tested).
-pub(super) const REASON_CODES: [&str; 26] = [
+pub(super) const REASON_CODES: [&str; 27] = [
     "no_consent",
     "consent_expired",
     "consent_revoked",
@@ -73,6 +73,7 @@ pub(super) const REASON_CODES: [&str; 26] = [
     "malformed_query",
     "query_too_large",
     "subject_not_found",
+    "holder_key_unavailable",
     "insufficient_scope",
     "token_expired",
     "token_revoked",

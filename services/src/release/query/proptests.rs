@@ -57,7 +57,7 @@ proptest! {
                 distinct.push(c);
             }
         }
-        prop_assert_eq!(AttributeQuery::parse(&query), Ok(AttributeQuery { claims: distinct, purpose }));
+        prop_assert_eq!(AttributeQuery::parse(&query), Ok(AttributeQuery { claims: distinct, purpose, holder_kid: None }));
     }
 
     #[test]
