@@ -25,6 +25,7 @@
 
 mod settings;
 pub use settings::{AuditConfig, WitnessConfig, origin};
+pub mod about;
 pub mod entities;
 pub mod export;
 mod group;

@@ -25,6 +25,7 @@ pub mod jose;
 pub mod keys;
 pub mod lang;
 pub mod metrics;
+pub mod notices;
 pub mod oauth;
 pub mod policy;
 pub mod provider;

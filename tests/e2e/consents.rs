@@ -7,6 +7,7 @@ mod api;
 mod browser;
 mod import;
 mod lifecycle;
+mod notices;
 mod takeout;
 
 use broker_e2e::departments::{TestDepartment, register};

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api;
 pub mod console;
+pub mod notices;
 #[cfg(test)]
 mod web_tests;
 
@@ -25,6 +26,7 @@ use services::audit_log::query;
         activity::list,
         activity::detail,
         activity::download,
+        notices::list,
     ),
     components(schemas(
         api::RecordPage,
@@ -50,5 +52,6 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(console::unusual_access)
         .service(activity::list)
         .service(activity::download)
-        .service(activity::detail);
+        .service(activity::detail)
+        .service(notices::list);
 }

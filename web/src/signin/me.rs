@@ -26,6 +26,8 @@ struct Dashboard {
     provider: String,
     loa: u8,
     consent_summary: crate::consents::pages::ConsentSummary,
+    /// Notices not yet seen (`/me/notices`).
+    unread_notices: u64,
     breadcrumbs: Vec<Crumb>,
 }
 
@@ -187,6 +189,7 @@ pub async fn dashboard(
         .unwrap_or_default();
     let consent_summary =
         crate::consents::pages::summary(&ledger, &who.citizen_id, page.lang).await?;
+    let unread_notices = services::notices::unread(&state.db, &who.citizen_id).await?;
     page.render(
         "me/dashboard.html",
         &Dashboard {
@@ -194,6 +197,7 @@ pub async fn dashboard(
             provider,
             loa: who.session.loa,
             consent_summary,
+            unread_notices,
             breadcrumbs: vec![Crumb {
                 key: "me.dashboard_title",
                 href: None,
