@@ -59,6 +59,9 @@ pub enum Command {
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(crate::commands::audit::AuditCommand),
+    /// Run a C2SP tlog-witness that cosigns the checkpoints of the logs it follows (for an
+    /// independent body; needs no database).
+    Witness(crate::commands::witness::WitnessArgs),
     /// Verify a citizen's takeout (`/me/export`) offline: its signature, every consent receipt,
     /// every inclusion proof and checkpoint. Prints one line; exits 2 when the bundle is refused.
     VerifyBundle {
@@ -291,6 +294,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
+        Command::Witness(args) => crate::commands::witness::run(args).await,
         Command::Audit(command) => {
             let config = load_config(cli.config.as_deref())?;
             crate::commands::audit::run(command, config).await

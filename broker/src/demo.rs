@@ -7,6 +7,7 @@ pub mod relay;
 pub mod release;
 pub mod sample_app;
 pub mod signin;
+pub mod witness;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         .map_err(CliError::Other)?;
     let receiver = crate::demo::relay::start_receiver(args.port.saturating_add(3))?;
     let sample = sample_app::start(args.port.saturating_add(4), &base, &data_dir)?;
+    let witness = witness::start(&mut config, &data_dir)?;
     let (alice, drop) = seed(&config, &receiver, &sample).await?;
     println!();
     println!(
@@ -97,6 +99,10 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
     println!(
         "  My takeout          {base}/me/export  (everything about Alice, signed; check it below)"
+    );
+    println!(
+        "  Audit checkpoint    {base}/api/v1/audit/checkpoint  (cosigned by the demo witness at {witness}; its state: {})",
+        data_dir.join("witness/witness-state.json").display()
     );
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");

@@ -29,6 +29,8 @@ pub enum StartError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Witness(services::audit_log::AuditError),
     #[error("cannot load the department registry: {0}")]
     Registry(sea_orm::DbErr),
 }
@@ -126,6 +128,18 @@ fn spawn_background(
         services.metrics.clone(),
         shutdown.clone(),
     ));
+    // Have each new checkpoint cosigned by the configured witnesses (checked at start-up).
+    if let Ok(witnesses) = services::audit_log::witnesses::configured(&config.audit.witnesses) {
+        tasks.spawn(services::audit_log::witnesses::run(
+            services.db.clone(),
+            services.records.notes.clone(),
+            witnesses,
+            services.http.clone(),
+            Duration::from_secs(config.audit.witness_retry_max_secs.max(1)),
+            services.records.cosigned.clone(),
+            shutdown.clone(),
+        ));
+    }
     // Sequence and integrate queued audit records (PostgreSQL; one instance at a time).
     tasks.spawn(services::audit_log::integrate::run(
         services.audit.clone(),
@@ -168,6 +182,9 @@ fn spawn_background(
 
 /// Serves `services` until a signal.
 pub async fn serve(config: &Config, services: Services) -> Result<(), StartError> {
+    // A witness key that does not parse stops start-up (one line naming the witness).
+    services::audit_log::witnesses::configured(&config.audit.witnesses)
+        .map_err(StartError::Witness)?;
     // The first request is served from the registry copy already.
     services
         .oauth

@@ -144,6 +144,12 @@ impl Services {
             .build()
             .map_err(|e| BuildError::Http(e.to_string()))?;
         let audit = AuditLog::new(db.clone(), keys.clone(), setup.audit.checkpoint_policy());
+        let origin = crate::audit_log::origin(setup.audit.origin.as_deref(), setup.issuer);
+        let notes = Arc::new(crate::audit_log::witnesses::CheckpointNotes::new(
+            origin.clone(),
+            crate::keys::open_note_key(setup.data_dir, &origin)?,
+        ));
+        let cosigned = crate::audit_log::witnesses::LatestCosigned::default();
         let sessions = Sessions {
             db: db.clone(),
             settings: Arc::new(setup.sessions.clone()),
@@ -181,6 +187,7 @@ impl Services {
             keys: keys.clone(),
             vault: vault.clone(),
             issuer: issuer.clone(),
+            cosigned: cosigned.clone(),
             registry: registry.clone(),
             client_keys: client_keys.clone(),
         };
@@ -235,6 +242,8 @@ impl Services {
             keys: keys.clone(),
             policy: policy.clone(),
             settings: Arc::new(setup.audit.clone()),
+            notes,
+            cosigned,
         };
         Ok(Self {
             records,

@@ -24,7 +24,7 @@
 //! integrated exactly once because it is deleted from the queue in that same transaction.
 
 mod settings;
-pub use settings::AuditConfig;
+pub use settings::{AuditConfig, WitnessConfig, origin};
 pub mod about;
 pub mod entities;
 pub mod export;
@@ -33,6 +33,7 @@ pub mod integrate;
 pub mod query;
 pub mod unusual;
 pub mod verify;
+pub mod witnesses;
 
 use std::sync::Arc;
 
@@ -60,6 +61,12 @@ pub enum AuditError {
     Checkpoint(#[from] audit::CheckpointError),
     #[error("audit storage: {0}")]
     Db(#[from] DbErr),
+    #[error("cannot sign a checkpoint note: {0}")]
+    Note(#[from] audit::NoteError),
+    #[error("cannot write a checkpoint note: {0}")]
+    TlogCheckpoint(#[from] audit::TlogCheckpointError),
+    #[error("witness `{name}` has no valid key: {reason}")]
+    WitnessKey { name: String, reason: String },
 }
 
 /// What an append returns: the record's id (a release's `txn`) and its leaf index once
@@ -112,6 +119,10 @@ pub struct Records {
     /// Catalogue names for display.
     pub policy: Arc<policies::PolicyEngine>,
     pub settings: Arc<AuditConfig>,
+    /// The log's C2SP checkpoints: origin and note key.
+    pub notes: Arc<witnesses::CheckpointNotes>,
+    /// The newest witnessed checkpoint (kept current by the witness sender, read by releases).
+    pub cosigned: witnesses::LatestCosigned,
 }
 
 /// The audit log of one broker instance (several may share a database).

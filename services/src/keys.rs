@@ -5,6 +5,10 @@
 //!   (mode 0600) with a small `keyset.json` naming the current key, or one configured key file.
 //! - The pairwise secret (HMAC-SHA-256 key for pairwise subject ids).
 //! - Master keys that wrap each citizen's data key (see [`crate::vault`]).
+//! - The checkpoint note key (Ed25519): signs the audit log's C2SP checkpoints, the ones
+//!   witnesses cosign. Its 32-byte seed is `<data_dir>/keys/checkpoint-note.seed`; its name is
+//!   the log's origin. It is never rotated by the broker: witnesses are configured with its
+//!   public half, so a new one is a new log for them (see docs/audit.md).
 //!
 //! Missing secrets are generated into the data directory on first start. Several broker instances
 //! must share them (a shared volume or configured secrets); see docs/operations.md.
@@ -43,6 +47,8 @@ pub enum KeyError {
         "a signing key is configured (`keys.signing_key_file`); rotate it by replacing that file"
     )]
     ConfiguredKey,
+    #[error("the audit origin `{origin}` cannot name a key (no spaces, no `+`)")]
+    InvalidOrigin { origin: String },
     #[error("cannot generate a key: the system random source failed")]
     Random,
 }
@@ -120,6 +126,22 @@ fn decode_master_key(kid: &str, text: &str) -> Result<[u8; 32], KeyError> {
     bytes.try_into().map_err(|_| KeyError::InvalidMasterKey {
         kid: kid.to_owned(),
     })
+}
+
+/// The checkpoint note key named `origin`, generated into `<data_dir>/keys` on first use.
+pub fn open_note_key(data_dir: &Path, origin: &str) -> Result<audit::Ed25519Signer, KeyError> {
+    let path = keys_dir(data_dir).join("checkpoint-note.seed");
+    let invalid = || KeyError::Invalid {
+        path: path.clone(),
+        what: "checkpoint note key (32 bytes)",
+    };
+    let seed: [u8; 32] = files::load_or_generate_secret(&path, 32)?
+        .try_into()
+        .map_err(|_| invalid())?;
+    let name = audit::KeyName::new(origin).map_err(|_| KeyError::InvalidOrigin {
+        origin: origin.to_owned(),
+    })?;
+    audit::Ed25519Signer::from_seed(name, &seed).map_err(|_| invalid())
 }
 
 /// Opens the signing keyset for this configuration, generating a first key when none exists.

@@ -113,6 +113,8 @@ pub struct Release {
     pub vault: Arc<Vault>,
     /// The broker's issuer identifier (`iss` of releases).
     pub issuer: Arc<str>,
+    /// The newest witnessed checkpoint, named in every release (`checkpoint`).
+    pub cosigned: crate::audit_log::witnesses::LatestCosigned,
     /// The registry copy shared with [`crate::oauth::OAuth`]: the caller's client and its keys.
     pub registry: Registry,
     /// The clients' keys (shared with the token endpoint): the holder key of an SD-JWT release.
@@ -347,6 +349,13 @@ pub async fn release(
             txn: record.id.clone(),
             jti: jti.clone(),
             now_s: now / 1000,
+            checkpoint: state
+                .cosigned
+                .get()
+                .map(|(size, root)| claims::CheckpointClaim {
+                    size,
+                    root: root.to_hex(),
+                }),
         },
     );
     record.consent_id = built.claims.consent_id.clone();

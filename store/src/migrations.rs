@@ -43,6 +43,7 @@ mod m20261206_001400_add_department_clients_redirect_uris;
 mod m20261206_001401_add_department_clients_post_logout_redirect_uris;
 mod m20261206_001402_add_department_clients_backchannel_logout_uri;
 mod m20261206_001500_create_notice_reads;
+mod m20261207_001500_create_audit_cosignatures;
 
 pub struct Migrator;
 
@@ -90,6 +91,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_001401_add_department_clients_post_logout_redirect_uris::Migration),
             Box::new(m20261206_001402_add_department_clients_backchannel_logout_uri::Migration),
             Box::new(m20261206_001500_create_notice_reads::Migration),
+            Box::new(m20261207_001500_create_audit_cosignatures::Migration),
         ]
     }
 }

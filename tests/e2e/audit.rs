@@ -1,7 +1,7 @@
 //! The audit log end to end: the real `broker audit verify` and `broker audit export` binaries on
 //! a log the real broker wrote, tampering done directly in the database, two broker processes
-//! appending to one PostgreSQL, its integrator killed, its database restarted under load, and
-//! the officer console and "my activity" in headless Chromium.
+//! appending to one PostgreSQL, its integrator killed, its database restarted under load, its checkpoints cosigned
+//! by the real `broker witness` (and a rollback and a fork refused and detected), and the officer console and "my activity" in headless Chromium.
 
 mod browser;
 mod cli;
@@ -9,6 +9,7 @@ mod concurrent;
 mod demo;
 mod failover;
 mod restart;
+mod witness;
 
 use std::collections::HashSet;
 use std::sync::Arc;

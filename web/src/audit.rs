@@ -18,6 +18,7 @@ use services::audit_log::query;
         api::records,
         api::proof,
         api::checkpoints,
+        api::checkpoint_note,
         api::signing_keys,
         console::search,
         console::download,
@@ -45,6 +46,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(api::proof)
         .service(api::signing_keys)
         .service(api::checkpoints)
+        .service(api::checkpoint_note)
         .service(console::search)
         .service(console::download)
         .service(console::unusual_access)

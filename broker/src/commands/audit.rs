@@ -16,12 +16,17 @@ use services::audit_log::AuditLog;
 use services::audit_log::export::{self, Format};
 use services::audit_log::query::{Filter, FilterParams};
 use services::audit_log::verify::{self, Verdict};
+use services::audit_log::witnesses::{self, CheckpointNotes};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute the Merkle tree from the stored records, check every signed checkpoint, every
-    /// stored node and the head row, and name the first record that does not match.
+    /// stored node and the head row, and name the first record that does not match; then check
+    /// every stored witness cosignature against the configured witness keys and the tree.
     Verify,
+    /// Print the log's origin and the verifier key of its checkpoint note key: what a witness
+    /// is configured with to follow this log.
+    NoteKey,
     /// Write records (oldest first) as JSON Lines or CSV, optionally with inclusion proofs.
     Export(ExportArgs),
 }
@@ -93,6 +98,9 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
             };
             match verdict {
                 Verdict::Clean(s) => {
+                    // The witnesses' part decides before anything is printed: a tampered log
+                    // prints one line.
+                    let witnessed = verify_witnessed(&config, &db, s.records).await?;
                     println!(
                         "ok: {} records verified in {:.1} s; root {}; {} signed checkpoints verified{}; {} stored nodes checked; {} records after the last checkpoint are not yet signed",
                         s.records,
@@ -110,10 +118,19 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
                             "{queued} records are queued for integration and not yet in the tree"
                         );
                     }
+                    if let Some(line) = witnessed {
+                        println!("{line}");
+                    }
                     Ok(())
                 }
                 Verdict::Tampered(finding) => Err(CliError::Tampered(finding.to_string())),
             }
+        }
+        AuditCommand::NoteKey => {
+            let notes = note_key(&config)?;
+            println!("origin: {}", notes.origin());
+            println!("key: {}", notes.verifier_key());
+            Ok(())
         }
         AuditCommand::Export(args) => {
             let filter = FilterParams {
@@ -152,6 +169,56 @@ pub async fn run(command: AuditCommand, config: Config) -> Result<(), CliError> 
             }
             Ok(())
         }
+    }
+}
+
+fn note_key(config: &Config) -> Result<CheckpointNotes, CliError> {
+    let origin = services::audit_log::origin(config.audit.origin.as_deref(), &config.public_url);
+    let signer = services::keys::open_note_key(&config.data_dir, &origin)?;
+    Ok(CheckpointNotes::new(origin, signer))
+}
+
+/// The witnesses' part of `verify`, once the log itself is clean: each stored cosignature
+/// verifies with its witness's configured key, and names a size and root the tree has.
+async fn verify_witnessed(
+    config: &Config,
+    db: &sea_orm::DatabaseConnection,
+    tree_size: u64,
+) -> Result<Option<String>, CliError> {
+    let witnesses = witnesses::configured(&config.audit.witnesses)?;
+    let notes = note_key(config)?;
+    match witnesses::verify_cosignatures(db, &notes, &witnesses, tree_size).await? {
+        Ok(summary) => {
+            let latest: Vec<String> = witnesses
+                .iter()
+                .map(|w| match summary.latest.get(&w.name) {
+                    Some(size) => format!("`{}` up to size {size}", w.name),
+                    None => format!("`{}` none yet", w.name),
+                })
+                .collect();
+            if witnesses.is_empty() {
+                return Ok((summary.unconfigured > 0).then(|| {
+                    format!(
+                        "ok: no witness is configured: {} stored witness cosignatures not checked",
+                        summary.unconfigured
+                    )
+                }));
+            }
+            Ok(Some(format!(
+                "ok: {} witness cosignatures verified ({}){}",
+                summary.verified,
+                latest.join(", "),
+                if summary.unconfigured > 0 {
+                    format!(
+                        "; {} by witnesses no longer configured not checked",
+                        summary.unconfigured
+                    )
+                } else {
+                    String::new()
+                }
+            )))
+        }
+        Err(finding) => Err(CliError::Tampered(finding.to_string())),
     }
 }
 

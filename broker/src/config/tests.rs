@@ -170,3 +170,22 @@ fn a_quoted_environment_value_with_an_escape_after_non_ascii_is_text() {
     let c = Config::load(None, env(&[("BROKER_LOG_LEVEL", "\"a\\tb\"")])).unwrap();
     assert_eq!(c.log_level, "a\tb");
 }
+
+#[test]
+fn witnesses_are_a_list_in_the_file_or_one_environment_value() {
+    let toml = "[audit]\norigin = \"tuo.example/audit\"\n\n[[audit.witnesses]]\nname = \"commissioner\"\nurl = \"http://127.0.0.1:7380\"\nkey = \"k\"\n";
+    let c = Config::from_layers(Some(toml), env(&[])).unwrap();
+    assert_eq!(c.audit.origin.as_deref(), Some("tuo.example/audit"));
+    assert_eq!(c.audit.witnesses.len(), 1);
+    assert_eq!(c.audit.witnesses[0].url, "http://127.0.0.1:7380");
+    let c = Config::from_layers(
+        None,
+        env(&[(
+            "BROKER_AUDIT__WITNESSES",
+            "[{name=\"a\",url=\"http://127.0.0.1:1\",key=\"k\"}]",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(c.audit.witnesses[0].name, "a");
+    assert_eq!(c.audit.witness_retry_max_secs, 300);
+}

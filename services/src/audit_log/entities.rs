@@ -124,3 +124,29 @@ pub mod integrator {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod cosignature {
+    use sea_orm::entity::prelude::*;
+
+    /// A witness's cosignature of the checkpoint of `tree_size` and `root_hash`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_cosignatures")]
+    pub struct Model {
+        /// The configured witness's name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub witness: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tree_size: i64,
+        pub root_hash: Vec<u8>,
+        /// The C2SP signature line (`— <name> <base64>`), timestamp included.
+        pub signature: String,
+        /// The cosignature's own timestamp (POSIX seconds).
+        pub cosigned_at: i64,
+        pub received_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -39,6 +39,18 @@ pub struct ReleaseClaims {
     pub verified_claims: Vec<VerifiedClaims>,
     /// Claims asked for and not released, with codes (never values). Always present.
     pub withheld: Vec<Withheld>,
+    /// The newest audit checkpoint an independent witness cosigned when this was released:
+    /// evidence the department keeps that the log had that size and root (docs/audit.md).
+    /// Absent while no witness has cosigned one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointClaim>,
+}
+
+/// `checkpoint`: a witnessed tree size and its root hash (hex, as in `/api/v1/audit/checkpoints`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointClaim {
+    pub size: u64,
+    pub root: String,
 }
 
 /// One `verified_claims` element: the values that share one source and verification.
@@ -93,6 +105,8 @@ pub struct Envelope {
     pub txn: String,
     pub jti: String,
     pub now_s: i64,
+    /// The newest witnessed checkpoint, if any.
+    pub checkpoint: Option<CheckpointClaim>,
 }
 
 /// A built release: the claims to sign and the names of what they carry.
@@ -214,6 +228,7 @@ pub fn build(
             txn: envelope.txn,
             verified_claims,
             withheld,
+            checkpoint: envelope.checkpoint,
         },
         released,
     }

@@ -63,6 +63,7 @@ fn envelope() -> Envelope {
         txn: "txn-1".into(),
         jti: "jti-1".into(),
         now_s: 1_800_000_000,
+        checkpoint: None,
     }
 }
 
@@ -213,4 +214,53 @@ fn values_from_different_sources_are_separate_elements() {
         "credential_provider"
     );
     assert_eq!(json["withheld"], serde_json::json!([]));
+}
+
+#[test]
+fn a_release_names_the_witnessed_checkpoint_when_there_is_one() {
+    let engine = PolicyEngine::load(PolicySource::EMBEDDED).unwrap();
+    let asked: Vec<String> = vec!["address".into()];
+    let facts = vec![fact(
+        "address",
+        serde_json::json!({"locality": "Gatineau"}),
+        (SourceKind::Provider, "provincial-id"),
+        3,
+        0,
+    )];
+    let build = |checkpoint: Option<claims::CheckpointClaim>| {
+        let consent = consent(&["address"]);
+        let question = Question {
+            department: REVENUE,
+            purpose: "benefit-eligibility",
+            claims: &asked,
+            citizen_deceased: false,
+            now_ms: DAY,
+        };
+        let Decided::Release {
+            grants, withheld, ..
+        } = decide::decide(&engine, &question, &facts, Some(&consent))
+        else {
+            panic!("expected a release");
+        };
+        let release = claims::build(
+            grants,
+            facts.clone(),
+            withheld,
+            &asked,
+            Envelope {
+                checkpoint,
+                ..envelope()
+            },
+        );
+        serde_json::to_value(&release.claims).unwrap()
+    };
+    assert!(build(None).get("checkpoint").is_none());
+    let claims = build(Some(claims::CheckpointClaim {
+        size: 42,
+        root: "ab".repeat(32),
+    }));
+    assert_eq!(
+        claims["checkpoint"],
+        serde_json::json!({"size": 42, "root": "ab".repeat(32)})
+    );
 }

@@ -70,6 +70,27 @@ async fn in_the_demo_an_officer_finds_and_exports_a_release_and_verify_names_an_
     assert!(status.success(), "{out}{err}");
     assert!(out.starts_with("ok: "), "{out}");
 
+    // The demo's witness cosigned the log's checkpoints: its state names the demo's log.
+    let state = data_dir.join("witness/witness-state.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let size = loop {
+        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let size = v["logs"]
+            .as_object()
+            .and_then(|logs| logs.values().next())
+            .and_then(|log| log["size"].as_u64());
+        if let Some(size) = size {
+            break size;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no cosigned checkpoint: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(size >= 1);
+
     // One row edited in the database: verify names it.
     let conn = sea_orm::Database::connect(format!("sqlite://{}/broker.db", data_dir.display()))
         .await

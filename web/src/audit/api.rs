@@ -296,6 +296,28 @@ pub async fn checkpoints(
     }))
 }
 
+/// The newest checkpoint as a C2SP `tlog-checkpoint` signed note (origin, tree size, base64
+/// root hash, then the note key's signature line): what witnesses cosign and what anyone can
+/// keep to compare later. 404 before the first checkpoint.
+#[utoipa::path(
+    tag = "audit",
+    responses(
+        (status = 200, description = "The newest checkpoint, a C2SP signed note", content_type = "text/plain", body = String),
+        (status = 404, description = "No checkpoint signed yet", body = crate::problem::Problem),
+    )
+)]
+#[get("/api/v1/audit/checkpoint")]
+pub async fn checkpoint_note(state: web::Data<Records>) -> Result<HttpResponse, Error> {
+    let Some(latest) = query::latest_checkpoint(&state.db).await? else {
+        return Err(ServiceError::NotFound.into());
+    };
+    let note = state.notes.note(&latest)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("Cache-Control", "no-cache"))
+        .body(note.to_bytes()))
+}
+
 /// Every key that signed for this broker: the published ones (as in `/jwks.json`) and those past
 /// their grace period, kept so that old checkpoints and consent receipts still verify. Never use
 /// this set to accept tokens. Public, like the checkpoints.

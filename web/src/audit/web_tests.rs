@@ -321,6 +321,21 @@ async fn a_citizen_sees_only_their_own_a_department_none_an_officer_all_and_offi
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert!(!v["checkpoints"].as_array().unwrap().is_empty());
+
+    // The newest one, as a C2SP signed note under the log's origin, signed by its note key.
+    let (status, body) = get!(app, "/api/v1/audit/checkpoint", None, None);
+    assert_eq!(status, 200, "{body}");
+    let note = audit::Note::parse(body.as_bytes()).unwrap();
+    note.verify(&[h.state.records.notes.verifier_key()])
+        .unwrap();
+    let checkpoint = audit::TlogCheckpoint::parse(note.text()).unwrap();
+    assert_eq!(checkpoint.origin(), h.state.records.notes.origin());
+    let newest = &v["checkpoints"][0];
+    assert_eq!(Some(checkpoint.size()), newest["tree_size"].as_u64());
+    assert_eq!(
+        Some(checkpoint.root_hash().to_hex().as_str()),
+        newest["root_hash"].as_str()
+    );
 }
 
 #[actix_web::test]

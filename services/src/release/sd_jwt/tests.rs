@@ -120,6 +120,7 @@ fn released(holder: &sdjwt::Jwk, keys: &SigningKeys) -> (String, Consent) {
         txn: "txn-1".into(),
         jti: "jti-1".into(),
         now_s: NOW_S,
+        checkpoint: None,
     };
     let built = claims::build(grants, facts, withheld, &asked, envelope);
     assert_eq!(built.released, ["given_name", "birthdate", "address"]);
