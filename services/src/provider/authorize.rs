@@ -235,8 +235,8 @@ pub async fn step(provider: &Provider, id: &str, session: Option<&Session>) -> R
     };
     let now = now_ms();
     let mut citizen = citizen_of(session);
-    if let Some((s, citizen_id)) = citizen
-        && !is_named(provider, &request, &department, citizen_id, s)
+    if let Some((_, citizen_id)) = citizen
+        && !is_named(provider, &request, &department, citizen_id)
     {
         // The department named someone else (`id_token_hint`, `claims.sub`): this session is
         // not theirs to use.
@@ -307,14 +307,9 @@ pub async fn step(provider: &Provider, id: &str, session: Option<&Session>) -> R
             let Some((session, citizen_id)) = citizen else {
                 return Err(Error::Internal("a code without a session".into()));
             };
-            let consent_id = match &terms {
-                Some(terms) if !asked.is_empty() => {
-                    ledger::covering_sign_in(&provider.ledger, citizen_id, terms, now)
-                        .await?
-                        .map(|c| c.id().to_string())
-                }
-                _ => None,
-            };
+            // The consent read above (after any approval in this interaction) is the one the
+            // code rests on.
+            let consent_id = covering.as_ref().map(|c| c.id().to_string());
             if !asked.is_empty() && consent_id.is_none() {
                 return Err(Error::Internal(
                     "a code without the consent it needs".into(),
@@ -428,7 +423,6 @@ fn is_named(
     request: &AuthorizationRequest,
     department: &crate::departments::Department,
     citizen_id: &str,
-    _session: &Session,
 ) -> bool {
     let subject = crate::citizens::pairwise::compute(
         &provider.secrets.pairwise,

@@ -475,14 +475,30 @@ async fn refusing_on_the_consent_screen_answers_access_denied_and_is_recorded() 
 #[tokio::test]
 async fn a_push_asking_for_what_policy_never_gives_is_refused_and_stores_nothing() {
     let f = Fixture::new().await;
-    for (name, extra) in [
-        ("unknown purpose", vec![("purpose", "marketing")]),
-        ("plain pkce", vec![("code_challenge_method", "plain")]),
-        ("no openid", vec![("scope", "profile")]),
-        ("implicit", vec![("response_type", "token")]),
+    for (name, extra, code) in [
+        (
+            "unknown purpose",
+            vec![("purpose", "marketing")],
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            "plain pkce",
+            vec![("code_challenge_method", "plain")],
+            ErrorCode::InvalidRequest,
+        ),
+        (
+            "no openid",
+            vec![("scope", "profile")],
+            ErrorCode::InvalidScope,
+        ),
+        (
+            "implicit",
+            vec![("response_type", "token")],
+            ErrorCode::UnsupportedResponseType,
+        ),
     ] {
-        let e = f.push(&extra).await;
-        assert!(e.is_err(), "{name}");
+        let e = f.push(&extra).await.unwrap_err();
+        assert_eq!(code_of(&e), Some(code), "{name}: {e}");
     }
     use sea_orm::{EntityTrait, PaginatorTrait};
     let stored = super::entities::request::Entity::find()

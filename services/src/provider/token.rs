@@ -241,10 +241,10 @@ async fn refresh_grant(
         .col_expr(grant::Column::RefreshHash, Expr::value(hash(&next)))
         .col_expr(
             grant::Column::PreviousRefreshHash,
-            Expr::value(hash(presented)),
+            Expr::value(presented_hash.clone()),
         )
         .filter(grant::Column::Id.eq(row.id.clone()))
-        .filter(grant::Column::RefreshHash.eq(hash(presented)))
+        .filter(grant::Column::RefreshHash.eq(presented_hash))
         .filter(grant::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
