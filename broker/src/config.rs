@@ -85,6 +85,8 @@ pub struct Config {
     pub relay: RelayConfig,
     /// `[openid_provider]`: the OpenID Provider to departments' web applications.
     pub openid_provider: services::provider::OpenIdProviderConfig,
+    /// `[digest]`: the e-mail digest of notices, and its SMTP server.
+    pub digest: services::digests::DigestConfig,
 }
 
 impl Default for Config {
@@ -109,6 +111,7 @@ impl Default for Config {
             officers: Vec::new(),
             signin: SignInConfig::default(),
             openid_provider: services::provider::OpenIdProviderConfig::default(),
+            digest: services::digests::DigestConfig::default(),
         }
     }
 }
@@ -222,6 +225,7 @@ impl Config {
         }
         self.consent.validate().map_err(ConfigError::Invalid)?;
         self.openid_provider.check().map_err(ConfigError::Invalid)?;
+        self.digest.check().map_err(ConfigError::Invalid)?;
         if let Some(current) = &self.keys.current_master_key
             && !self.keys.master_keys.contains_key(current)
         {

@@ -3,6 +3,7 @@
 
 pub mod consents;
 pub mod dev_provider;
+pub mod mail_catcher;
 pub mod relay;
 pub mod release;
 pub mod sample_app;
@@ -67,7 +68,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let receiver = crate::demo::relay::start_receiver(args.port.saturating_add(3))?;
     let sample = sample_app::start(args.port.saturating_add(4), &base, &data_dir)?;
     let witness = witness::start(&mut config, &data_dir)?;
-    let (alice, drop) = seed(&config, &receiver, &sample).await?;
+    let mail = mail_catcher::start(args.port.saturating_add(5), &data_dir).await?;
+    digest_to(&mut config, &mail);
+    let (alice, drop, cosigned) = seed(&config, &receiver, &sample).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -101,9 +104,26 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
         "  My takeout          {base}/me/export  (everything about Alice, signed; check it below)"
     );
     println!(
+        "  My notices          {base}/me/notices  (each use of her data; e-mail digest settings: {base}/me/notices/digest)"
+    );
+    println!(
+        "  Mail catcher        smtp://127.0.0.1:{}  (development only; in the demo a \"week\" lasts 30 seconds,",
+        mail.port
+    );
+    println!(
+        "                      so Alice's weekly digest follows a use of her data within a minute: {})",
+        mail.dir.join("<n>.eml").display()
+    );
+    println!(
         "  Audit checkpoint    {base}/api/v1/audit/checkpoint  (cosigned by the demo witness at {witness}; its state: {})",
         data_dir.join("witness/witness-state.json").display()
     );
+    if let Some((size, root)) = cosigned {
+        println!(
+            "                      the witness has cosigned the log at size {size}, root {}",
+            root.to_hex()
+        );
+    }
     println!("  API reference       {base}/docs/api");
     println!("  OpenAPI document    {base}/openapi.json");
     println!("  Signing keys        {base}/jwks.json");
@@ -145,6 +165,21 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     crate::cli::serve(config, true).await
 }
 
+/// The demo sends notice digests to its mail catcher, weekly by default, a "week" lasting a
+/// 30 seconds so that a digest arrives while one watches.
+fn digest_to(config: &mut Config, mail: &mail_catcher::Running) {
+    use services::digests::{Frequency, SmtpSecurity};
+    config.digest.enabled = true;
+    config.digest.default_frequency = Frequency::Weekly;
+    config.digest.compressed_week_secs = 30;
+    config.digest.check_every_secs = 5;
+    config.digest.retry_after_secs = 5;
+    config.digest.from = "Tell Us Once demo <notices@demo.example>".to_owned();
+    config.digest.smtp.host = "127.0.0.1".to_owned();
+    config.digest.smtp.port = mail.port;
+    config.digest.smtp.security = SmtpSecurity::None;
+}
+
 /// Seeds the demo world on the demo database before the server starts: the pension office's
 /// client and key, Alice with her facts, consent and bank identity link, and the pension office's
 /// pending request to her, the relay's two demo departments' delivery, her ongoing address
@@ -154,7 +189,14 @@ async fn seed(
     config: &Config,
     receiver: &str,
     sample: &sample_app::Running,
-) -> Result<(crate::demo::release::Prepared, std::path::PathBuf), CliError> {
+) -> Result<
+    (
+        crate::demo::release::Prepared,
+        std::path::PathBuf,
+        Option<(u64, audit::Hash)>,
+    ),
+    CliError,
+> {
     let db = crate::cli::connect(config).await?;
     store::migrate(&db).await?;
     let state = Seeding {
@@ -168,8 +210,9 @@ async fn seed(
     let drop = crate::demo::relay::prepare(&state, receiver).await?;
     crate::demo::relay::seed_consents(&state.ledger, &alice.citizen_id).await?;
     sample_app::prepare(&state, sample).await?;
+    let cosigned = witness::cosign_seeded(&state).await?;
     state.services.db.clone().close().await?;
-    Ok((alice, drop))
+    Ok((alice, drop, cosigned))
 }
 
 /// `s` as one shell word: as it is when it holds only safe characters, else single-quoted.

@@ -68,6 +68,7 @@ pub fn setup<'a>(config: &'a Config, db: &'a DatabaseConnection) -> services::Se
         officers: &config.officers,
         signin: &config.signin,
         openid_provider: &config.openid_provider,
+        digest: &config.digest,
     }
 }
 
@@ -159,6 +160,10 @@ fn spawn_background(
             services.relay.clone(),
             shutdown.clone(),
         ));
+    }
+    // Send the notice digests due (`[digest] enabled`).
+    if config.digest.enabled {
+        tasks.spawn(services.digests.clone().run(shutdown.clone()));
     }
     // Record the expiry of lapsed consents (releases already treat them as expired).
     tasks.spawn(services::consents::expiry::run(

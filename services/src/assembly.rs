@@ -13,6 +13,7 @@ use sea_orm::DatabaseConnection;
 use crate::audit_log::{AuditConfig, AuditLog, Records};
 use crate::consents::Ledger;
 use crate::consents::settings::ConsentConfig;
+use crate::digests::{DigestConfig, Digests};
 use crate::keys::{KeysConfig, Secrets, SigningKeys};
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
@@ -43,6 +44,8 @@ pub enum BuildError {
     Adapters(#[from] adapters::AdapterError),
     #[error("{0}")]
     OpenIdProvider(String),
+    #[error(transparent)]
+    Digest(#[from] crate::digests::mailer::MailerError),
 }
 
 /// What the services are built from: the database and each area's settings.
@@ -63,6 +66,7 @@ pub struct Setup<'a> {
     pub officers: &'a [OfficerConfig],
     pub signin: &'a SignInConfig,
     pub openid_provider: &'a OpenIdProviderConfig,
+    pub digest: &'a DigestConfig,
 }
 
 /// Default settings for every area (tests, tools): only the database, data directory and issuer
@@ -77,6 +81,7 @@ pub struct Defaults {
     pub relay: RelayConfig,
     pub signin: SignInConfig,
     pub openid_provider: OpenIdProviderConfig,
+    pub digest: DigestConfig,
 }
 
 impl Defaults {
@@ -100,6 +105,7 @@ impl Defaults {
             officers: &[],
             signin: &self.signin,
             openid_provider: &self.openid_provider,
+            digest: &self.digest,
         }
     }
 }
@@ -127,6 +133,8 @@ pub struct Services {
     pub http: reqwest::Client,
     /// The citizen's signed takeout.
     pub takeout: Takeout,
+    /// The e-mail digest of notices.
+    pub digests: Digests,
 }
 
 impl Services {
@@ -198,6 +206,23 @@ impl Services {
             audit: audit.clone(),
             issuer: issuer.clone(),
         };
+        let mailer = if setup.digest.enabled {
+            Some(crate::digests::mailer::Mailer::new(
+                &setup.digest.smtp,
+                &setup.digest.from,
+                setup.issuer,
+            )?)
+        } else {
+            None
+        };
+        let digests = Digests {
+            db: db.clone(),
+            vault: vault.clone(),
+            policy: policy.clone(),
+            issuer: issuer.clone(),
+            settings: Arc::new(setup.digest.clone()),
+            mailer,
+        };
         let oauth = OAuth {
             db: db.clone(),
             registry,
@@ -263,6 +288,7 @@ impl Services {
             provider,
             http,
             takeout,
+            digests,
         })
     }
 }

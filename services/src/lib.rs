@@ -20,6 +20,7 @@ pub mod audit_log;
 pub mod citizens;
 pub mod consents;
 pub mod departments;
+pub mod digests;
 pub mod error;
 pub mod jose;
 pub mod keys;

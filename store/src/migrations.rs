@@ -44,6 +44,9 @@ mod m20261206_001401_add_department_clients_post_logout_redirect_uris;
 mod m20261206_001402_add_department_clients_backchannel_logout_uri;
 mod m20261206_001500_create_notice_reads;
 mod m20261207_001500_create_audit_cosignatures;
+mod m20261208_001600_create_digest_preferences;
+mod m20261208_001601_create_digest_passes;
+mod m20261208_001602_create_digests;
 
 pub struct Migrator;
 
@@ -92,6 +95,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_001402_add_department_clients_backchannel_logout_uri::Migration),
             Box::new(m20261206_001500_create_notice_reads::Migration),
             Box::new(m20261207_001500_create_audit_cosignatures::Migration),
+            Box::new(m20261208_001600_create_digest_preferences::Migration),
+            Box::new(m20261208_001601_create_digest_passes::Migration),
+            Box::new(m20261208_001602_create_digests::Migration),
         ]
     }
 }

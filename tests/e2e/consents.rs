@@ -5,6 +5,7 @@
 
 mod api;
 mod browser;
+mod digest;
 mod import;
 mod lifecycle;
 mod notices;

@@ -468,18 +468,18 @@ pub struct Demo {
     pub dir: tempfile::TempDir,
 }
 
-/// A port such that it and the next three are free (the demo's providers and development
-/// receiver take those).
+/// A port such that it and the next five are free (the demo's providers, development receiver,
+/// sample department application and mail catcher take those).
 pub fn three_free_ports() -> u16 {
     for _ in 0..50 {
         let port = free_port();
         if port < 65000
-            && (1..=3).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
+            && (1..=5).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
         {
             return port;
         }
     }
-    panic!("no three consecutive free ports");
+    panic!("no six consecutive free ports");
 }
 
 /// The development provider's persona page → approve as `persona` → the broker's callback.

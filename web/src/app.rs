@@ -78,6 +78,7 @@ pub struct Web {
     pub records: web::Data<Records>,
     pub provider: web::Data<Provider>,
     pub takeout: web::Data<Takeout>,
+    pub digests: web::Data<services::digests::Digests>,
     /// The methods of every documented path (`Allow` of a 405).
     pub allowed: web::Data<crate::methods::Allowed>,
 }
@@ -107,6 +108,7 @@ impl Web {
             records: web::Data::new(services.records.clone()),
             provider: web::Data::new(services.provider.clone()),
             takeout: web::Data::new(services.takeout.clone()),
+            digests: web::Data::new(services.digests.clone()),
             allowed: web::Data::new(allowed),
         })
     }
@@ -183,6 +185,7 @@ pub fn app(
         .app_data(w.records.clone())
         .app_data(w.provider.clone())
         .app_data(w.takeout.clone())
+        .app_data(w.digests.clone())
         .app_data(extractors::json_config(limit))
         .app_data(extractors::form_config(limit))
         .app_data(extractors::query_config())

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api;
 pub mod console;
+pub mod digest;
 pub mod notices;
 #[cfg(test)]
 mod web_tests;
@@ -27,6 +28,8 @@ use services::audit_log::query;
         activity::detail,
         activity::download,
         notices::list,
+        digest::settings,
+        digest::choose,
     ),
     components(schemas(
         api::RecordPage,
@@ -53,5 +56,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(activity::list)
         .service(activity::download)
         .service(activity::detail)
-        .service(notices::list);
+        .service(notices::list)
+        .service(digest::settings)
+        .service(digest::choose);
 }

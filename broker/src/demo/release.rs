@@ -133,6 +133,13 @@ async fn create_alice(state: &Seeding) -> Result<String, CliError> {
             provider(2),
         ),
         ("birthdate", serde_json::json!("1958-04-12"), register),
+        // Where her notice digests go, and in which language (as her bank asserts them).
+        (
+            "email",
+            serde_json::json!("alice.tremblay@example.ca"),
+            provider(2),
+        ),
+        ("preferred_language", serde_json::json!("fr"), provider(2)),
     ];
     for (attribute, value, provenance) in &facts {
         citizens::record(db, vault, &id, attribute, value, provenance).await?;

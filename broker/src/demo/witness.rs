@@ -45,3 +45,24 @@ pub fn start(config: &mut Config, data_dir: &Path) -> Result<String, CliError> {
     });
     Ok(url)
 }
+
+/// Signs a checkpoint of the seeded log and has the demo witness cosign it now, so the banner can
+/// show the cosigned checkpoint (the broker keeps sending newer ones in the background).
+pub async fn cosign_seeded(state: &super::Seeding) -> Result<Option<(u64, audit::Hash)>, CliError> {
+    let witnesses = services::audit_log::witnesses::configured(&state.config.audit.witnesses)
+        .map_err(|e| CliError::Other(format!("demo witness: {e}")))?;
+    state
+        .audit
+        .checkpoint_now()
+        .await
+        .map_err(|e| CliError::Other(format!("demo checkpoint: {e}")))?;
+    services::audit_log::witnesses::cosign_once(
+        &state.db,
+        &state.records.notes,
+        witnesses,
+        &state.http,
+        &state.records.cosigned,
+    )
+    .await
+    .map_err(|e| CliError::Other(format!("demo witness: {e}")))
+}

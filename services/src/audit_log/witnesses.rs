@@ -12,7 +12,7 @@
 mod send;
 mod verify;
 
-pub use send::run;
+pub use send::{cosign_once, run};
 pub use verify::{WitnessFinding, WitnessSummary, verify_cosignatures};
 
 use std::collections::BTreeMap;

@@ -173,4 +173,28 @@ async fn alice_fills_the_sample_pension_form_through_the_broker_in_a_real_browse
     // Signed out through the broker and back: the form is empty again.
     assert_eq!(result["signedOut"], "You are signed out.");
     assert_eq!(result["afterLogout"]["given_name"], "");
+
+    // Issue 15, "Done when": the sample department's use of her facts is a notice, and Alice's
+    // weekly digest (a "week" lasts 30 s in the demo) reaches the demo's mail catcher, in her
+    // language (French, from her sign-in), without a value.
+    let mail = demo.dir.path().join("demo/mail/1.eml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let eml = loop {
+        if let Ok(text) = std::fs::read_to_string(&mail) {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no digest in the demo's mail catcher; log:\n{}",
+            demo.broker.log_text()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert!(eml.contains("To: alice.tremblay@example.ca"), "{eml}");
+    assert!(eml.contains("Content-Language: fr"), "{eml}");
+    assert!(!eml.contains("1958-04-12"), "{eml}");
+    let banner = demo
+        .printed_line("the witness has cosigned the log at size")
+        .await;
+    assert!(banner.contains("root "), "{banner}");
 }

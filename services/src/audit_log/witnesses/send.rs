@@ -103,6 +103,29 @@ pub async fn run(
     }
 }
 
+/// One round to every witness now, not in the background (the demo, before it prints where the
+/// cosigned checkpoint is): the newest checkpoint some witness cosigned, if any.
+pub async fn cosign_once(
+    db: &DatabaseConnection,
+    notes: &CheckpointNotes,
+    witnesses: Vec<Witness>,
+    http: &reqwest::Client,
+    latest: &LatestCosigned,
+) -> Result<Option<(u64, audit::Hash)>, String> {
+    for witness in witnesses {
+        let mut p = Progress {
+            witness,
+            told: None,
+            failures: 0,
+            next: Instant::now(),
+        };
+        send(db, notes, http, latest, &mut p)
+            .await
+            .map_err(|e| format!("witness `{}`: {e}", p.witness.name))?;
+    }
+    Ok(latest.get())
+}
+
 /// At most this many `409`s in a row before backing off.
 const MAX_CONFLICTS: u64 = 3;
 
