@@ -18,6 +18,7 @@
 pub mod claims;
 pub mod decide;
 pub mod query;
+pub mod read;
 pub mod sd_jwt;
 
 use std::sync::Arc;
@@ -29,9 +30,9 @@ use sea_orm::{
 };
 
 use crate::audit_log::AuditLog;
+use crate::citizens::CitizenError;
 use crate::citizens::entities::{citizen, pairwise_subject};
-use crate::citizens::{self, CitizenError};
-use crate::consents::{self, ConsentStoreError};
+use crate::consents::ConsentStoreError;
 use crate::departments::Registry;
 use crate::error::Error;
 use crate::error::PublicError;
@@ -40,7 +41,7 @@ use crate::oauth::bearer::DepartmentCaller;
 use crate::oauth::client_keys::ClientKeyCache;
 use crate::oauth::scope;
 use crate::vault::Vault;
-use decide::{Decided, Question, Withheld};
+use decide::{Decided, Withheld};
 use query::{AttributeQuery, QueryError};
 use store::now_ms;
 
@@ -276,32 +277,26 @@ pub async fn release(
         return Err(refuse(state, asked(denial()), Refusal::SubjectNotFound).await);
     };
     let now = now_ms();
-    // An unknown purpose is withheld for every claim by the engine; nothing needs reading.
-    let known_purpose = state.policy.catalogue().purpose(&query.purpose).is_some();
-    let (consents, facts) = if known_purpose {
-        let names: Vec<&str> = query.claims.iter().map(String::as_str).collect();
-        let consents = consents::for_release(&state.db, &citizen_id, department, &query.purpose)
-            .await
-            .map_err(ReleaseError::from)?;
-        let facts = citizens::current_facts(&state.db, &state.vault, &citizen_id, Some(&names))
-            .await
-            .map_err(ReleaseError::from)?;
-        (consents, facts)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let consent = consents::best_for_release(&consents, &query.claims, &query.purpose, now);
-    let question = Question {
-        department,
-        purpose: &query.purpose,
-        claims: &query.claims,
-        citizen_deceased: status == "deceased",
-        now_ms: now,
-    };
-    let decided = decide::decide(&state.policy, &question, &facts, consent);
+    let read::Decision {
+        decided,
+        facts,
+        consent_id,
+        consent_expires_at_ms,
+    } = read::read_and_decide(
+        state,
+        read::Asked {
+            citizen_id: &citizen_id,
+            citizen_deceased: status == "deceased",
+            department,
+            purpose: &query.purpose,
+            claims: &query.claims,
+            now_ms: now,
+        },
+    )
+    .await?;
     let with_citizen = |mut r: Record| {
         r.citizen_id = Some(citizen_id.clone());
-        r.consent_id = consent.map(|c| c.id().to_string());
+        r.consent_id = consent_id.clone();
         r
     };
     let (grants, withheld, policy_ids) = match decided {
@@ -380,7 +375,7 @@ pub async fn release(
         None => state.keys.sign(Some(claims::RELEASE_TYP), &built.claims)?,
         Some(holder) => {
             let mut claims = built.claims;
-            claims.exp = sd_jwt::expiry(claims.iat, consent.and_then(|c| c.expires_at_ms()));
+            claims.exp = sd_jwt::expiry(claims.iat, consent_expires_at_ms);
             sd_jwt::issue(&claims, holder, &state.keys).map_err(ReleaseError::from)?
         }
     };

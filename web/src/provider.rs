@@ -179,7 +179,50 @@ struct AttributeView {
     loa: Option<u8>,
 }
 
-fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
+/// Each attribute's source by name in the page's language (a sign-in partner's or department's
+/// name; its id only when neither is known any more).
+async fn source_names(
+    provider: &Provider,
+    signin: &services::signin::SignIn,
+    lang: services::lang::Lang,
+    screen: &ConsentScreen,
+) -> Vec<Option<String>> {
+    let mut names = Vec::with_capacity(screen.attributes.len());
+    for a in &screen.attributes {
+        let Some(source) = &a.source else {
+            names.push(None);
+            continue;
+        };
+        let name = match source.kind {
+            "provider" => signin
+                .providers
+                .get(&source.id)
+                .map(|p| p.config.name(lang).to_owned())
+                .ok(),
+            "department" => provider
+                .oauth
+                .registry
+                .department(&provider.oauth.db, &source.id)
+                .await
+                .ok()
+                .flatten()
+                .map(|d| match lang {
+                    services::lang::Lang::En => d.name_en,
+                    services::lang::Lang::Fr => d.name_fr,
+                }),
+            _ => None,
+        };
+        names.push(Some(name.unwrap_or_else(|| source.id.clone())));
+    }
+    names
+}
+
+fn consent_page(
+    page: &Page,
+    id: &str,
+    screen: &ConsentScreen,
+    sources: &[Option<String>],
+) -> ConsentPage {
     let fr = page.lang == services::lang::Lang::Fr;
     let pick = |en: &str, fr_text: &str| if fr { fr_text } else { en }.to_owned();
     ConsentPage {
@@ -195,7 +238,8 @@ fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
         attributes: screen
             .attributes
             .iter()
-            .map(|a| AttributeView {
+            .enumerate()
+            .map(|(i, a)| AttributeView {
                 label: pick(&a.label_en, &a.label_fr),
                 essential: a.essential,
                 source_key: a.source.as_ref().map(|s| match s.kind {
@@ -203,7 +247,7 @@ fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
                     "department" => "provider.consent.source_department",
                     _ => "provider.consent.source_citizen",
                 }),
-                source: a.source.as_ref().map(|s| s.id.clone()),
+                source: sources.get(i).cloned().flatten(),
                 loa: a.source.as_ref().map(|s| s.loa),
             })
             .collect(),
@@ -211,7 +255,13 @@ fn consent_page(page: &Page, id: &str, screen: &ConsentScreen) -> ConsentPage {
 }
 
 /// Acts on the interaction's next step.
-fn respond(page: &Page, id: &str, step: Step) -> Result<HttpResponse, Error> {
+async fn respond(
+    provider: &Provider,
+    signin: &services::signin::SignIn,
+    page: &Page,
+    id: &str,
+    step: Step,
+) -> Result<HttpResponse, Error> {
     match step {
         Step::Answer(location) => Ok(see_other(&location)),
         Step::SignIn {
@@ -230,8 +280,11 @@ fn respond(page: &Page, id: &str, step: Step) -> Result<HttpResponse, Error> {
             Ok(see_other(&format!("/signin?{}", query.finish())))
         }
         Step::Consent(screen) => {
-            let mut response =
-                page.render("provider/consent.html", &consent_page(page, id, &screen))?;
+            let sources = source_names(provider, signin, page.lang, &screen).await;
+            let mut response = page.render(
+                "provider/consent.html",
+                &consent_page(page, id, &screen, &sources),
+            )?;
             response.headers_mut().insert(
                 actix_web::http::header::CACHE_CONTROL,
                 actix_web::http::header::HeaderValue::from_static("no-store"),
@@ -246,12 +299,13 @@ fn respond(page: &Page, id: &str, step: Step) -> Result<HttpResponse, Error> {
 #[get("/oauth2/interaction/{id}")]
 pub async fn interaction(
     provider: web::Data<Provider>,
+    signin: web::Data<services::signin::SignIn>,
     session: MaybeSession,
     page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     match flow::step(&provider, &id, session.0.as_ref()).await {
-        Ok(step) => respond(&page, &id, step),
+        Ok(step) => respond(&provider, &signin, &page, &id, step).await,
         Err(e) => error_page(&page, e.into()),
     }
 }
@@ -260,6 +314,7 @@ pub async fn interaction(
 #[post("/oauth2/interaction/{id}")]
 pub async fn answer(
     provider: web::Data<Provider>,
+    signin: web::Data<services::signin::SignIn>,
     form: Form<CitizenSession>,
     page: Page,
     id: web::Path<String>,
@@ -278,7 +333,7 @@ pub async fn answer(
         }
     };
     match flow::decide(&provider, &id, &form.who.session, approve, page.lang).await {
-        Ok(step) => respond(&page, &id, step),
+        Ok(step) => respond(&provider, &signin, &page, &id, step).await,
         Err(e) => error_page(&page, e.into()),
     }
 }

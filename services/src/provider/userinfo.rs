@@ -19,7 +19,7 @@ use crate::citizens::{self, Status};
 use crate::error::Error;
 use crate::oauth::bearer::{Identified, Unauthenticated};
 use crate::oauth::refusals::{self, Endpoint};
-use crate::release::decide::{Decided, Question};
+use crate::release::decide::Decided;
 use sea_orm::EntityTrait;
 use store::now_ms;
 
@@ -167,28 +167,26 @@ pub async fn answer_claims(
     if names.is_empty() {
         return Ok(Answered::default());
     }
-    let db = &provider.oauth.db;
     let release = &provider.release;
     let now = now_ms();
-    let citizen = citizens::get(db, &row.citizen_id).await?;
+    let citizen = citizens::get(&provider.oauth.db, &row.citizen_id).await?;
     let Some(citizen) = citizen.filter(|c| c.status != Status::Erased) else {
         return Ok(Answered::default());
     };
-    let consents = crate::consents::for_release(db, &row.citizen_id, &row.department_id, purpose)
-        .await
-        .map_err(|e| Error::Internal(format!("cannot read consents: {e}")))?;
-    let consent = crate::consents::best_for_release(&consents, &names, purpose, now);
-    let only: Vec<&str> = names.iter().map(String::as_str).collect();
-    let facts = citizens::current_facts(db, &release.vault, &row.citizen_id, Some(&only)).await?;
-    let question = Question {
-        department: &row.department_id,
-        purpose,
-        claims: &names,
-        citizen_deceased: citizen.status == Status::Deceased,
-        now_ms: now,
-    };
-    let decided = crate::release::decide::decide(&release.policy, &question, &facts, consent);
-    let (grants, policy_ids) = match decided {
+    let read = crate::release::read::read_and_decide(
+        release,
+        crate::release::read::Asked {
+            citizen_id: &row.citizen_id,
+            citizen_deceased: citizen.status == Status::Deceased,
+            department: &row.department_id,
+            purpose,
+            claims: &names,
+            now_ms: now,
+        },
+    )
+    .await?;
+    let (facts, consent_id) = (read.facts, read.consent_id);
+    let (grants, policy_ids) = match read.decided {
         Decided::Release {
             grants, policy_ids, ..
         } => (grants, policy_ids),
@@ -204,7 +202,6 @@ pub async fn answer_claims(
             return Ok(Answered::default());
         }
     };
-    let consent_id = consent.map(|c| c.id().to_string());
     let held: Vec<HeldClaim> = crate::release::claims::granted_facts(grants, facts)
         .into_iter()
         .filter_map(|f| {

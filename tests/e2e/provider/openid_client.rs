@@ -279,6 +279,8 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         "Given name",
         "Family name",
         "Date of birth",
+        // Each value's source by its name in the page's language, not its id.
+        "Confirmed by your sign-in partner (bank (EN))",
     ] {
         assert!(
             en_text.contains(expected),
@@ -293,6 +295,7 @@ async fn openid_client_signs_alice_in_with_her_consent_in_english_and_french_and
         "Prénom",
         "Nom de famille",
         "Date de naissance",
+        "Confirmé par votre partenaire de connexion (bank (FR))",
     ] {
         assert!(
             fr_text.contains(expected),
