@@ -223,15 +223,22 @@ async fn a_release_is_a_notice_on_the_page_and_in_a_french_digest_e_mail_that_ho
     assert!(!text.contains(&record), "{text}");
     assert_ne!(second["messageId"], first["messageId"]);
 
-    // Her settings page lists both, sent.
+    // Her settings page lists both, sent (marked so once the SMTP server has answered).
     let services = broker_e2e::services_for(&w.broker.env, &w.conn);
-    let sent = services
-        .digests
-        .recent(&alice.citizen_id, 10)
-        .await
-        .unwrap();
-    assert_eq!(sent.len(), 2, "{sent:?}");
-    assert!(sent.iter().all(|d| d.status == Status::Sent), "{sent:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent = services
+            .digests
+            .recent(&alice.citizen_id, 10)
+            .await
+            .unwrap();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        if sent.iter().all(|d| d.status == Status::Sent) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{sent:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(mails_in(mail.path()), 2);
 }
 
