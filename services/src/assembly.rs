@@ -222,6 +222,7 @@ impl Services {
             issuer: issuer.clone(),
             settings: Arc::new(setup.digest.clone()),
             mailer,
+            metrics: metrics.clone(),
         };
         let oauth = OAuth {
             db: db.clone(),

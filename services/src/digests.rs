@@ -154,7 +154,11 @@ pub struct Digests {
     pub settings: Arc<DigestConfig>,
     /// `None` when digests are not enabled.
     pub mailer: Option<Mailer>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
+
+/// `broker_notice_digests_total{outcome}`: what became of each digest the job tried to send.
+pub const DIGESTS_METRIC: &str = "broker_notice_digests_total";
 
 impl Digests {
     pub fn cadence(&self) -> Cadence {
@@ -509,6 +513,16 @@ impl Digests {
                 ),
                 other => (other, d.next_attempt_at),
             };
+            self.metrics.inc(
+                DIGESTS_METRIC,
+                format!(
+                    "outcome=\"{}\"",
+                    match status {
+                        Status::Pending => "retry",
+                        other => other.as_str(),
+                    }
+                ),
+            );
             match status {
                 Status::Sent => turn.sent += 1,
                 Status::Pending => turn.retried += 1,

@@ -301,4 +301,16 @@ async fn a_digest_the_smtp_server_could_not_take_is_sent_once_by_the_next_broker
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(mails_in(mail.path()), 1);
+    // The operator sees it: one try refused for now (451), then one sent.
+    let metrics = reqwest::get(next.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("broker_notice_digests_total{outcome=\"retry\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("broker_notice_digests_total{outcome=\"sent\"} 1"));
 }
