@@ -564,6 +564,15 @@ impl Digests {
                 Some("the citizen stopped digests".into()),
             ));
         }
+        // Nobody reads an erased citizen's notices, and a deceased citizen's are for their estate
+        // to ask for, not to be mailed on.
+        let citizen = crate::citizens::get(&self.db, &d.citizen_id).await?;
+        if citizen.is_none_or(|c| c.status != crate::citizens::Status::Active) {
+            return Ok((
+                Status::Cancelled,
+                Some("the citizen's record is erased or closed".into()),
+            ));
+        }
         let facts = crate::citizens::current_facts(
             &self.db,
             &self.vault,

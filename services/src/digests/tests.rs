@@ -260,3 +260,39 @@ async fn a_digest_left_sending_by_a_stopped_instance_is_marked_interrupted_and_n
         Status::Interrupted
     );
 }
+
+#[tokio::test]
+async fn an_erased_citizens_digest_is_cancelled_without_reading_or_sending_anything() {
+    let t = services(Frequency::Weekly).await;
+    let alice = crate::citizens::create(&t.db, &t.vault).await.unwrap();
+    let now = base();
+    t.digests.turn(now).await.unwrap();
+    record_about(&t, &alice, Action::Release).await;
+    assert_eq!(t.digests.turn(next_week(now)).await.unwrap().created, 1);
+    crate::admin::erase_citizen(&t.db, &t.audit, &alice, "test-operator")
+        .await
+        .unwrap();
+    // Nothing listens on this port: a send would be a retry, not a cancellation.
+    let digests = Digests {
+        mailer: Some(
+            mailer::Mailer::new(
+                &SmtpConfig {
+                    host: "127.0.0.1".into(),
+                    port: 9,
+                    security: SmtpSecurity::None,
+                    ..SmtpConfig::default()
+                },
+                "Tell Us Once <notices@broker.test>",
+                crate::testing::ISSUER,
+            )
+            .unwrap(),
+        ),
+        ..t.digests.clone()
+    };
+    let turn = digests.turn(next_week(now) + 1).await.unwrap();
+    assert_eq!((turn.sent, turn.retried, turn.failed), (0, 0, 1));
+    assert_eq!(
+        digests.recent(&alice, 5).await.unwrap()[0].status,
+        Status::Cancelled
+    );
+}
