@@ -2,6 +2,7 @@
 //! directory, demo data, and the URLs to open. Each capability adds its part of the story here.
 
 pub mod consents;
+pub mod delegation;
 pub mod dev_provider;
 pub mod relay;
 pub mod release;
@@ -67,7 +68,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let receiver = crate::demo::relay::start_receiver(args.port.saturating_add(3))?;
     let sample = sample_app::start(args.port.saturating_add(4), &base, &data_dir)?;
     let witness = witness::start(&mut config, &data_dir)?;
-    let (alice, drop) = seed(&config, &receiver, &sample).await?;
+    let (alice, drop, delegated) = seed(&config, &receiver, &sample).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -97,6 +98,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     }
     println!("{}", sample_app::describe(&sample));
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
+    for line in crate::demo::delegation::describe(&base, delegated) {
+        println!("{line}");
+    }
     println!(
         "  My takeout          {base}/me/export  (everything about Alice, signed; check it below)"
     );
@@ -154,7 +158,7 @@ async fn seed(
     config: &Config,
     receiver: &str,
     sample: &sample_app::Running,
-) -> Result<(crate::demo::release::Prepared, std::path::PathBuf), CliError> {
+) -> Result<(crate::demo::release::Prepared, std::path::PathBuf, bool), CliError> {
     let db = crate::cli::connect(config).await?;
     store::migrate(&db).await?;
     let state = Seeding {
@@ -168,8 +172,9 @@ async fn seed(
     let drop = crate::demo::relay::prepare(&state, receiver).await?;
     crate::demo::relay::seed_consents(&state.ledger, &alice.citizen_id).await?;
     sample_app::prepare(&state, sample).await?;
+    let delegated = crate::demo::delegation::seed(&state, &alice.citizen_id).await?;
     state.services.db.clone().close().await?;
-    Ok((alice, drop))
+    Ok((alice, drop, delegated))
 }
 
 /// `s` as one shell word: as it is when it holds only safe characters, else single-quoted.

@@ -44,6 +44,8 @@ mod m20261206_001401_add_department_clients_post_logout_redirect_uris;
 mod m20261206_001402_add_department_clients_backchannel_logout_uri;
 mod m20261206_001500_create_notice_reads;
 mod m20261207_001500_create_audit_cosignatures;
+mod m20261208_001600_create_delegation_events;
+mod m20261208_001601_add_sessions_acting_for;
 
 pub struct Migrator;
 
@@ -92,6 +94,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_001402_add_department_clients_backchannel_logout_uri::Migration),
             Box::new(m20261206_001500_create_notice_reads::Migration),
             Box::new(m20261207_001500_create_audit_cosignatures::Migration),
+            Box::new(m20261208_001600_create_delegation_events::Migration),
+            Box::new(m20261208_001601_add_sessions_acting_for::Migration),
         ]
     }
 }

@@ -124,6 +124,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::audit::Api::openapi(),
         crate::provider::Api::openapi(),
         crate::takeout::Api::openapi(),
+        crate::delegation::Api::openapi(),
     ]
 }
 
@@ -150,6 +151,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::signin::routes(cfg);
     crate::relay::routes(cfg);
     crate::provider::routes(cfg);
+    crate::delegation::routes(cfg);
 }
 
 /// Builds the actix application (used by `broker serve` and by in-process tests).

@@ -55,6 +55,8 @@ pub(super) struct Row {
     /// The reason codes among `reasons`, in words in the page's language (policy ids and other
     /// reasons without words are left to the record's JSON).
     pub reason_labels: Vec<String>,
+    /// A citizen acted on another citizen's data: a delegate acting for them.
+    pub by_representative: bool,
 }
 
 /// The reason codes the console names in words and offers as a filter: the codes of a release
@@ -135,6 +137,8 @@ pub(super) fn row(state: &Records, page: &Page, v: &RecordView) -> Row {
             &v.actor_kind,
         ),
         actor_id: v.actor_id.clone(),
+        by_representative: v.actor_kind == "citizen"
+            && v.citizen_id.as_deref().is_some_and(|c| c != v.actor_id),
         citizen_id: v.citizen_id.clone(),
         department: v
             .department_id
