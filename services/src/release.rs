@@ -119,6 +119,20 @@ pub struct Release {
     pub registry: Registry,
     /// The clients' keys (shared with the token endpoint): the holder key of an SD-JWT release.
     pub client_keys: Arc<ClientKeyCache>,
+    /// The pairwise secret: a delegate named in `act` is named in the recipient's terms.
+    pub secrets: Arc<crate::keys::Secrets>,
+}
+
+/// The delegate who gave `consent` in the citizen's name, if a delegate did: the actor of its
+/// grant is not the citizen (`consents::ledger::grant_as_delegate`).
+fn given_by_delegate(consent: &consent::Consent) -> Option<String> {
+    let citizen = consent.citizen().to_string();
+    consent
+        .history()
+        .iter()
+        .find(|e| e.change.kind() == consent::EventKind::Granted)
+        .filter(|e| e.actor.kind == consent::ActorKind::Citizen && e.actor.id != citizen)
+        .map(|e| e.actor.id.clone())
 }
 
 /// The start of every audit record about one department's call.
@@ -336,7 +350,7 @@ pub async fn release(
     record.purpose = Some(query.purpose.clone());
     record.reasons = policy_ids;
     let jti = uuid::Uuid::now_v7().to_string();
-    let built = claims::build(
+    let mut built = claims::build(
         grants,
         facts,
         withheld,
@@ -358,6 +372,26 @@ pub async fn release(
                 }),
         },
     );
+    // A consent a delegate gave: the release says who acted (RFC 8693 `act`), in the
+    // recipient's pairwise terms, and so does its audit record.
+    if let Some(delegate) = built
+        .claims
+        .consent_id
+        .as_deref()
+        .and_then(|id| consents.iter().find(|c| c.id().to_string() == id))
+        .and_then(given_by_delegate)
+    {
+        record
+            .detail
+            .insert("act_delegate".into(), delegate.clone());
+        built.claims.act = Some(claims::ActClaim {
+            sub: crate::citizens::pairwise::compute(
+                &state.secrets.pairwise,
+                &caller.department.sector_identifier,
+                &delegate,
+            ),
+        });
+    }
     record.consent_id = built.claims.consent_id.clone();
     record.attributes = built.released.clone();
     record.request_id = Some(jti);

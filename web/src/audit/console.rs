@@ -62,7 +62,7 @@ pub(super) struct Row {
 /// The reason codes the console names in words and offers as a filter: the codes of a release
 /// denial (`release::decide`), of a refused call (`services::oauth::refusals`), and the checks a
 /// token-endpoint refusal names. Each has `audit.reasons.<code>` in both languages (tested).
-pub(super) const REASON_CODES: [&str; 27] = [
+pub(super) const REASON_CODES: [&str; 28] = [
     "no_consent",
     "consent_expired",
     "consent_revoked",
@@ -88,6 +88,7 @@ pub(super) const REASON_CODES: [&str; 27] = [
     "assertion_lifetime",
     "assertion_not_yet_valid",
     "assertion_no_jti",
+    "assertion_act",
     "department_disabled",
     "scope_not_held",
 ];

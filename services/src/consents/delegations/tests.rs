@@ -423,3 +423,250 @@ async fn a_department_registers_a_delegation_by_its_pairwise_subjects_with_a_leg
         "delegation_not_live"
     );
 }
+
+#[tokio::test]
+async fn a_delegate_gives_consents_within_the_delegation_but_never_to_high_sensitivity_data() {
+    use crate::consents::ledger::{self, GrantInput};
+    let h = TestServices::new().await;
+    let (alice, bob) = (citizen(&h).await, citizen(&h).await);
+    let offered = offer(
+        &h.ledger,
+        Offeror::Citizen(&alice),
+        TermsInput {
+            powers: vec!["give_consents".to_owned()],
+            purposes: vec![
+                "benefit-eligibility".to_owned(),
+                "pension-enrolment".to_owned(),
+            ],
+            attributes: vec!["address".to_owned(), "marital_status".to_owned()],
+            ..terms_input(&[], false)
+        },
+    )
+    .await
+    .unwrap();
+    accept(&h.ledger, &bob, &offered.invitation).await.unwrap();
+    let d = acting(&h.ledger, &bob, &offered.delegation.id().to_string())
+        .await
+        .unwrap();
+    let as_bob = ledger::Citizen {
+        id: &bob,
+        loa: 3,
+        lang: crate::lang::Lang::En,
+    };
+    let grant = |department: &str, purpose: &str, attribute: &str| GrantInput {
+        department: department.to_owned(),
+        purpose: purpose.to_owned(),
+        mode: "once".to_owned(),
+        attributes: vec![attribute.to_owned()],
+        duration_days: Some(30),
+    };
+    // Her address, to the revenue agency: given in her name, by him.
+    let (c, _) = ledger::grant_as_delegate(
+        &h.ledger,
+        &as_bob,
+        &d,
+        grant(REVENUE, "benefit-eligibility", "address"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.citizen().to_string(), alice);
+    assert_eq!(c.history()[0].actor.id, bob);
+    let granted: Vec<_> = actions_about(&h, &alice)
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "consent-granted")
+        .collect();
+    assert_eq!(
+        granted,
+        vec![(
+            "consent-granted".to_owned(),
+            bob.clone(),
+            offered.delegation.id().to_string()
+        )]
+    );
+    // Her marital status (high sensitivity): the policies refuse a representative...
+    let before = crate::consents::counts(&h.db).await.unwrap();
+    let e = ledger::grant_as_delegate(
+        &h.ledger,
+        &as_bob,
+        &d,
+        grant(
+            "employment-social-development",
+            "pension-enrolment",
+            "marital_status",
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), "not_consentable");
+    assert_eq!(crate::consents::counts(&h.db).await.unwrap(), before);
+    // ... and let her give it herself.
+    ledger::grant_own(
+        &h.ledger,
+        &ledger::Citizen {
+            id: &alice,
+            loa: 3,
+            lang: crate::lang::Lang::En,
+        },
+        grant(
+            "employment-social-development",
+            "pension-enrolment",
+            "marital_status",
+        ),
+    )
+    .await
+    .unwrap();
+    // Beyond the delegation's attributes and purposes.
+    for (input, expected) in [
+        (
+            grant(REVENUE, "benefit-eligibility", "email"),
+            "delegation_attribute_not_covered",
+        ),
+        (
+            grant("passport-office", "travel-document-issuance", "address"),
+            "delegation_purpose_not_covered",
+        ),
+    ] {
+        let e = ledger::grant_as_delegate(&h.ledger, &as_bob, &d, input)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), expected);
+    }
+    // Without the power.
+    let view_only = offer(&h.ledger, Offeror::Citizen(&alice), terms_input(&[], false))
+        .await
+        .unwrap();
+    accept(&h.ledger, &bob, &view_only.invitation)
+        .await
+        .unwrap();
+    let v = acting(&h.ledger, &bob, &view_only.delegation.id().to_string())
+        .await
+        .unwrap();
+    let e = ledger::grant_as_delegate(
+        &h.ledger,
+        &as_bob,
+        &v,
+        grant(REVENUE, "benefit-eligibility", "address"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), "delegation_power_missing");
+}
+
+#[tokio::test]
+async fn a_release_under_a_consent_a_delegate_gave_names_the_delegate_in_act() {
+    use crate::citizens::{Provenance, SourceKind};
+    use crate::consents::ledger::{self, GrantInput};
+    use crate::oauth::DepartmentCaller;
+    use crate::release::{self, Format};
+    let h = TestServices::new().await;
+    let (alice, bob) = (citizen(&h).await, citizen(&h).await);
+    crate::citizens::record(
+        &h.db,
+        &h.vault,
+        &alice,
+        "address",
+        &serde_json::json!({"street_address": "1 Main St", "locality": "Ottawa", "region": "ON", "postal_code": "K1A 0A1", "country": "CA"}),
+        &Provenance {
+            source_kind: SourceKind::Citizen,
+            source_id: "citizen".into(),
+            method: "self-declared".into(),
+            loa: 2,
+            verified: false,
+            recorded_at: now_ms(),
+        },
+    )
+    .await
+    .unwrap();
+    let revenue = crate::departments::get(&h.db, REVENUE)
+        .await
+        .unwrap()
+        .unwrap();
+    let caller = DepartmentCaller {
+        client_id: "revenue-client".into(),
+        department: revenue.clone(),
+        scopes: vec!["attributes:read".into()],
+        token_id: "t-1".into(),
+    };
+    let sub = crate::citizens::pairwise::subject_for(
+        &h.db,
+        &h.ledger.secrets.pairwise,
+        &revenue.sector_identifier,
+        &alice,
+    )
+    .await
+    .unwrap();
+    let payload = |jwt: &str| -> serde_json::Value {
+        let part = jwt.split('.').nth(1).unwrap();
+        serde_json::from_slice(&crate::jose::b64_decode(part).unwrap()).unwrap()
+    };
+    let query = "claims=address&purpose=benefit-eligibility";
+    let grant = GrantInput {
+        department: REVENUE.to_owned(),
+        purpose: "benefit-eligibility".to_owned(),
+        mode: "once".to_owned(),
+        attributes: vec!["address".to_owned()],
+        duration_days: Some(30),
+    };
+    // Her own consent: no `act`.
+    let (own, _) = ledger::grant_own(
+        &h.ledger,
+        &ledger::Citizen {
+            id: &alice,
+            loa: 2,
+            lang: crate::lang::Lang::En,
+        },
+        grant.clone(),
+    )
+    .await
+    .unwrap();
+    let jwt = release::release(&h.release, &caller, query, &sub, Format::Jwt)
+        .await
+        .unwrap();
+    assert!(payload(&jwt).get("act").is_none());
+    ledger::revoke(&h.ledger, &alice, &own.id().to_string())
+        .await
+        .unwrap();
+    // The same consent given by Bob acting for her: `act` names Bob, in the agency's terms.
+    let offered = offer(
+        &h.ledger,
+        Offeror::Citizen(&alice),
+        TermsInput {
+            powers: vec!["give_consents".to_owned()],
+            ..terms_input(&[], false)
+        },
+    )
+    .await
+    .unwrap();
+    accept(&h.ledger, &bob, &offered.invitation).await.unwrap();
+    let d = acting(&h.ledger, &bob, &offered.delegation.id().to_string())
+        .await
+        .unwrap();
+    ledger::grant_as_delegate(
+        &h.ledger,
+        &ledger::Citizen {
+            id: &bob,
+            loa: 2,
+            lang: crate::lang::Lang::En,
+        },
+        &d,
+        grant,
+    )
+    .await
+    .unwrap();
+    let jwt = release::release(&h.release, &caller, query, &sub, Format::Jwt)
+        .await
+        .unwrap();
+    let claims = payload(&jwt);
+    let bob_sub = crate::citizens::pairwise::compute(
+        &h.ledger.secrets.pairwise,
+        &revenue.sector_identifier,
+        &bob,
+    );
+    assert_eq!(claims["act"], serde_json::json!({ "sub": bob_sub }));
+    assert_eq!(
+        claims["sub"], sub,
+        "the subject stays the person represented"
+    );
+    assert_ne!(bob_sub, bob, "never the internal id");
+}
