@@ -46,6 +46,7 @@ mod m20261206_001500_create_notice_reads;
 mod m20261207_001500_create_audit_cosignatures;
 mod m20261208_001600_create_delegation_events;
 mod m20261208_001601_add_sessions_acting_for;
+mod m20261208_001602_add_relay_changes_delegate_id;
 
 pub struct Migrator;
 
@@ -96,6 +97,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_001500_create_audit_cosignatures::Migration),
             Box::new(m20261208_001600_create_delegation_events::Migration),
             Box::new(m20261208_001601_add_sessions_acting_for::Migration),
+            Box::new(m20261208_001602_add_relay_changes_delegate_id::Migration),
         ]
     }
 }

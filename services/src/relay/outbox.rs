@@ -174,6 +174,11 @@ pub async fn record(state: &Relay, change: NewChange) -> Result<Recorded, Error>
         txn: Set(receipt.id.clone()),
         ended: Set(None),
         created_at: Set(now),
+        // A delegate's change: the actor is the delegate (the page sets both together).
+        delegate_id: Set(change
+            .delegation_id
+            .as_ref()
+            .map(|_| change.actor.id.clone())),
     }
     .insert(&txn)
     .await?;
@@ -420,6 +425,7 @@ pub async fn consent_ended<C: ConnectionTrait>(
         txn: Set(txn.to_owned()),
         ended: Set(Some(how.as_str().to_owned())),
         created_at: Set(now),
+        delegate_id: Set(None),
     }
     .insert(conn)
     .await?;
