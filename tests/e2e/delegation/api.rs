@@ -78,7 +78,15 @@ async fn a_department_registers_a_guardianship_and_the_guardian_updates_her_addr
     assert_eq!(status, 200);
     assert!(info.contains("Acting for Alice Tremblay"), "{info}");
     // His own pages are not reachable while acting.
-    let (status, body) = get(&w.broker, &bob, "/me/consents").await;
+    for own in ["/me", "/me/requests", "/me/delegations", "/me/export"] {
+        let (status, body) = get(&w.broker, &bob, own).await;
+        assert_eq!(
+            (status, code_of(&body).as_str()),
+            (403, "acting_for_another"),
+            "{own}"
+        );
+    }
+    let (status, body) = get(&w.broker, &bob, "/me/notices").await;
     assert_eq!(
         (status, code_of(&body).as_str()),
         (403, "acting_for_another")
@@ -273,4 +281,96 @@ async fn audit_records(conn: &DatabaseConnection) -> Vec<audit::Record> {
         .into_iter()
         .map(|r| audit::Record::from_canonical(&r.entry).unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn delegation_a_representative_gives_a_consent_on_the_pages_but_never_to_high_sensitivity_data()
+ {
+    let w = World::start().await;
+    let alice = signed_in(&w.conn, &w.broker, 3).await;
+    let bob = signed_in(&w.conn, &w.broker, 3).await;
+    let a = pairwise_subject(&w.conn, &w.broker, REVENUE_SECTOR, &alice.citizen_id).await;
+    let b = pairwise_subject(&w.conn, &w.broker, REVENUE_SECTOR, &bob.citizen_id).await;
+    let mut body = guardianship(&a, &b, &["give_consents"]);
+    body["purposes"] = serde_json::json!(["benefit-eligibility", "pension-enrolment"]);
+    body["attributes"] = serde_json::json!(["address", "marital_status"]);
+    let out = register_as(&w, &w.revenue, body);
+    assert_eq!(out["status"], 201, "{out}");
+    let id = out["json"]["id"].as_str().unwrap().to_owned();
+    let res = post(&w.broker, &bob, "/me/acting-for", &[("delegation", &id)]).await;
+    assert_eq!(res.status(), 303);
+    let ledger_rows = || async { services::consents::counts(&w.conn).await.unwrap() };
+    let before = ledger_rows().await;
+    let consent_form =
+        |department: &'static str, purpose: &'static str, attribute: &'static str| {
+            [
+                ("department", department),
+                ("purpose", purpose),
+                ("mode", "once"),
+                ("attribute", attribute),
+                ("duration_days", "30"),
+            ]
+        };
+
+    // Her marital status (high sensitivity) to the pension office: the built-in policy refuses a
+    // representative, whatever the delegation says.
+    let res = post(
+        &w.broker,
+        &bob,
+        "/me/consents",
+        &consent_form(ESD, "pension-enrolment", "marital_status"),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(ledger_rows().await, before, "nothing written");
+    // Beyond the delegation's attributes.
+    let res = post(
+        &w.broker,
+        &bob,
+        "/me/consents",
+        &consent_form(REVENUE, "benefit-eligibility", "email"),
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        code_of(&res.text().await.unwrap()),
+        "delegation_attribute_not_covered"
+    );
+    assert_eq!(ledger_rows().await, before, "nothing written");
+
+    // Her address to the revenue agency: given in her name, by him.
+    let res = post(
+        &w.broker,
+        &bob,
+        "/me/consents",
+        &consent_form(REVENUE, "benefit-eligibility", "address"),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let hers = services::consents::for_citizen(&w.conn, &alice.citizen_id)
+        .await
+        .unwrap();
+    assert_eq!(hers.len(), 1);
+    assert_eq!(hers[0].history()[0].actor.id, bob.citizen_id);
+    audit_settled(&w.conn).await;
+    let granted = audit_records(&w.conn)
+        .await
+        .into_iter()
+        .find(|r| r.action == audit::Action::ConsentGranted)
+        .unwrap();
+    assert_eq!(granted.actor.id, bob.citizen_id);
+    assert_eq!(
+        granted.citizen_id.as_deref(),
+        Some(alice.citizen_id.as_str())
+    );
+    assert_eq!(granted.detail.get("delegation_id"), Some(&id));
+    // Alice herself may give the consent the representative could not.
+    let res = post(
+        &w.broker,
+        &alice,
+        "/me/consents",
+        &consent_form(ESD, "pension-enrolment", "marital_status"),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
 }
