@@ -44,9 +44,9 @@ mod m20261206_001401_add_department_clients_post_logout_redirect_uris;
 mod m20261206_001402_add_department_clients_backchannel_logout_uri;
 mod m20261206_001500_create_notice_reads;
 mod m20261207_001500_create_audit_cosignatures;
-mod m20261208_001600_create_delegation_events;
-mod m20261208_001601_add_sessions_acting_for;
-mod m20261208_001602_add_relay_changes_delegate_id;
+mod m20261209_001700_create_delegation_events;
+mod m20261209_001701_add_sessions_acting_for;
+mod m20261209_001702_add_relay_changes_delegate_id;
 
 pub struct Migrator;
 
@@ -95,9 +95,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_001402_add_department_clients_backchannel_logout_uri::Migration),
             Box::new(m20261206_001500_create_notice_reads::Migration),
             Box::new(m20261207_001500_create_audit_cosignatures::Migration),
-            Box::new(m20261208_001600_create_delegation_events::Migration),
-            Box::new(m20261208_001601_add_sessions_acting_for::Migration),
-            Box::new(m20261208_001602_add_relay_changes_delegate_id::Migration),
+            Box::new(m20261209_001700_create_delegation_events::Migration),
+            Box::new(m20261209_001701_add_sessions_acting_for::Migration),
+            Box::new(m20261209_001702_add_relay_changes_delegate_id::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ const TABLE: &str = "delegation_events";
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261208_001600_create_delegation_events"
+        "m20261209_001700_create_delegation_events"
     }
 }
 

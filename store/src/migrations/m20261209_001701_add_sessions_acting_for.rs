@@ -7,7 +7,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261208_001601_add_sessions_acting_for"
+        "m20261209_001701_add_sessions_acting_for"
     }
 }
 

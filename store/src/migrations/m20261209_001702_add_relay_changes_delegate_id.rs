@@ -8,7 +8,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261208_001602_add_relay_changes_delegate_id"
+        "m20261209_001702_add_relay_changes_delegate_id"
     }
 }
 
