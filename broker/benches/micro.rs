@@ -155,6 +155,7 @@ fn cedar_decision(c: &mut Criterion) {
         attributes: &attributes,
         loa: 3,
         citizen_deceased: false,
+        actor_is_delegate: false,
         now_ms: now,
     };
     c.bench_function("cedar/decide_permit_one_attribute", |b| {

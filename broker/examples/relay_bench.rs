@@ -333,6 +333,7 @@ async fn record_one(state: &Relay, citizen: &str, n: u64) -> (String, i64, usize
             actor: audit::Actor::new(audit::ActorKind::Citizen, citizen),
             department_id: None,
             client_id: None,
+            delegation_id: None,
         },
     )
     .await

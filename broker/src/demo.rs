@@ -2,6 +2,7 @@
 //! directory, demo data, and the URLs to open. Each capability adds its part of the story here.
 
 pub mod consents;
+pub mod delegation;
 pub mod dev_provider;
 pub mod mail_catcher;
 pub mod relay;
@@ -70,7 +71,7 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     let witness = witness::start(&mut config, &data_dir)?;
     let mail = mail_catcher::start(args.port.saturating_add(5), &data_dir).await?;
     digest_to(&mut config, &mail);
-    let (alice, drop, cosigned) = seed(&config, &receiver, &sample).await?;
+    let (alice, drop, cosigned, delegated) = seed(&config, &receiver, &sample).await?;
     println!();
     println!(
         "Tell Us Once broker — demo (data in {})",
@@ -100,6 +101,9 @@ pub async fn run(args: DemoArgs, config_file: Option<&std::path::Path>) -> Resul
     }
     println!("{}", sample_app::describe(&sample));
     println!("  My activity         {base}/me/activity  (every access, with its proof)");
+    for line in crate::demo::delegation::describe(&base, delegated) {
+        println!("{line}");
+    }
     println!(
         "  My takeout          {base}/me/export  (everything about Alice, signed; check it below)"
     );
@@ -194,6 +198,7 @@ async fn seed(
         crate::demo::release::Prepared,
         std::path::PathBuf,
         Option<(u64, audit::Hash)>,
+        bool,
     ),
     CliError,
 > {
@@ -210,9 +215,10 @@ async fn seed(
     let drop = crate::demo::relay::prepare(&state, receiver).await?;
     crate::demo::relay::seed_consents(&state.ledger, &alice.citizen_id).await?;
     sample_app::prepare(&state, sample).await?;
+    let delegated = crate::demo::delegation::seed(&state, &alice.citizen_id).await?;
     let cosigned = witness::cosign_seeded(&state).await?;
     state.services.db.clone().close().await?;
-    Ok((alice, drop, cosigned))
+    Ok((alice, drop, cosigned, delegated))
 }
 
 /// `s` as one shell word: as it is when it holds only safe characters, else single-quoted.

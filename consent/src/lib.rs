@@ -35,6 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod delegation;
 mod duration;
 mod error;
 mod event;
@@ -42,6 +43,10 @@ mod ledger;
 mod model;
 mod receipt;
 
+pub use delegation::{
+    Beyond, Delegation, DelegationChange, DelegationEvent, DelegationRuleError, DelegationState,
+    DelegationTerms, EndedBy, Origin, Power,
+};
 pub use duration::{DAY_MS, DurationRules};
 pub use error::{ConsentError, TransitionError, TransitionFault};
 pub use event::{Actor, ActorKind, Change, ConsentEvent, EventKind};

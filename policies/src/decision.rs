@@ -22,6 +22,9 @@ pub struct ReleaseRequest<'a> {
     pub loa: u8,
     /// Whether a date of death is recorded for the citizen.
     pub citizen_deceased: bool,
+    /// Whether the act behind the decision is a representative's (a delegate acting for the
+    /// citizen gives the consent): Cedar's `context.actor_is_delegate`.
+    pub actor_is_delegate: bool,
     /// The decision time, Unix milliseconds.
     pub now_ms: i64,
 }

@@ -25,7 +25,7 @@ pub const SCHEMA_FILE: &str = "broker.cedarschema";
 
 const EMBEDDED_SCHEMA: &str = include_str!("../cedar/broker.cedarschema");
 /// The embedded policy files. A test checks this list against the `cedar/` directory.
-const EMBEDDED_POLICIES: [(&str, &str); 6] = [
+const EMBEDDED_POLICIES: [(&str, &str); 7] = [
     ("common.cedar", include_str!("../cedar/common.cedar")),
     (
         "death-notification.cedar",
@@ -42,6 +42,10 @@ const EMBEDDED_POLICIES: [(&str, &str); 6] = [
     (
         "passport-office.cedar",
         include_str!("../cedar/passport-office.cedar"),
+    ),
+    (
+        "representation.cedar",
+        include_str!("../cedar/representation.cedar"),
     ),
     (
         "revenue-agency.cedar",

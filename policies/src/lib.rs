@@ -30,6 +30,7 @@
 //!     attributes: &attributes,
 //!     loa: 2,
 //!     citizen_deceased: false,
+//!     actor_is_delegate: false,
 //!     now_ms: 0,
 //! };
 //! // No consent: withheld, and the permit that needs the consent is named.

@@ -198,6 +198,7 @@ impl Services {
             cosigned: cosigned.clone(),
             registry: registry.clone(),
             client_keys: client_keys.clone(),
+            secrets: secrets.clone(),
         };
         let takeout = Takeout {
             db: db.clone(),

@@ -15,6 +15,7 @@
 //! `ledger` function, with its receipt and audit record; other code reads through the public
 //! functions here.
 
+pub mod delegations;
 mod entities;
 mod error;
 pub mod expiry;

@@ -53,6 +53,8 @@ pub enum Error {
     #[error(transparent)]
     Consent(#[from] crate::consents::LedgerError),
     #[error(transparent)]
+    Delegation(#[from] crate::consents::delegations::DelegationError),
+    #[error(transparent)]
     SignIn(#[from] crate::signin::SignInError),
     #[error(transparent)]
     Relay(#[from] crate::relay::RelayError),
@@ -148,6 +150,7 @@ impl Error {
             Error::Provider(e) => (e.class(), e.code()),
             Error::Release(e) => (e.class(), e.code()),
             Error::Consent(e) => (e.class(), e.code()),
+            Error::Delegation(e) => (e.class(), e.code()),
             Error::Relay(e) => (e.class(), e.code()),
             Error::SignIn(e) => (e.class(), e.code()),
             Error::AuditQuery(e) => (e.class(), e.code()),
@@ -372,6 +375,55 @@ impl PublicError for LedgerError {
             | L::ReceiptMalformed
             | L::ReceiptSignature
             | L::ReceiptNotInLedger => ErrorClass::Unprocessable,
+        }
+    }
+}
+
+impl PublicError for crate::consents::delegations::DelegationError {
+    fn code(&self) -> &'static str {
+        use crate::consents::delegations::DelegationError as D;
+        use consent::{Beyond, DelegationRuleError as R};
+        match self {
+            D::UnknownAttribute(_) => "unknown_attribute",
+            D::UnknownPurpose(_) => "unknown_purpose",
+            D::UnknownPower(_) => "unknown_power",
+            D::UnknownSubject(_) => "unknown_subject",
+            D::LegalBasisRequired => "legal_basis_required",
+            D::ToSelf => "delegation_to_self",
+            D::InvalidDuration | D::Rule(R::InvalidPeriod) => "invalid_duration",
+            D::Rule(R::BeyondMaximum { .. }) => "duration_beyond_maximum",
+            D::Rule(R::NoAttributes) => "no_attributes",
+            D::Rule(R::Label) => "invalid_label",
+            D::Rule(_) => "invalid_delegation",
+            D::InvitationInvalid => "invitation_invalid",
+            D::NotLive => "delegation_not_live",
+            D::Beyond(Beyond::Power(_)) => "delegation_power_missing",
+            D::Beyond(Beyond::Attribute(_)) => "delegation_attribute_not_covered",
+            D::Beyond(Beyond::Purpose(_)) => "delegation_purpose_not_covered",
+            D::OnwardNotPermitted => "delegation_onward_not_permitted",
+            D::NotActive => "delegation_not_active",
+            D::Conflict => "delegation_conflict",
+            D::ActingForAnother => "acting_for_another",
+            D::Corrupt(_) | D::Db(_) => INTERNAL.1,
+        }
+    }
+    fn class(&self) -> ErrorClass {
+        use crate::consents::delegations::DelegationError as D;
+        match self {
+            D::NotLive | D::Beyond(_) | D::OnwardNotPermitted | D::ActingForAnother => {
+                ErrorClass::Forbidden
+            }
+            D::NotActive | D::Conflict => ErrorClass::Conflict,
+            D::Corrupt(_) | D::Db(_) => ErrorClass::Internal,
+            D::UnknownAttribute(_)
+            | D::UnknownPurpose(_)
+            | D::UnknownPower(_)
+            | D::UnknownSubject(_)
+            | D::LegalBasisRequired
+            | D::ToSelf
+            | D::InvalidDuration
+            | D::Rule(_)
+            | D::InvitationInvalid => ErrorClass::Unprocessable,
         }
     }
 }

@@ -54,11 +54,14 @@ pub mod scope {
     pub const CONSENT_REQUEST: &str = "consent:request";
     /// Read the audit log (machine access for privacy offices).
     pub const AUDIT_READ: &str = "audit:read";
-    pub const ALL: [&str; 4] = [
+    /// Register delegations the department is the authority for (`/api/v1/delegations`).
+    pub const DELEGATIONS_WRITE: &str = "delegations:write";
+    pub const ALL: [&str; 5] = [
         ATTRIBUTES_READ,
         ATTRIBUTES_WRITE,
         CONSENT_REQUEST,
         AUDIT_READ,
+        DELEGATIONS_WRITE,
     ];
 }
 

@@ -120,6 +120,8 @@ pub struct Release {
     pub registry: Registry,
     /// The clients' keys (shared with the token endpoint): the holder key of an SD-JWT release.
     pub client_keys: Arc<ClientKeyCache>,
+    /// The pairwise secret: a delegate named in `act` is named in the recipient's terms.
+    pub secrets: Arc<crate::keys::Secrets>,
 }
 
 /// The start of every audit record about one department's call.
@@ -282,6 +284,7 @@ pub async fn release(
         facts,
         consent_id,
         consent_expires_at_ms,
+        consent_delegate,
     } = read::read_and_decide(
         state,
         read::Asked {
@@ -331,7 +334,7 @@ pub async fn release(
     record.purpose = Some(query.purpose.clone());
     record.reasons = policy_ids;
     let jti = uuid::Uuid::now_v7().to_string();
-    let built = claims::build(
+    let mut built = claims::build(
         grants,
         facts,
         withheld,
@@ -353,6 +356,26 @@ pub async fn release(
                 }),
         },
     );
+    // A consent a delegate gave: the release says who acted (RFC 8693 `act`), in the
+    // recipient's pairwise terms, and so does its audit record.
+    if let Some(delegate) = built
+        .claims
+        .consent_id
+        .as_deref()
+        .filter(|id| consent_id.as_deref() == Some(*id))
+        .and(consent_delegate)
+    {
+        record
+            .detail
+            .insert("act_delegate".into(), delegate.clone());
+        built.claims.act = Some(claims::ActClaim {
+            sub: crate::citizens::pairwise::compute(
+                &state.secrets.pairwise,
+                &caller.department.sector_identifier,
+                &delegate,
+            ),
+        });
+    }
     record.consent_id = built.claims.consent_id.clone();
     record.attributes = built.released.clone();
     record.request_id = Some(jti);

@@ -69,6 +69,16 @@ pub struct Session {
     pub created_at: i64,
     /// The upstream ID token, kept only to send as `id_token_hint` at sign-out. Never logged.
     pub id_token_hint: Option<String>,
+    /// The delegation the citizen acts under, if they chose "acting for …", with the label the
+    /// banner shows. Checked against the ledger at every request (`consents::delegations`).
+    pub acting_for: Option<ActingFor>,
+}
+
+/// "Acting for …" as the session remembers it: only a pointer, never an authorisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingFor {
+    pub delegation_id: String,
+    pub label: String,
 }
 
 /// What a new session is for.
@@ -118,6 +128,8 @@ pub async fn start(
         idle_expires_at: Set(now + (s.idle_timeout_secs as i64) * 1000),
         absolute_expires_at: Set(now + (s.absolute_timeout_secs as i64) * 1000),
         ended_at: Set(None),
+        acting_for: Set(None),
+        acting_label: Set(None),
     }
     .insert(db)
     .await?;
@@ -148,7 +160,41 @@ fn to_session(row: entity::Model) -> Result<Session, Error> {
         csrf_token: row.csrf_token,
         created_at: row.created_at,
         id_token_hint: row.id_token_hint,
+        acting_for: match (row.acting_for, row.acting_label) {
+            (Some(delegation_id), Some(label)) => Some(ActingFor {
+                delegation_id,
+                label,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(Error::Internal(
+                    "a stored session acts for half a delegation".into(),
+                ));
+            }
+        },
     })
+}
+
+/// Starts or stops acting for another citizen in this session (the delegation is checked by the
+/// caller, and again at every request).
+pub async fn set_acting_for(
+    db: &DatabaseConnection,
+    id_hash: &str,
+    acting: Option<&ActingFor>,
+) -> Result<(), Error> {
+    entity::Entity::update_many()
+        .col_expr(
+            entity::Column::ActingFor,
+            sea_orm::sea_query::Expr::value(acting.map(|a| a.delegation_id.clone())),
+        )
+        .col_expr(
+            entity::Column::ActingLabel,
+            sea_orm::sea_query::Expr::value(acting.map(|a| a.label.clone())),
+        )
+        .filter(entity::Column::IdHash.eq(id_hash))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Loads a live session by cookie token, sliding its idle expiry.

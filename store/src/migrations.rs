@@ -47,6 +47,9 @@ mod m20261207_001500_create_audit_cosignatures;
 mod m20261208_001600_create_digest_preferences;
 mod m20261208_001601_create_digest_passes;
 mod m20261208_001602_create_digests;
+mod m20261209_001700_create_delegation_events;
+mod m20261209_001701_add_sessions_acting_for;
+mod m20261209_001702_add_relay_changes_delegate_id;
 
 pub struct Migrator;
 
@@ -98,6 +101,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_001600_create_digest_preferences::Migration),
             Box::new(m20261208_001601_create_digest_passes::Migration),
             Box::new(m20261208_001602_create_digests::Migration),
+            Box::new(m20261209_001700_create_delegation_events::Migration),
+            Box::new(m20261209_001701_add_sessions_acting_for::Migration),
+            Box::new(m20261209_001702_add_relay_changes_delegate_id::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 mod audit;
 mod consents;
 mod contract;
+mod delegation;
 mod foundation;
 mod oauth;
 mod provider;

@@ -9,6 +9,7 @@
 
 mod api;
 mod crash;
+mod delegation;
 mod delivery;
 mod demo;
 mod operators;

@@ -126,6 +126,7 @@ pub fn api_parts() -> Vec<utoipa::openapi::OpenApi> {
         crate::audit::Api::openapi(),
         crate::provider::Api::openapi(),
         crate::takeout::Api::openapi(),
+        crate::delegation::Api::openapi(),
     ]
 }
 
@@ -152,6 +153,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     crate::signin::routes(cfg);
     crate::relay::routes(cfg);
     crate::provider::routes(cfg);
+    crate::delegation::routes(cfg);
 }
 
 /// Builds the actix application (used by `broker serve` and by in-process tests).

@@ -42,6 +42,9 @@ pub fn access(method: &str, path: &str) -> Access {
             Access::Department(scope::CONSENT_REQUEST)
         }
         (_, p) if p.starts_with("/api/v1/audit/records") => Access::AuditReader(scope::AUDIT_READ),
+        (_, p) if p.starts_with("/api/v1/delegations") => {
+            Access::Department(scope::DELEGATIONS_WRITE)
+        }
         (_, p) if p == "/me" || p.starts_with("/me/") => Access::Citizen,
         ("post", "/signout") => Access::Citizen,
         (_, "/officer" | "/officer/export" | "/officer/unusual") => Access::Officer,
@@ -60,7 +63,7 @@ pub fn complete(doc: &mut Value) {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "A department's access token from `POST /oauth2/token` (client credentials, authenticated by a `private_key_jwt` client assertion, RFC 7523), 5 minutes. The requirement of an operation names the scope it needs: `attributes:read`, `attributes:write`, `consent:request` or `audit:read`."
+            "description": "A department's access token from `POST /oauth2/token` (client credentials, authenticated by a `private_key_jwt` client assertion, RFC 7523), 5 minutes. The requirement of an operation names the scope it needs: `attributes:read`, `attributes:write`, `consent:request`, `audit:read` or `delegations:write`."
         },
         SESSION: {
             "type": "apiKey",
@@ -171,6 +174,16 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
                     "Not signed in: to `/signin`"
                 },
             );
+            if access == Access::Citizen {
+                // Every citizen page: a form without its CSRF token, a page about one's own data
+                // while acting for another (`acting_for_another`), or an act the delegation acted
+                // under does not allow, or no longer (`delegation_not_live`, …).
+                add(
+                    op,
+                    "403",
+                    "Refused: a form's CSRF token is missing or wrong, or the citizen acts for another person and the page or the act is not allowed (`acting_for_another`, `delegation_not_live`, `delegation_power_missing`, …); nothing changed",
+                );
+            }
         }
         Access::Public => {
             op.insert("security".into(), json!([]));

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::session::{CitizenSession, OfficerSession, Session};
+use super::session::{CitizenSession, Me, OfficerSession, Session, Subject};
 use crate::problem::Error;
 use services::InputError;
 
@@ -47,6 +47,18 @@ pub trait HasSession {
 }
 
 impl HasSession for CitizenSession {
+    fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl HasSession for Me {
+    fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl HasSession for Subject {
     fn session(&self) -> &Session {
         &self.session
     }

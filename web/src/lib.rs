@@ -15,6 +15,7 @@ pub mod body;
 pub mod consents;
 pub mod contract;
 pub mod csrf;
+pub mod delegation;
 pub mod discovery;
 pub mod health;
 pub mod home;

@@ -39,7 +39,7 @@ struct TokenRequest {
     client_assertion: String,
     /// Space-separated scopes, among those registered for the client (all of them when absent).
     #[schema(
-        pattern = r"^(attributes:read|attributes:write|consent:request|audit:read)( (attributes:read|attributes:write|consent:request|audit:read))*$"
+        pattern = r"^(attributes:read|attributes:write|consent:request|audit:read|delegations:write)( (attributes:read|attributes:write|consent:request|audit:read|delegations:write))*$"
     )]
     #[schema(required = false)]
     scope: String,
@@ -192,6 +192,13 @@ impl Scope for AttributesWrite {
 pub struct ConsentRequest;
 impl Scope for ConsentRequest {
     const NAME: &'static str = scope::CONSENT_REQUEST;
+}
+
+/// `delegations:write`: register delegations the department is the authority for.
+#[derive(Debug, Clone, Copy)]
+pub struct DelegationsWrite;
+impl Scope for DelegationsWrite {
+    const NAME: &'static str = scope::DELEGATIONS_WRITE;
 }
 
 /// A department system calling the API with a valid access token that holds scope `S`: a

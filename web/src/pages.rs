@@ -127,6 +127,8 @@ pub struct Common {
     pub signed_in: bool,
     pub officer: bool,
     pub csrf_token: Option<String>,
+    /// "Acting for …": the label of the person the signed-in citizen acts for (the banner).
+    pub acting_label: Option<String>,
 }
 
 /// A page request: language, location and the session if there is one.
@@ -182,6 +184,7 @@ fn common_for(req: &HttpRequest, session: Option<&Session>) -> (Lang, Common) {
         signed_in: session.is_some_and(|s| s.role == Role::Citizen),
         officer: session.is_some_and(|s| s.role == Role::Officer),
         csrf_token: session.map(|s| s.csrf_token.clone()),
+        acting_label: session.and_then(|s| s.acting_for.as_ref().map(|a| a.label.clone())),
     };
     (lang, common)
 }
@@ -331,6 +334,7 @@ mod tests {
             signed_in: false,
             officer: false,
             csrf_token: None,
+            acting_label: None,
         };
         #[derive(Serialize)]
         struct Shadowing {

@@ -74,11 +74,20 @@ pub enum Action {
     /// Its own action (not `officer-export`): the citizen's activity page and the console's
     /// action filter must tell a citizen taking out their own data from an officer exporting.
     CitizenExport,
+    /// A citizen offered a delegation (an invitation for the delegate to accept).
+    DelegationOffered,
+    /// A delegate accepted a delegation: it is live.
+    DelegationAccepted,
+    /// A department registered a delegation it is the authority for (guardianship, power of
+    /// attorney), under a legal basis.
+    DelegationRegistered,
+    /// A party ended a delegation.
+    DelegationEnded,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 30] = [
         Self::Release,
         Self::ReleaseDenied,
         Self::ConsentRequested,
@@ -105,6 +114,10 @@ impl Action {
         Self::DeliveryCancelled,
         Self::AccessRefused,
         Self::CitizenExport,
+        Self::DelegationOffered,
+        Self::DelegationAccepted,
+        Self::DelegationRegistered,
+        Self::DelegationEnded,
     ];
 
     /// The stable string form.
@@ -136,6 +149,10 @@ impl Action {
             Self::DeliveryCancelled => "delivery-cancelled",
             Self::AccessRefused => "access-refused",
             Self::CitizenExport => "citizen-export",
+            Self::DelegationOffered => "delegation-offered",
+            Self::DelegationAccepted => "delegation-accepted",
+            Self::DelegationRegistered => "delegation-registered",
+            Self::DelegationEnded => "delegation-ended",
         }
     }
 }
@@ -304,7 +321,8 @@ mod tests {
              delivery-dead-lettered,sign-in,sign-in-failed,sign-out,identity-linked,\
              identity-unlinked,attribute-updated,attribute-erased,life-event,officer-search,\
              officer-view,officer-export,admin-action,delivery-cancelled,access-refused,\
-             citizen-export"
+             citizen-export,delegation-offered,delegation-accepted,delegation-registered,\
+             delegation-ended"
         );
     }
 

@@ -33,6 +33,7 @@ struct Subject<'a> {
     resource: &'a EntityUid,
     purpose: &'a EntityUid,
     citizen_deceased: bool,
+    actor_is_delegate: bool,
     now_ms: i64,
 }
 
@@ -137,6 +138,7 @@ impl PolicyEngine {
             resource,
             purpose,
             citizen_deceased: request.citizen_deceased,
+            actor_is_delegate: request.actor_is_delegate,
             now_ms: request.now_ms,
         };
         let proof = ConsentProof::check(
@@ -290,6 +292,7 @@ impl PolicyEngine {
             resource,
             purpose,
             citizen_deceased: false,
+            actor_is_delegate: false,
             now_ms: 0,
         };
         let facts = Facts {
@@ -330,6 +333,10 @@ fn context(subject: &Subject<'_>, facts: Facts) -> Option<Context> {
         (
             "now".to_owned(),
             RestrictedExpression::new_long(subject.now_ms),
+        ),
+        (
+            "actor_is_delegate".to_owned(),
+            RestrictedExpression::new_bool(subject.actor_is_delegate),
         ),
     ])
     .ok()

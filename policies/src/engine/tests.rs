@@ -103,6 +103,7 @@ struct Case {
     purpose: &'static str,
     loa: u8,
     deceased: bool,
+    representative: bool,
     channel: Channel,
     consent: Option<Consent>,
     expect: Vec<(&'static str, Expect)>,
@@ -115,6 +116,7 @@ fn case(name: &'static str, department: &'static str, purpose: &'static str) -> 
         purpose,
         loa: 2,
         deceased: false,
+        representative: false,
         channel: Channel::Pull,
         consent: None,
         expect: Vec::new(),
@@ -128,6 +130,11 @@ impl Case {
     }
     fn deceased(mut self) -> Self {
         self.deceased = true;
+        self
+    }
+    /// The consent was given by a delegate acting for the citizen.
+    fn by_representative(mut self) -> Self {
+        self.representative = true;
         self
     }
     fn push(mut self) -> Self {
@@ -150,6 +157,7 @@ impl Case {
             attributes: &attributes,
             loa: self.loa,
             citizen_deceased: self.deceased,
+            actor_is_delegate: self.representative,
             now_ms: NOW,
         };
         match self.channel {
@@ -162,6 +170,25 @@ impl Case {
 fn table() -> Vec<Case> {
     let identity = ["birthdate", "given_name", "family_name"];
     vec![
+        // A representative may not consent to sharing high-sensitivity data (the citizen may),
+        // and may to the address.
+        case("high sensitivity, the citizen's own consent", ESD, PENSION)
+            .loa(3)
+            .consent(active(ESD, PENSION, &["marital_status"]))
+            .expect("marital_status", Granted("esd-marital-status-pension")),
+        case("high sensitivity, a representative's consent", ESD, PENSION)
+            .loa(3)
+            .by_representative()
+            .consent(active(ESD, PENSION, &["marital_status"]))
+            .expect("marital_status", Withheld(WithheldCode::PolicyDenied)),
+        case(
+            "the address, a representative's consent",
+            REVENUE,
+            "benefit-eligibility",
+        )
+        .by_representative()
+        .consent(active(REVENUE, "benefit-eligibility", &["address"]))
+        .expect("address", Granted("revenue-address-benefits")),
         case("permit with consent", ESD, PENSION)
             .consent(active(ESD, PENSION, &identity))
             .expect("birthdate", Granted("esd-identity-pension")),
@@ -383,6 +410,7 @@ fn a_grant_carries_its_reasons_and_consent() {
         attributes: &attributes,
         loa: 2,
         citizen_deceased: false,
+        actor_is_delegate: false,
         now_ms: NOW,
     };
     let grant = engine()
@@ -416,6 +444,7 @@ fn a_statutory_grant_relies_on_no_consent() {
         attributes: &attributes,
         loa: 1,
         citizen_deceased: true,
+        actor_is_delegate: false,
         now_ms: NOW,
     };
     // Even an unrelated consent passed in is not relied on.
@@ -438,6 +467,7 @@ fn a_denial_carries_codes_and_reasons() {
         attributes: &attributes,
         loa: 2,
         citizen_deceased: true,
+        actor_is_delegate: false,
         now_ms: NOW,
     };
     let decision = engine().decide(&request, Some(&consent));
@@ -468,6 +498,7 @@ fn no_consent_names_the_policy_that_needs_it() {
         attributes: &attributes,
         loa: 2,
         citizen_deceased: false,
+        actor_is_delegate: false,
         now_ms: NOW,
     };
     let decision = engine().decide(&request, None);
@@ -527,6 +558,7 @@ fn annotations_are_enforced_beyond_the_cedar_condition() {
         attributes: &attributes,
         loa: 2,
         citizen_deceased: false,
+        actor_is_delegate: false,
         now_ms: NOW,
     };
     let denial = engine.decide(&request, None).into_grant().unwrap_err();
@@ -582,7 +614,9 @@ fn each_slice_decides_exactly_as_the_whole_policy_set() {
                     "not_covering",
                 ] {
                     for loa in 1..=4 {
-                        for deceased in [false, true] {
+                        for (deceased, delegate) in
+                            [(false, false), (true, false), (false, true), (true, true)]
+                        {
                             for action in [&engine.uids.release, &engine.uids.receive] {
                                 let context = Context::from_pairs([
                                     (
@@ -599,6 +633,10 @@ fn each_slice_decides_exactly_as_the_whole_policy_set() {
                                         RestrictedExpression::new_bool(deceased),
                                     ),
                                     ("now".to_owned(), RestrictedExpression::new_long(NOW)),
+                                    (
+                                        "actor_is_delegate".to_owned(),
+                                        RestrictedExpression::new_bool(delegate),
+                                    ),
                                 ])
                                 .unwrap();
                                 let request = Request::new(
@@ -636,7 +674,7 @@ fn each_slice_decides_exactly_as_the_whole_policy_set() {
             }
         }
     }
-    assert_eq!(compared, 5 * 9 * 5 * 6 * 4 * 2 * 2);
+    assert_eq!(compared, 5 * 9 * 5 * 6 * 4 * 4 * 2);
 }
 
 #[test]
@@ -662,6 +700,7 @@ fn decision_timing() {
             attributes,
             loa: 2,
             citizen_deceased: false,
+            actor_is_delegate: false,
             now_ms: NOW,
         };
         let start = std::time::Instant::now();

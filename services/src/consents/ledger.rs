@@ -134,8 +134,28 @@ fn ensure_consentable(
     attributes: &BTreeSet<String>,
     now: i64,
 ) -> Result<(), LedgerError> {
-    let allowed =
-        super::offer::consentable(&state.policy, department, purpose, mode, attributes, now);
+    ensure_consentable_by(state, department, purpose, mode, attributes, now, false)
+}
+
+/// [`ensure_consentable`], for a consent a representative gives (or not).
+fn ensure_consentable_by(
+    state: &Ledger,
+    department: &str,
+    purpose: &str,
+    mode: Mode,
+    attributes: &BTreeSet<String>,
+    now: i64,
+    actor_is_delegate: bool,
+) -> Result<(), LedgerError> {
+    let allowed = super::offer::consentable_by(
+        &state.policy,
+        department,
+        purpose,
+        mode,
+        attributes,
+        now,
+        actor_is_delegate,
+    );
     match attributes.difference(&allowed).next() {
         Some(attribute) => Err(LedgerError::NotConsentable {
             department: department.to_owned(),
@@ -295,6 +315,67 @@ pub async fn grant_own(
         lang: citizen.lang,
         loa: citizen.loa,
         how: Collection::OwnInitiative,
+        representative: None,
+    };
+    ensure_new_grant(state, &grant, now).await?;
+    let txn = state.db.begin().await?;
+    let (consent, receipt, record) = write_grant(&txn, state, grant).await?;
+    state.audit.append_in(&txn, record).await?;
+    txn.commit().await?;
+    Ok((consent, receipt))
+}
+
+/// A delegate gives a consent in the name of the person they act for: the delegation must be
+/// live for them and give `give_consents` over the purpose and every attribute, and the policies
+/// must let a *representative* consent to it (`context.actor_is_delegate`: the built-in policies
+/// refuse high-sensitivity data, `not_consentable`). Recorded like the person's own grant, with
+/// the delegate as actor of the event and the audit record (`detail.delegation_id`).
+pub async fn grant_as_delegate(
+    state: &Ledger,
+    delegate: &Citizen<'_>,
+    delegation: &consent::Delegation,
+    input: GrantInput,
+) -> Result<(Consent, StoredReceipt), Error> {
+    use super::delegations::DelegationError;
+    let now = now_ms();
+    let delegate_id = Uuid::parse_str(delegate.id).map_err(|_| DelegationError::NotLive)?;
+    if !delegation.is_live_for(delegate_id, now) {
+        return Err(DelegationError::NotLive.into());
+    }
+    let power = consent::Power::GiveConsents;
+    delegation
+        .allows(power, None, Some(input.purpose.as_str()))
+        .map_err(DelegationError::from)?;
+    for attribute in &input.attributes {
+        delegation
+            .allows(power, Some(attribute.as_str()), None)
+            .map_err(DelegationError::from)?;
+    }
+    let rules = state.settings.rules().map_err(Error::Internal)?;
+    let attributes = known_terms(state, &input.department, &input.purpose, &input.attributes)?;
+    let mode = parse_mode(&input.mode)?;
+    let duration = match input.duration_days {
+        Some(days) => days_to_ms(days)?,
+        None => rules.default_ms(),
+    };
+    let expires_at = now.saturating_add(duration);
+    rules
+        .validate_grant(None, &attributes, Some(expires_at), now)
+        .map_err(LedgerError::from)?;
+    let citizen = delegation.delegator().to_string();
+    let grant = NewGrant {
+        citizen: &citizen,
+        citizen_id: delegation.delegator(),
+        department: &input.department,
+        purpose: &input.purpose,
+        mode,
+        attributes,
+        granted_at_ms: now,
+        expires_at_ms: expires_at,
+        lang: delegate.lang,
+        loa: delegate.loa,
+        how: Collection::OwnInitiative,
+        representative: Some((delegate.id, delegation.id().to_string())),
     };
     ensure_new_grant(state, &grant, now).await?;
     let txn = state.db.begin().await?;
@@ -364,6 +445,7 @@ pub async fn grant_at_sign_in(
         lang: citizen.lang,
         loa: citizen.loa,
         how: Collection::SignInConsentScreen,
+        representative: None,
     };
     ensure_new_grant(state, &grant, now).await?;
     let txn = state.db.begin().await?;
@@ -560,6 +642,7 @@ async fn check_import<'a>(
         lang: input.lang,
         loa: input.loa,
         how: Collection::Imported,
+        representative: None,
     };
     ensure_new_grant(state, &grant, now).await?;
     Ok(grant)
@@ -579,6 +662,9 @@ struct NewGrant<'a> {
     lang: Lang,
     loa: u8,
     how: Collection,
+    /// The delegate giving it in the citizen's name, and the delegation: the event's and the
+    /// audit record's actor.
+    representative: Option<(&'a str, String)>,
 }
 
 /// The catalogue knows the department, the purpose and every attribute.
@@ -596,13 +682,14 @@ fn known_terms(
 /// The rest of a new grant's checks: a policy honours it, and the citizen holds no identical
 /// active consent.
 async fn ensure_new_grant(state: &Ledger, grant: &NewGrant<'_>, now: i64) -> Result<(), Error> {
-    ensure_consentable(
+    ensure_consentable_by(
         state,
         grant.department,
         grant.purpose,
         grant.mode,
         &grant.attributes,
         now,
+        grant.representative.is_some(),
     )?;
     let existing = super::for_release(&state.db, grant.citizen, grant.department, grant.purpose)
         .await
@@ -624,9 +711,10 @@ async fn write_grant<C: sea_orm::ConnectionTrait>(
     state: &Ledger,
     grant: NewGrant<'_>,
 ) -> Result<(Consent, StoredReceipt, Record), Error> {
+    let actor = grant.representative.as_ref().map_or(grant.citizen, |r| r.0);
     let event = ConsentEvent::new(
         1,
-        Actor::citizen(grant.citizen),
+        Actor::citizen(actor),
         grant.granted_at_ms,
         Change::Granted {
             attributes: grant.attributes,
@@ -644,7 +732,12 @@ async fn write_grant<C: sea_orm::ConnectionTrait>(
     .await
     .map_err(store_err)?;
     let receipt = receipts::issue(txn, state, &consent, grant.lang, grant.loa, grant.how).await?;
-    let record = granted_record(&consent, &receipt, grant.how);
+    let mut record = granted_record(&consent, &receipt, grant.how);
+    if let Some((delegate, delegation)) = grant.representative {
+        // Both identities: the actor is the delegate, the citizen the person represented.
+        record.actor = crate::audit_log::Actor::new(ActorKind::Citizen, delegate);
+        record.detail.insert("delegation_id".to_owned(), delegation);
+    }
     Ok((consent, receipt, record))
 }
 

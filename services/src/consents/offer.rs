@@ -31,6 +31,20 @@ pub fn consentable(
     candidates: &BTreeSet<String>,
     now_ms: i64,
 ) -> BTreeSet<String> {
+    consentable_by(engine, department, purpose, mode, candidates, now_ms, false)
+}
+
+/// [`consentable`], when the consent would be given by a representative (a delegate acting for
+/// the citizen, Cedar's `context.actor_is_delegate`) or not.
+pub fn consentable_by(
+    engine: &PolicyEngine,
+    department: &str,
+    purpose: &str,
+    mode: Mode,
+    candidates: &BTreeSet<String>,
+    now_ms: i64,
+    actor_is_delegate: bool,
+) -> BTreeSet<String> {
     if candidates.is_empty() {
         return BTreeSet::new();
     }
@@ -41,6 +55,7 @@ pub fn consentable(
         attributes: &asked,
         loa: BEST_LOA,
         citizen_deceased: false,
+        actor_is_delegate,
         now_ms,
     };
     // A consent that covers every candidate, as if the citizen had just granted it.

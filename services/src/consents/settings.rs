@@ -20,6 +20,10 @@ pub struct ConsentConfig {
     pub policy_url: Option<String>,
     /// The controller named in receipts (`piiControllers`).
     pub controller: ControllerConfig,
+    /// The longest a delegation may last, in days (two years by default).
+    pub delegation_max_days: u32,
+    /// How long a delegation's invitation may wait to be accepted, in hours.
+    pub delegation_invitation_hours: u32,
 }
 
 /// `[consent.controller]`: the organisation operating the broker, as receipts name it.
@@ -54,6 +58,8 @@ impl Default for ConsentConfig {
             expiry_sweep_secs: 60,
             policy_url: None,
             controller: ControllerConfig::default(),
+            delegation_max_days: 730,
+            delegation_invitation_hours: 48,
         }
     }
 }
@@ -97,6 +103,12 @@ impl ConsentConfig {
     /// Checks that hold across keys (called by `Config::load`).
     pub fn validate(&self) -> Result<(), String> {
         self.rules()?;
+        if self.delegation_max_days == 0 || self.delegation_invitation_hours == 0 {
+            return Err(
+                "`consent.delegation_max_days` and `consent.delegation_invitation_hours` must be at least 1"
+                    .to_owned(),
+            );
+        }
         if self.expiry_sweep_secs == 0 {
             return Err("`consent.expiry_sweep_secs` must be at least 1".to_owned());
         }
@@ -111,6 +123,16 @@ impl ConsentConfig {
             return Err(format!("`consent.controller.url` `{url}` is not a URL"));
         }
         Ok(())
+    }
+
+    /// The longest a delegation may last, in milliseconds.
+    pub fn delegation_max_ms(&self) -> i64 {
+        i64::from(self.delegation_max_days) * DAY_MS
+    }
+
+    /// How long an invitation to accept a delegation lasts, in milliseconds.
+    pub fn invitation_ms(&self) -> i64 {
+        i64::from(self.delegation_invitation_hours) * 3_600_000
     }
 
     /// The "expiring soon" window in milliseconds.

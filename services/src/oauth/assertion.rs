@@ -35,6 +35,10 @@ pub enum AssertionError {
     NotYetValid,
     #[error("the client assertion has no `jti`")]
     NoJti,
+    /// RFC 8693 `act` names who acts for the subject; a department's client authenticates as
+    /// itself and acts for nobody, so an assertion claiming an actor is forged or confused.
+    #[error("a client assertion may not carry `act`: a client acts for nobody")]
+    Actor,
     #[error("no registered key of the client matches the assertion's `kid`")]
     UnknownKey,
     #[error("the client assertion's signature does not verify with the client's registered keys")]
@@ -51,7 +55,8 @@ impl AssertionError {
             | Self::Expired
             | Self::TooLong(_)
             | Self::NotYetValid
-            | Self::NoJti => true,
+            | Self::NoJti
+            | Self::Actor => true,
             Self::Malformed
             | Self::Algorithm(_)
             | Self::NoClient
@@ -71,6 +76,8 @@ struct Claims {
     nbf: Option<i64>,
     iat: Option<i64>,
     jti: Option<String>,
+    /// Read only to refuse it (RFC 8693 actor claim).
+    act: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -237,6 +244,9 @@ impl Unverified<'_> {
             .jti
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or(AssertionError::NoJti)?;
+        if c.act.is_some() {
+            return Err(AssertionError::Actor);
+        }
         Ok(Verified {
             client_id,
             jti,

@@ -81,6 +81,7 @@ pub fn cause(error: &Error) -> Option<&'static str> {
             AssertionError::TooLong(_) => "assertion_lifetime",
             AssertionError::NotYetValid => "assertion_not_yet_valid",
             AssertionError::NoJti => "assertion_no_jti",
+            AssertionError::Actor => "assertion_act",
             AssertionError::Malformed => "assertion_malformed",
             AssertionError::Algorithm(_) => "assertion_algorithm",
             AssertionError::NoClient => "assertion_no_client",

@@ -21,6 +21,8 @@ pub mod change {
         /// For a `consent-revoked` change: how the consent ended (`revoked` or `expired`).
         pub ended: Option<String>,
         pub created_at: i64,
+        /// The delegate who entered it for the citizen (the SETs' `act`), if one did.
+        pub delegate_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

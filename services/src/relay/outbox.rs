@@ -47,6 +47,9 @@ pub struct NewChange {
     pub actor: Actor,
     pub department_id: Option<String>,
     pub client_id: Option<String>,
+    /// The delegation a delegate made it under (the actor is then the delegate, the citizen the
+    /// person they act for: the record carries both).
+    pub delegation_id: Option<String>,
 }
 
 /// What was written.
@@ -115,6 +118,11 @@ pub async fn record(state: &Relay, change: NewChange) -> Result<Recorded, Error>
     record.citizen_id = Some(change.citizen_id.clone());
     record.department_id = change.department_id.clone();
     record.client_id = change.client_id.clone();
+    if let Some(delegation) = &change.delegation_id {
+        record
+            .detail
+            .insert("delegation_id".into(), delegation.clone());
+    }
     record.attributes = change.values.iter().map(|(n, _)| n.clone()).collect();
     record
         .detail
@@ -166,6 +174,11 @@ pub async fn record(state: &Relay, change: NewChange) -> Result<Recorded, Error>
         txn: Set(receipt.id.clone()),
         ended: Set(None),
         created_at: Set(now),
+        // A delegate's change: the actor is the delegate (the page sets both together).
+        delegate_id: Set(change
+            .delegation_id
+            .as_ref()
+            .map(|_| change.actor.id.clone())),
     }
     .insert(&txn)
     .await?;
@@ -412,6 +425,7 @@ pub async fn consent_ended<C: ConnectionTrait>(
         txn: Set(txn.to_owned()),
         ended: Set(Some(how.as_str().to_owned())),
         created_at: Set(now),
+        delegate_id: Set(None),
     }
     .insert(conn)
     .await?;

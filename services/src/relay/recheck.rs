@@ -76,6 +76,7 @@ pub fn decide(
             attributes: &attributes,
             loa,
             citizen_deceased: citizen.status == Status::Deceased,
+            actor_is_delegate: false,
             now_ms,
         },
         consent,
@@ -134,6 +135,7 @@ mod tests {
             attributes,
             loa: 3,
             citizen_deceased: deceased,
+            actor_is_delegate: false,
             now_ms,
         }
     }

@@ -124,7 +124,7 @@ async fn envelope(
         body.insert("consent_id".into(), json!(consent));
     }
     body.insert("attributes".into(), json!(attributes));
-    Ok(json!({
+    let mut claims = json!({
         "iss": state.issuer,
         "aud": department.id,
         "iat": delivery.created_at / 1000,
@@ -133,7 +133,18 @@ async fn envelope(
         "sub": subject,
         "toe": change.created_at / 1000,
         "events": { kind.uri(): Value::Object(body) },
-    }))
+    });
+    // A change a delegate entered for the citizen: RFC 8693 `act` names the delegate in the
+    // recipient's pairwise terms (never the internal id).
+    if let (Some(delegate), Some(map)) = (&change.delegate_id, claims.as_object_mut()) {
+        let act = citizens::pairwise::compute(
+            &state.secrets.pairwise,
+            &department.sector_identifier,
+            delegate,
+        );
+        map.insert("act".into(), json!({ "sub": act }));
+    }
+    Ok(claims)
 }
 
 /// The claims of a SET that carries new values: exactly the attributes `grant` lists, from the

@@ -101,6 +101,7 @@ impl Harness {
                 actor: Actor::new(ActorKind::Citizen, citizen),
                 department_id: None,
                 client_id: None,
+                delegation_id: None,
             },
         )
         .await
@@ -251,6 +252,7 @@ async fn a_death_withdraws_the_other_facts_still_queued() {
             actor: Actor::new(ActorKind::Department, "vital-statistics"),
             department_id: Some("vital-statistics".into()),
             client_id: None,
+            delegation_id: None,
         },
     )
     .await

@@ -44,6 +44,16 @@ pub struct ReleaseClaims {
     /// Absent while no witness has cosigned one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointClaim>,
+    /// RFC 8693 §4.1: the consent this release rests on was given by a delegate acting for the
+    /// citizen; names the delegate by the recipient's pairwise subject (docs/delegation.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActClaim>,
+}
+
+/// `act` (RFC 8693 §4.1): who acted for the subject, in the recipient's pairwise terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActClaim {
+    pub sub: String,
 }
 
 /// `checkpoint`: a witnessed tree size and its root hash (hex, as in `/api/v1/audit/checkpoints`).
@@ -229,6 +239,7 @@ pub fn build(
             verified_claims,
             withheld,
             checkpoint: envelope.checkpoint,
+            act: None,
         },
         released,
     }

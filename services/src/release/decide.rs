@@ -110,6 +110,7 @@ pub fn decide(
                 attributes,
                 loa: *loa,
                 citizen_deceased: question.citizen_deceased,
+                actor_is_delegate: false,
                 now_ms: question.now_ms,
             },
             consent,

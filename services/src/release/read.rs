@@ -19,6 +19,9 @@ pub struct Decision {
     /// The consent the decision rests on, if any.
     pub consent_id: Option<String>,
     pub consent_expires_at_ms: Option<i64>,
+    /// The delegate who gave that consent in the citizen's name, if a delegate did
+    /// (`consents::ledger::grant_as_delegate`): a release resting on it names them in `act`.
+    pub consent_delegate: Option<String>,
 }
 
 /// Who is asked about, by whom, for what.
@@ -62,5 +65,18 @@ pub async fn read_and_decide(state: &Release, asked: Asked<'_>) -> Result<Decisi
         facts,
         consent_id: consent.map(|c| c.id().to_string()),
         consent_expires_at_ms: consent.and_then(|c| c.expires_at_ms()),
+        consent_delegate: consent.and_then(given_by_delegate),
     })
+}
+
+/// The delegate who gave `consent` in the citizen's name, if a delegate did: the actor of its
+/// grant is not the citizen.
+fn given_by_delegate(consent: &consent::Consent) -> Option<String> {
+    let citizen = consent.citizen().to_string();
+    consent
+        .history()
+        .iter()
+        .find(|e| e.change.kind() == consent::EventKind::Granted)
+        .filter(|e| e.actor.kind == consent::ActorKind::Citizen && e.actor.id != citizen)
+        .map(|e| e.actor.id.clone())
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub idle_expires_at: i64,
     pub absolute_expires_at: i64,
     pub ended_at: Option<i64>,
+    pub acting_for: Option<String>,
+    pub acting_label: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

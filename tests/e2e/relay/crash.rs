@@ -99,6 +99,7 @@ async fn preload(
                 txn: Set(Uuid::now_v7().to_string()),
                 ended: Set(None),
                 created_at: Set(now),
+                delegate_id: Set(None),
             });
             for (department, _) in departments {
                 rows.push(delivery_row::ActiveModel {

@@ -228,6 +228,19 @@ async fn assertion_for_another_audience_is_refused() {
 }
 
 #[tokio::test]
+async fn delegation_act_forged_in_a_client_assertion_is_refused() {
+    let s = setup().await;
+    let mut claims = s.client.claims(&s.broker.base);
+    claims["act"] = json!({"sub": "someone-the-department-pretends-to-be"});
+    s.assert_token_refused(
+        &s.client.sign(&s.client.header(), &claims),
+        "invalid_client",
+        Some("assertion_act"),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn assertion_whose_issuer_is_not_the_client_is_refused() {
     let s = setup().await;
     let mut claims = s.client.claims(&s.broker.base);

@@ -55,12 +55,14 @@ pub(super) struct Row {
     /// The reason codes among `reasons`, in words in the page's language (policy ids and other
     /// reasons without words are left to the record's JSON).
     pub reason_labels: Vec<String>,
+    /// A citizen acted on another citizen's data: a delegate acting for them.
+    pub by_representative: bool,
 }
 
 /// The reason codes the console names in words and offers as a filter: the codes of a release
 /// denial (`release::decide`), of a refused call (`services::oauth::refusals`), and the checks a
 /// token-endpoint refusal names. Each has `audit.reasons.<code>` in both languages (tested).
-pub(super) const REASON_CODES: [&str; 27] = [
+pub(super) const REASON_CODES: [&str; 28] = [
     "no_consent",
     "consent_expired",
     "consent_revoked",
@@ -86,6 +88,7 @@ pub(super) const REASON_CODES: [&str; 27] = [
     "assertion_lifetime",
     "assertion_not_yet_valid",
     "assertion_no_jti",
+    "assertion_act",
     "department_disabled",
     "scope_not_held",
 ];
@@ -135,6 +138,8 @@ pub(super) fn row(state: &Records, page: &Page, v: &RecordView) -> Row {
             &v.actor_kind,
         ),
         actor_id: v.actor_id.clone(),
+        by_representative: v.actor_kind == "citizen"
+            && v.citizen_id.as_deref().is_some_and(|c| c != v.actor_id),
         citizen_id: v.citizen_id.clone(),
         department: v
             .department_id

@@ -19,7 +19,7 @@ use crate::csrf::Form;
 use crate::i18n::Lang;
 use crate::pages::Page;
 use crate::problem::Error;
-use crate::session::CitizenSession;
+use crate::session::{CitizenSession, Subject};
 use services::consents::Ledger;
 use services::consents::ledger::{self, Citizen, GrantInput};
 use services::consents::receipts;
@@ -114,7 +114,7 @@ struct ListPage {
 #[get("/me/consents")]
 pub async fn list(
     state: web::Data<Ledger>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
 ) -> Result<HttpResponse, Error> {
     let now = now_ms();
@@ -151,7 +151,7 @@ struct DetailPage {
 #[get("/me/consents/{id}")]
 pub async fn detail(
     state: web::Data<Ledger>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
     id: web::Path<String>,
     query: web::Query<Done>,
@@ -262,7 +262,7 @@ struct ReceiptPage {
 #[get("/me/consents/{id}/receipt")]
 pub async fn receipt_page(
     state: web::Data<Ledger>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
@@ -473,7 +473,7 @@ fn new_page(
 #[get("/me/consents/new")]
 pub async fn new_form(
     state: web::Data<Ledger>,
-    _who: CitizenSession,
+    _who: Subject,
     page: Page,
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, Error> {
@@ -509,7 +509,7 @@ pub(crate) fn parse_days(raw: Option<&str>) -> Result<Option<i64>, Error> {
 #[post("/me/consents")]
 pub async fn grant(
     state: web::Data<Ledger>,
-    form: Form<CitizenSession>,
+    form: Form<Subject>,
     mut page: Page,
 ) -> Result<HttpResponse, Error> {
     let f = &form.fields;
@@ -526,9 +526,28 @@ pub async fn grant(
                 attributes: attributes.clone(),
                 duration_days: days,
             };
-            ledger::grant_own(&state, &citizen(&form.who, page.lang), input)
-                .await
-                .map_err(Error::from)
+            // Acting for someone: a consent in their name, as far as the delegation and the
+            // policies let a representative (`grant_as_delegate`), recorded with both identities.
+            let who = &form.who;
+            let result = match &who.delegation {
+                Some(delegation) => {
+                    let delegate = Citizen {
+                        id: &who.actor_id,
+                        loa: who.session.loa,
+                        lang: page.lang,
+                    };
+                    ledger::grant_as_delegate(&state, &delegate, delegation, input).await
+                }
+                None => {
+                    let own = Citizen {
+                        id: &who.citizen_id,
+                        loa: who.session.loa,
+                        lang: page.lang,
+                    };
+                    ledger::grant_own(&state, &own, input).await
+                }
+            };
+            result.map_err(Error::from)
         }
         Err(e) => Err(e),
     };

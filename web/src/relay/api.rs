@@ -90,6 +90,7 @@ pub async fn report_change(
             actor: Actor::new(ActorKind::Department, caller.department.id.clone()),
             department_id: Some(caller.department.id.clone()),
             client_id: Some(caller.client_id.clone()),
+            delegation_id: None,
         },
     )
     .await?;

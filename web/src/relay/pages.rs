@@ -7,7 +7,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use audit::{Actor, ActorKind};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -18,7 +17,8 @@ use crate::csrf::{Fields, Form};
 use crate::i18n::Lang;
 use crate::pages::{Page, format_time};
 use crate::problem::Error;
-use crate::session::CitizenSession;
+use crate::session::Subject;
+use consent::Power;
 use services::citizens::{Provenance, SourceKind};
 use services::relay::Relay;
 use services::relay::entities::{change, delivery};
@@ -140,12 +140,16 @@ struct FormPage {
 /// The citizen's current facts as the form's fields (the address split into its parts).
 async fn current_fields(
     state: &Relay,
-    citizen: &str,
+    who: &Subject,
 ) -> Result<serde_json::Map<String, Value>, Error> {
-    let facts = services::citizens::current_facts(&state.db, &state.vault, citizen, None)
+    let facts = services::citizens::current_facts(&state.db, &state.vault, &who.citizen_id, None)
         .await
         .map_err(services::signin::complete::citizen_error)?;
     let mut out = serde_json::Map::new();
+    // A delegate sees only what their delegation covers.
+    let facts = facts
+        .into_iter()
+        .filter(|f| who.visible().is_none_or(|v| v.contains(&f.attribute)));
     for fact in facts {
         match (fact.attribute.as_str(), fact.value) {
             ("address", Value::Object(parts)) => {
@@ -167,13 +171,13 @@ async fn current_fields(
 /// The form, starting from the citizen's current facts, with what they sent where they sent it.
 async fn render_form(
     state: &Relay,
-    citizen: &str,
+    who: &Subject,
     page: &Page,
     status: StatusCode,
     errors: Vec<FormError>,
     fields: Option<&Fields>,
 ) -> Result<HttpResponse, Error> {
-    let current = current_fields(state, citizen).await?;
+    let current = current_fields(state, who).await?;
     let mut values = serde_json::Map::new();
     let mut attribute = String::new();
     if let Some(fields) = fields {
@@ -208,18 +212,11 @@ async fn render_form(
 #[get("/me/update")]
 pub async fn update_form(
     state: web::Data<Relay>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
 ) -> Result<HttpResponse, Error> {
-    render_form(
-        &state,
-        &who.citizen_id,
-        &page,
-        StatusCode::OK,
-        Vec::new(),
-        None,
-    )
-    .await
+    who.may(Power::ChangeFacts, None)?;
+    render_form(&state, &who, &page, StatusCode::OK, Vec::new(), None).await
 }
 
 #[derive(Serialize)]
@@ -303,7 +300,7 @@ fn lines(values: &[(String, Value)]) -> Vec<String> {
 #[post("/me/update/preview")]
 pub async fn preview(
     state: web::Data<Relay>,
-    form: Form<CitizenSession>,
+    form: Form<Subject>,
     page: Page,
 ) -> Result<HttpResponse, Error> {
     let (kind, values) = match parse(&state, &form.fields) {
@@ -312,7 +309,7 @@ pub async fn preview(
             let (status, error) = form_error(e.into())?;
             return render_form(
                 &state,
-                &form.who.citizen_id,
+                &form.who,
                 &page,
                 status,
                 vec![error],
@@ -321,6 +318,9 @@ pub async fn preview(
             .await;
         }
     };
+    for (name, _) in &values {
+        form.who.may(Power::ChangeFacts, Some(name))?;
+    }
     let changed: Vec<Changed> = values
         .iter()
         .map(|(name, _)| Changed {
@@ -359,7 +359,7 @@ pub async fn preview(
 #[post("/me/update")]
 pub async fn confirm(
     state: web::Data<Relay>,
-    form: Form<CitizenSession>,
+    form: Form<Subject>,
     page: Page,
 ) -> Result<HttpResponse, Error> {
     let (kind, values) = match parse(&state, &form.fields) {
@@ -368,7 +368,7 @@ pub async fn confirm(
             let (status, error) = form_error(e.into())?;
             return render_form(
                 &state,
-                &form.who.citizen_id,
+                &form.who,
                 &page,
                 status,
                 vec![error],
@@ -377,6 +377,10 @@ pub async fn confirm(
             .await;
         }
     };
+    // INVARIANT: a delegate changes only what their delegation covers, checked at this request.
+    for (name, _) in &values {
+        form.who.may(Power::ChangeFacts, Some(name))?;
+    }
     let recorded = outbox::record(
         &state,
         NewChange {
@@ -386,14 +390,19 @@ pub async fn confirm(
             provenance: Provenance {
                 source_kind: SourceKind::Citizen,
                 source_id: "citizen".into(),
-                method: "self-declared".into(),
+                method: if form.who.delegation.is_some() {
+                    "representative-declared".into()
+                } else {
+                    "self-declared".into()
+                },
                 loa: form.who.session.loa,
                 verified: false,
                 recorded_at: now_ms(),
             },
-            actor: Actor::new(ActorKind::Citizen, form.who.citizen_id.clone()),
+            actor: form.who.actor(),
             department_id: None,
             client_id: None,
+            delegation_id: form.who.delegation_id(),
         },
     )
     .await?;
@@ -439,7 +448,7 @@ pub struct StatusQuery {
 #[get("/me/updates/{id}")]
 pub async fn update_status(
     state: web::Data<Relay>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
     id: web::Path<String>,
     query: web::Query<StatusQuery>,

@@ -14,7 +14,7 @@ use crate::csrf::Form;
 use crate::i18n::{Lang, Messages};
 use crate::pages::{Page, format_time};
 use crate::problem::Error;
-use crate::session::CitizenSession;
+use crate::session::{CitizenSession, Subject};
 use services::citizens::{self, Fact, SourceKind};
 use services::signin::SignIn;
 use services::signin::flow::{self, Purpose, StartRequest};
@@ -213,13 +213,19 @@ pub async fn dashboard(
 pub async fn information(
     state: web::Data<SignIn>,
     page: Page,
-    who: CitizenSession,
+    who: Subject,
     query: web::Query<InformationQuery>,
 ) -> Result<HttpResponse, Error> {
     let lang = page.lang;
     let facts = citizens::current_facts(&state.db, &state.vault, &who.citizen_id, None)
         .await
         .map_err(services::signin::complete::citizen_error)?;
+    // A delegate sees only what the delegation covers, and none of the person's sign-ins.
+    let facts: Vec<_> = facts
+        .into_iter()
+        .filter(|f| who.visible().is_none_or(|v| v.contains(&f.attribute)))
+        .collect();
+    let own = who.delegation.is_none();
     let mut rows = Vec::new();
     // Sign-in attributes first, in their usual order, then anything else.
     let rank = |a: &str| {
@@ -248,7 +254,12 @@ pub async fn information(
         });
     }
     let mut notices = Vec::new();
-    for n in claims::notices(&state.db, &who.citizen_id).await? {
+    let claim_notices = if own {
+        claims::notices(&state.db, &who.citizen_id).await?
+    } else {
+        Vec::new()
+    };
+    for n in claim_notices {
         let kept_by = match services::departments::get(&state.db, &n.kept_source_id).await? {
             Some(d) if lang == Lang::Fr => d.name_fr,
             Some(d) => d.name_en,
@@ -263,7 +274,11 @@ pub async fn information(
             noticed: format_time(n.noticed_at, lang),
         });
     }
-    let linked = links::of_citizen(&state.db, &who.citizen_id).await?;
+    let linked = if own {
+        links::of_citizen(&state.db, &who.citizen_id).await?
+    } else {
+        Vec::new()
+    };
     let current = who.session.provider_id.as_deref();
     let several = linked.len() > 1;
     let link_rows = linked
@@ -281,7 +296,7 @@ pub async fn information(
         .providers
         .list
         .iter()
-        .filter(|p| !linked.iter().any(|l| l.provider_id == p.config.id))
+        .filter(|p| own && !linked.iter().any(|l| l.provider_id == p.config.id))
         .map(|p| Choice {
             id: p.config.id.clone(),
             name: p.config.name(lang).to_owned(),

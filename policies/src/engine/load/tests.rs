@@ -25,7 +25,7 @@ fn the_embedded_policies_validate_against_the_schema() {
         (report.attributes, report.purposes, report.departments),
         (9, 5, 5)
     );
-    assert_eq!(report.policies.len(), 10);
+    assert_eq!(report.policies.len(), 11);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let engine = engine();
     let forbid = engine.policy("forbid-release-after-death").unwrap();

@@ -172,6 +172,11 @@ fn wrong_claims_are_refused_with_their_reason() {
         }),
         AssertionError::NoJti
     );
+    // A client acts for nobody: a forged RFC 8693 `act` is refused (after the signature).
+    assert_eq!(
+        with(&|c| c["act"] = serde_json::json!({"sub": "a-delegate"})),
+        AssertionError::Actor
+    );
 }
 
 #[test]

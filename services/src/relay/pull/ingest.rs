@@ -117,6 +117,7 @@ pub async fn ingest(
             department_id: Some(department.id.clone()),
             // No client: the broker fetched it (an API report names the client that called).
             client_id: None,
+            delegation_id: None,
         },
     )
     .await?;

@@ -15,6 +15,7 @@ async fn change_row(db: &DatabaseConnection, id: &str) {
         txn: Set("t".into()),
         ended: Set(None),
         created_at: Set(0),
+        delegate_id: Set(None),
     }
     .insert(db)
     .await

@@ -286,6 +286,7 @@ async fn every_consent_page_is_entirely_in_the_language_asked_for() {
             signed_in: true,
             officer: false,
             csrf_token: None,
+            acting_label: None,
         };
         let html = h
             .state
