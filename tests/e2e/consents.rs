@@ -48,6 +48,37 @@ async fn verify_receipt(broker: &Broker, receipt: &str) -> (u16, serde_json::Val
     (status, res.json().await.unwrap_or_default())
 }
 
+/// Imports `citizen`'s consent to the pension office for their date of birth, given a day ago for
+/// 30 days (through the ledger, as `broker consent import` does).
+async fn pension_consent(
+    w: &World,
+    citizen: &str,
+    mode: ::consent::Mode,
+) -> (
+    ::consent::Consent,
+    services::consents::receipts::StoredReceipt,
+) {
+    let services = broker_e2e::services_for(&w.broker.env, &w.conn);
+    let now = store::now_ms();
+    services::consents::ledger::import(
+        &services.ledger,
+        "test-fixture",
+        services::consents::ledger::ImportInput {
+            citizen: citizen.to_owned(),
+            department: ESD.to_owned(),
+            purpose: "pension-enrolment".to_owned(),
+            mode,
+            attributes: vec!["birthdate".to_owned()],
+            granted_at_ms: now - 86_400_000,
+            expires_at_ms: now + 30 * 86_400_000,
+            loa: 3,
+            lang: services::lang::Lang::En,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// A fresh database with the pension office and the revenue agency registered (each with a client
 /// holding `consent:request`), and the broker running on it.
 struct World {

@@ -291,17 +291,7 @@ pub async fn grant_own(
     input: GrantInput,
 ) -> Result<(Consent, StoredReceipt), Error> {
     let now = now_ms();
-    let rules = state.settings.rules().map_err(Error::Internal)?;
-    let attributes = known_terms(state, &input.department, &input.purpose, &input.attributes)?;
-    let mode = parse_mode(&input.mode)?;
-    let duration = match input.duration_days {
-        Some(days) => days_to_ms(days)?,
-        None => rules.default_ms(),
-    };
-    let expires_at = now.saturating_add(duration);
-    rules
-        .validate_grant(None, &attributes, Some(expires_at), now)
-        .map_err(LedgerError::from)?;
+    let (attributes, mode, expires_at) = given_terms(state, &input, now)?;
     let citizen_id = Uuid::parse_str(citizen.id).map_err(|_| Error::StoredId)?;
     let grant = NewGrant {
         citizen: citizen.id,
@@ -323,6 +313,27 @@ pub async fn grant_own(
     state.audit.append_in(&txn, record).await?;
     txn.commit().await?;
     Ok((consent, receipt))
+}
+
+/// The terms of a consent given on the "give a consent" form, checked against the catalogue and
+/// the duration rules: its attributes, mode and end.
+fn given_terms(
+    state: &Ledger,
+    input: &GrantInput,
+    now: i64,
+) -> Result<(BTreeSet<String>, Mode, i64), Error> {
+    let rules = state.settings.rules().map_err(Error::Internal)?;
+    let attributes = known_terms(state, &input.department, &input.purpose, &input.attributes)?;
+    let mode = parse_mode(&input.mode)?;
+    let duration = match input.duration_days {
+        Some(days) => days_to_ms(days)?,
+        None => rules.default_ms(),
+    };
+    let expires_at = now.saturating_add(duration);
+    rules
+        .validate_grant(None, &attributes, Some(expires_at), now)
+        .map_err(LedgerError::from)?;
+    Ok((attributes, mode, expires_at))
 }
 
 /// A delegate gives a consent in the name of the person they act for: the delegation must be
@@ -351,17 +362,7 @@ pub async fn grant_as_delegate(
             .allows(power, Some(attribute.as_str()), None)
             .map_err(DelegationError::from)?;
     }
-    let rules = state.settings.rules().map_err(Error::Internal)?;
-    let attributes = known_terms(state, &input.department, &input.purpose, &input.attributes)?;
-    let mode = parse_mode(&input.mode)?;
-    let duration = match input.duration_days {
-        Some(days) => days_to_ms(days)?,
-        None => rules.default_ms(),
-    };
-    let expires_at = now.saturating_add(duration);
-    rules
-        .validate_grant(None, &attributes, Some(expires_at), now)
-        .map_err(LedgerError::from)?;
+    let (attributes, mode, expires_at) = given_terms(state, &input, now)?;
     let citizen = delegation.delegator().to_string();
     let grant = NewGrant {
         citizen: &citizen,
@@ -889,29 +890,76 @@ pub async fn refuse(state: &Ledger, citizen_id: &str, id: &str) -> Result<Consen
 
 /// The citizen withdraws an active consent; every later release sees it at once.
 pub async fn revoke(state: &Ledger, citizen_id: &str, id: &str) -> Result<Consent, Error> {
+    withdraw(state, citizen_id, id, None).await
+}
+
+/// A delegate withdraws a consent of the person they act for: the delegation must be live for
+/// them and give `give_consents` over the consent's purpose and every attribute it covers.
+/// Recorded like the person's own withdrawal, with the delegate as actor of the event and of the
+/// audit record (`detail.delegation_id`).
+pub async fn revoke_as_delegate(
+    state: &Ledger,
+    delegate_id: &str,
+    delegation: &consent::Delegation,
+    id: &str,
+) -> Result<Consent, Error> {
+    use super::delegations::DelegationError;
+    let now = now_ms();
+    let delegate = Uuid::parse_str(delegate_id).map_err(|_| DelegationError::NotLive)?;
+    if !delegation.is_live_for(delegate, now) {
+        return Err(DelegationError::NotLive.into());
+    }
+    let citizen_id = delegation.delegator().to_string();
+    let consent = owned(state, &citizen_id, id).await?;
+    let power = consent::Power::GiveConsents;
+    delegation
+        .allows(power, None, Some(consent.purpose()))
+        .map_err(DelegationError::from)?;
+    for attribute in consent.attributes() {
+        delegation
+            .allows(power, Some(attribute), None)
+            .map_err(DelegationError::from)?;
+    }
+    let by = (delegate_id, delegation.id().to_string());
+    withdraw(state, &citizen_id, id, Some(by)).await
+}
+
+/// Withdraws `citizen_id`'s consent `id`, by them or by a representative (`(delegate, delegation
+/// id)`), and tells the department in the same transaction.
+async fn withdraw(
+    state: &Ledger,
+    citizen_id: &str,
+    id: &str,
+    representative: Option<(&str, String)>,
+) -> Result<Consent, Error> {
     let now = now_ms();
     let mut consent = owned(state, citizen_id, id).await?;
     if consent.effective_state(now) != State::Active {
         return Err(LedgerError::NotActive.into());
     }
+    let actor = representative.as_ref().map_or(citizen_id, |r| r.0);
     let event = ConsentEvent::new(
         consent.next_seq(),
-        Actor::citizen(citizen_id),
+        Actor::citizen(actor),
         now.max(consent.last_event_time_ms()),
         Change::Revoked,
     )
-    .with_reason("citizen_withdrew");
+    .with_reason(if representative.is_some() {
+        "representative_withdrew"
+    } else {
+        "citizen_withdrew"
+    });
     let txn = state.db.begin().await?;
     super::append(&txn, &mut consent, event)
         .await
         .map_err(store_err)?;
-    let mut r = record(
-        Action::ConsentRevoked,
-        ActorKind::Citizen,
-        citizen_id,
-        &consent,
-    );
+    // Both identities when a representative acts: the actor is the delegate, the citizen the
+    // person represented.
+    let mut r = record(Action::ConsentRevoked, ActorKind::Citizen, actor, &consent);
     r.attributes = consent.attributes().map(str::to_owned).collect();
+    if let Some((_, delegation)) = representative {
+        r.detail.insert("delegation_id".to_owned(), delegation);
+    }
     let receipt = state.audit.append_in(&txn, r).await?;
     // Tell the department, in the same transaction (the relay's outbox).
     crate::relay::outbox::consent_ended(

@@ -16,12 +16,10 @@ use broker_e2e::citizens::{SignedIn, pairwise_subject, signed_in};
 use broker_e2e::peers::{Peer, peers_dir, run_node};
 use serde_json::{Value, json};
 use services::citizens::{Provenance, SourceKind};
-use services::consents::ledger::{self, ImportInput};
 use services::digests::Status;
 
 use super::*;
 
-const DAY_MS: i64 = 86_400_000;
 const BIRTHDATE: &str = "1961-07-23";
 const ADDRESS: &str = "alice.tremblay@example.test";
 
@@ -62,24 +60,7 @@ async fn alice_with_consent(w: &World, alice: &SignedIn) {
         .await
         .unwrap();
     }
-    let now = store::now_ms();
-    ledger::import(
-        &services.ledger,
-        "test-fixture",
-        ImportInput {
-            citizen: alice.citizen_id.clone(),
-            department: ESD.to_owned(),
-            purpose: "pension-enrolment".to_owned(),
-            mode: ::consent::Mode::Ongoing,
-            attributes: vec!["birthdate".to_owned()],
-            granted_at_ms: now - DAY_MS,
-            expires_at_ms: now + 30 * DAY_MS,
-            loa: 3,
-            lang: services::lang::Lang::En,
-        },
-    )
-    .await
-    .unwrap();
+    pension_consent(w, &alice.citizen_id, ::consent::Mode::Ongoing).await;
 }
 
 /// The pension office fetches Alice's date of birth; returns the release's audit record id.

@@ -7,11 +7,9 @@
 use broker_e2e::citizens::{pairwise_subject, signed_in};
 use serde_json::json;
 use services::citizens::{Provenance, SourceKind};
-use services::consents::ledger::{self, ImportInput};
 
 use super::*;
 
-const DAY_MS: i64 = 86_400_000;
 const BIRTHDATE: &str = "1961-07-23";
 
 async fn integrated(w: &World) {
@@ -41,24 +39,7 @@ async fn a_release_becomes_a_notice_counted_on_the_dashboard_until_seen_and_show
     )
     .await
     .unwrap();
-    let now = store::now_ms();
-    ledger::import(
-        &services.ledger,
-        "test-fixture",
-        ImportInput {
-            citizen: alice.citizen_id.clone(),
-            department: ESD.to_owned(),
-            purpose: "pension-enrolment".to_owned(),
-            mode: ::consent::Mode::Once,
-            attributes: vec!["birthdate".to_owned()],
-            granted_at_ms: now - DAY_MS,
-            expires_at_ms: now + 30 * DAY_MS,
-            loa: 3,
-            lang: services::lang::Lang::En,
-        },
-    )
-    .await
-    .unwrap();
+    pension_consent(&w, &alice.citizen_id, ::consent::Mode::Once).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

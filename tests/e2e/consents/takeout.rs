@@ -12,11 +12,9 @@ use broker_e2e::citizens::signed_in;
 use broker_e2e::peers::run_node;
 use serde_json::{Value, json};
 use services::citizens::{Provenance, SourceKind};
-use services::consents::ledger::{self, ImportInput};
 
 use super::*;
 
-const DAY_MS: i64 = 86_400_000;
 const TYP: &str = "takeout+jwt";
 
 /// `broker verify-bundle FILE [args]`, offline: (exit code, stdout, stderr).
@@ -89,24 +87,7 @@ async fn a_citizen_downloads_a_takeout_that_verifies_offline_and_with_jose_and_t
         .await
         .unwrap();
     }
-    let now = store::now_ms();
-    let (consent, receipt) = ledger::import(
-        &services.ledger,
-        "test-fixture",
-        ImportInput {
-            citizen: alice.citizen_id.clone(),
-            department: ESD.to_owned(),
-            purpose: "pension-enrolment".to_owned(),
-            mode: ::consent::Mode::Once,
-            attributes: vec!["birthdate".to_owned()],
-            granted_at_ms: now - DAY_MS,
-            expires_at_ms: now + 30 * DAY_MS,
-            loa: 3,
-            lang: services::lang::Lang::En,
-        },
-    )
-    .await
-    .unwrap();
+    let (consent, receipt) = pension_consent(&w, &alice.citizen_id, ::consent::Mode::Once).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

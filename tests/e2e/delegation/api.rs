@@ -373,4 +373,71 @@ async fn delegation_a_representative_gives_a_consent_on_the_pages_but_never_to_h
     )
     .await;
     assert_eq!(res.status(), 303);
+
+    // He may withdraw in her name what the delegation covers: the consent he gave…
+    let given = hers[0].id().to_string();
+    let res = post(
+        &w.broker,
+        &bob,
+        &format!("/me/consents/{given}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let withdrawn = services::consents::for_citizen(&w.conn, &alice.citizen_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id().to_string() == given)
+        .unwrap();
+    assert_eq!(
+        withdrawn.effective_state(store::now_ms()),
+        ::consent::State::Revoked
+    );
+    assert_eq!(withdrawn.history().last().unwrap().actor.id, bob.citizen_id);
+    audit_settled(&w.conn).await;
+    let revoked = audit_records(&w.conn)
+        .await
+        .into_iter()
+        .find(|r| r.action == audit::Action::ConsentRevoked)
+        .unwrap();
+    assert_eq!(revoked.actor.id, bob.citizen_id);
+    assert_eq!(
+        revoked.citizen_id.as_deref(),
+        Some(alice.citizen_id.as_str())
+    );
+    assert_eq!(revoked.detail.get("delegation_id"), Some(&id));
+    // …but not one beyond it: her own consent to the pension office names an attribute the
+    // delegation does not cover (birthdate).
+    let res = post(
+        &w.broker,
+        &alice,
+        "/me/consents",
+        &consent_form(ESD, "pension-enrolment", "birthdate"),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let hers = services::consents::for_citizen(&w.conn, &alice.citizen_id)
+        .await
+        .unwrap();
+    let birthdate = hers
+        .iter()
+        .find(|c| c.attributes().any(|a| a == "birthdate"))
+        .unwrap()
+        .id()
+        .to_string();
+    let before = ledger_rows().await;
+    let res = post(
+        &w.broker,
+        &bob,
+        &format!("/me/consents/{birthdate}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        code_of(&res.text().await.unwrap()),
+        "delegation_attribute_not_covered"
+    );
+    assert_eq!(ledger_rows().await, before, "nothing written");
 }

@@ -189,10 +189,13 @@ struct RevokePage {
 #[get("/me/consents/{id}/revoke")]
 pub async fn revoke_confirm(
     state: web::Data<Ledger>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
+    // Acting for someone: only with the power to give (and so to withdraw) their consents.
+    who.may(consent::Power::GiveConsents, None)
+        .map_err(services::Error::from)?;
     let consent = ledger::owned(&state, &who.citizen_id, &id).await?;
     page.render(
         "consents/revoke.html",
@@ -217,11 +220,20 @@ fn revoke_crumbs(id: &str) -> Vec<Crumb> {
 #[post("/me/consents/{id}/revoke")]
 pub async fn revoke(
     state: web::Data<Ledger>,
-    form: Form<CitizenSession>,
+    form: Form<Subject>,
     mut page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    match ledger::revoke(&state, &form.who.citizen_id, &id).await {
+    // Acting for someone: withdrawn in their name as far as the delegation allows
+    // (`revoke_as_delegate`), recorded with both identities.
+    let who = &form.who;
+    let withdrawn = match &who.delegation {
+        Some(delegation) => {
+            ledger::revoke_as_delegate(&state, &who.actor_id, delegation, &id).await
+        }
+        None => ledger::revoke(&state, &who.citizen_id, &id).await,
+    };
+    match withdrawn {
         Ok(_) => Ok(see_other(&format!("/me/consents/{id}?done=revoked"))),
         Err(e) => {
             let (status, error) = form_error(e.into(), None)?;
