@@ -347,21 +347,13 @@ pub async fn grant_as_delegate(
     delegation: &consent::Delegation,
     input: GrantInput,
 ) -> Result<(Consent, StoredReceipt), Error> {
-    use super::delegations::DelegationError;
+    may_manage(
+        delegate.id,
+        delegation,
+        &input.purpose,
+        input.attributes.iter().map(String::as_str),
+    )?;
     let now = now_ms();
-    let delegate_id = Uuid::parse_str(delegate.id).map_err(|_| DelegationError::NotLive)?;
-    if !delegation.is_live_for(delegate_id, now) {
-        return Err(DelegationError::NotLive.into());
-    }
-    let power = consent::Power::GiveConsents;
-    delegation
-        .allows(power, None, Some(input.purpose.as_str()))
-        .map_err(DelegationError::from)?;
-    for attribute in &input.attributes {
-        delegation
-            .allows(power, Some(attribute.as_str()), None)
-            .map_err(DelegationError::from)?;
-    }
     let (attributes, mode, expires_at) = given_terms(state, &input, now)?;
     let citizen = delegation.delegator().to_string();
     let grant = NewGrant {
@@ -781,9 +773,86 @@ pub async fn accept(
     attributes: &[impl AsRef<str>],
     duration_days: Option<i64>,
 ) -> Result<(Consent, StoredReceipt), Error> {
+    answer(
+        state,
+        citizen,
+        citizen.id,
+        id,
+        attributes,
+        duration_days,
+        None,
+    )
+    .await
+}
+
+/// A delegate accepts a department's request in the name of the person they act for: the
+/// delegation must be live for them and give `give_consents` over the request's purpose and
+/// every attribute accepted, and the policies must let a representative consent to it. Recorded
+/// like the person's own answer, with the delegate as actor (`detail.delegation_id`).
+pub async fn accept_as_delegate(
+    state: &Ledger,
+    delegate: &Citizen<'_>,
+    delegation: &consent::Delegation,
+    id: &str,
+    attributes: &[impl AsRef<str>],
+    duration_days: Option<i64>,
+) -> Result<(Consent, StoredReceipt), Error> {
+    let citizen_id = delegation.delegator().to_string();
+    let consent = owned(state, &citizen_id, id).await?;
+    let chosen: Vec<&str> = attributes.iter().map(AsRef::as_ref).collect();
+    may_manage(delegate.id, delegation, consent.purpose(), chosen)?;
+    let by = (delegate.id, delegation.id().to_string());
+    answer(
+        state,
+        delegate,
+        &citizen_id,
+        id,
+        attributes,
+        duration_days,
+        Some(by),
+    )
+    .await
+}
+
+/// Whether `delegate` may give (or withdraw, or refuse) consents for `purpose` over `attributes`
+/// under `delegation`, now.
+fn may_manage<'a>(
+    delegate: &str,
+    delegation: &consent::Delegation,
+    purpose: &str,
+    attributes: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Error> {
+    use super::delegations::DelegationError;
+    let delegate = Uuid::parse_str(delegate).map_err(|_| DelegationError::NotLive)?;
+    if !delegation.is_live_for(delegate, now_ms()) {
+        return Err(DelegationError::NotLive.into());
+    }
+    let power = consent::Power::GiveConsents;
+    delegation
+        .allows(power, None, Some(purpose))
+        .map_err(DelegationError::from)?;
+    for attribute in attributes {
+        delegation
+            .allows(power, Some(attribute), None)
+            .map_err(DelegationError::from)?;
+    }
+    Ok(())
+}
+
+/// The answer to a request of `citizen_id`'s, by them (`actor` is the citizen) or by a
+/// representative (`actor` is the delegate, `representative` their delegation).
+async fn answer(
+    state: &Ledger,
+    actor: &Citizen<'_>,
+    citizen_id: &str,
+    id: &str,
+    attributes: &[impl AsRef<str>],
+    duration_days: Option<i64>,
+    representative: Option<(&str, String)>,
+) -> Result<(Consent, StoredReceipt), Error> {
     let now = now_ms();
     let rules = state.settings.rules().map_err(Error::Internal)?;
-    let mut consent = owned(state, citizen.id, id).await?;
+    let mut consent = owned(state, citizen_id, id).await?;
     if consent.recorded_state() != State::Requested {
         return Err(LedgerError::NotPending.into());
     }
@@ -800,17 +869,18 @@ pub async fn accept(
     rules
         .validate_grant(Some(&request), &chosen, Some(expires_at), now)
         .map_err(LedgerError::from)?;
-    ensure_consentable(
+    ensure_consentable_by(
         state,
         consent.department(),
         consent.purpose(),
         consent.mode(),
         &chosen,
         now,
+        representative.is_some(),
     )?;
     let others = super::for_release(
         &state.db,
-        citizen.id,
+        citizen_id,
         consent.department(),
         consent.purpose(),
     )
@@ -824,7 +894,7 @@ pub async fn accept(
     }
     let event = ConsentEvent::new(
         consent.next_seq(),
-        Actor::citizen(citizen.id),
+        Actor::citizen(actor.id),
         now.max(consent.last_event_time_ms()),
         Change::Granted {
             attributes: chosen,
@@ -839,46 +909,78 @@ pub async fn accept(
         &txn,
         state,
         &consent,
-        citizen.lang,
-        citizen.loa,
+        actor.lang,
+        actor.loa,
         Collection::AnswerToRequest,
     )
     .await?;
-    state
-        .audit
-        .append_in(
-            &txn,
-            granted_record(&consent, &receipt, Collection::AnswerToRequest),
-        )
-        .await?;
+    let mut record = granted_record(&consent, &receipt, Collection::AnswerToRequest);
+    if let Some((delegate, delegation)) = representative {
+        // Both identities: the actor is the delegate, the citizen the person represented.
+        record.actor = crate::audit_log::Actor::new(ActorKind::Citizen, delegate);
+        record.detail.insert("delegation_id".to_owned(), delegation);
+    }
+    state.audit.append_in(&txn, record).await?;
     txn.commit().await?;
     Ok((consent, receipt))
 }
 
 /// The citizen refuses a department's request.
 pub async fn refuse(state: &Ledger, citizen_id: &str, id: &str) -> Result<Consent, Error> {
+    decline(state, citizen_id, id, None).await
+}
+
+/// A delegate refuses a department's request in the name of the person they act for (with
+/// `give_consents` over its purpose and every attribute it asks), recorded with the delegate as
+/// actor.
+pub async fn refuse_as_delegate(
+    state: &Ledger,
+    delegate_id: &str,
+    delegation: &consent::Delegation,
+    id: &str,
+) -> Result<Consent, Error> {
+    let citizen_id = delegation.delegator().to_string();
+    let consent = owned(state, &citizen_id, id).await?;
+    let asked: Vec<&str> = consent
+        .request()
+        .map(|r| r.attributes.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    may_manage(delegate_id, delegation, consent.purpose(), asked)?;
+    let by = (delegate_id, delegation.id().to_string());
+    decline(state, &citizen_id, id, Some(by)).await
+}
+
+async fn decline(
+    state: &Ledger,
+    citizen_id: &str,
+    id: &str,
+    representative: Option<(&str, String)>,
+) -> Result<Consent, Error> {
     let now = now_ms();
     let mut consent = owned(state, citizen_id, id).await?;
     if consent.recorded_state() != State::Requested {
         return Err(LedgerError::NotPending.into());
     }
+    let actor = representative.as_ref().map_or(citizen_id, |r| r.0);
     let event = ConsentEvent::new(
         consent.next_seq(),
-        Actor::citizen(citizen_id),
+        Actor::citizen(actor),
         now.max(consent.last_event_time_ms()),
         Change::Refused,
     )
-    .with_reason("citizen_refused");
+    .with_reason(if representative.is_some() {
+        "representative_refused"
+    } else {
+        "citizen_refused"
+    });
     let txn = state.db.begin().await?;
     super::append(&txn, &mut consent, event)
         .await
         .map_err(store_err)?;
-    let mut r = record(
-        Action::ConsentRefused,
-        ActorKind::Citizen,
-        citizen_id,
-        &consent,
-    );
+    let mut r = record(Action::ConsentRefused, ActorKind::Citizen, actor, &consent);
+    if let Some((_, delegation)) = representative {
+        r.detail.insert("delegation_id".to_owned(), delegation);
+    }
     r.attributes = consent
         .request()
         .map(|req| req.attributes.iter().cloned().collect())
@@ -903,23 +1005,14 @@ pub async fn revoke_as_delegate(
     delegation: &consent::Delegation,
     id: &str,
 ) -> Result<Consent, Error> {
-    use super::delegations::DelegationError;
-    let now = now_ms();
-    let delegate = Uuid::parse_str(delegate_id).map_err(|_| DelegationError::NotLive)?;
-    if !delegation.is_live_for(delegate, now) {
-        return Err(DelegationError::NotLive.into());
-    }
     let citizen_id = delegation.delegator().to_string();
     let consent = owned(state, &citizen_id, id).await?;
-    let power = consent::Power::GiveConsents;
-    delegation
-        .allows(power, None, Some(consent.purpose()))
-        .map_err(DelegationError::from)?;
-    for attribute in consent.attributes() {
-        delegation
-            .allows(power, Some(attribute), None)
-            .map_err(DelegationError::from)?;
-    }
+    may_manage(
+        delegate_id,
+        delegation,
+        consent.purpose(),
+        consent.attributes(),
+    )?;
     let by = (delegate_id, delegation.id().to_string());
     withdraw(state, &citizen_id, id, Some(by)).await
 }

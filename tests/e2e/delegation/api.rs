@@ -78,7 +78,7 @@ async fn a_department_registers_a_guardianship_and_the_guardian_updates_her_addr
     assert_eq!(status, 200);
     assert!(info.contains("Acting for Alice Tremblay"), "{info}");
     // His own pages are not reachable while acting.
-    for own in ["/me", "/me/requests", "/me/delegations", "/me/export"] {
+    for own in ["/me", "/me/delegations", "/me/export"] {
         let (status, body) = get(&w.broker, &bob, own).await;
         assert_eq!(
             (status, code_of(&body).as_str()),
@@ -440,4 +440,120 @@ async fn delegation_a_representative_gives_a_consent_on_the_pages_but_never_to_h
         "delegation_attribute_not_covered"
     );
     assert_eq!(ledger_rows().await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn delegation_a_representative_answers_a_departments_request_within_the_delegation_only() {
+    let w = World::start().await;
+    let alice = signed_in(&w.conn, &w.broker, 3).await;
+    let bob = signed_in(&w.conn, &w.broker, 3).await;
+    let a = pairwise_subject(&w.conn, &w.broker, REVENUE_SECTOR, &alice.citizen_id).await;
+    let b = pairwise_subject(&w.conn, &w.broker, REVENUE_SECTOR, &bob.citizen_id).await;
+    let mut body = guardianship(&a, &b, &["give_consents"]);
+    body["purposes"] = serde_json::json!(["pension-enrolment"]);
+    body["attributes"] = serde_json::json!(["birthdate", "address"]);
+    let out = register_as(&w, &w.revenue, body);
+    assert_eq!(out["status"], 201, "{out}");
+    let delegation = out["json"]["id"].as_str().unwrap().to_owned();
+    // The pension office asks Alice twice: her date of birth (within the delegation) and her
+    // given name (beyond it).
+    let sub = pairwise_subject(&w.conn, &w.broker, ESD_SECTOR, &alice.citizen_id).await;
+    let ask = |attribute: &str| {
+        let out = call(
+            &w.broker.base,
+            &w.esd,
+            None,
+            &[
+                "--post",
+                "/api/v1/consent-requests",
+                "--body",
+                &serde_json::json!({
+                    "subject": sub, "attributes": [attribute],
+                    "purpose": "pension-enrolment", "mode": "once", "duration_days": 30
+                })
+                .to_string(),
+            ],
+        );
+        assert_eq!(out["status"], 201, "{out}");
+        out["json"]["id"].as_str().unwrap().to_owned()
+    };
+    let birthdate = ask("birthdate");
+    let name = ask("given_name");
+    let res = post(
+        &w.broker,
+        &bob,
+        "/me/acting-for",
+        &[("delegation", &delegation)],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    // He sees her requests.
+    let (status, list) = get(&w.broker, &bob, "/me/requests").await;
+    assert_eq!(status, 200, "{list}");
+    assert!(
+        list.contains(&format!("/me/requests/{birthdate}")),
+        "{list}"
+    );
+
+    // Beyond the delegation: neither accepted nor refused, and nothing written.
+    let before = services::consents::counts(&w.conn).await.unwrap();
+    for action in ["accept", "refuse"] {
+        let res = post(
+            &w.broker,
+            &bob,
+            &format!("/me/requests/{name}/{action}"),
+            &[("attribute", "given_name")],
+        )
+        .await;
+        assert_eq!(res.status(), 403, "{action}");
+        assert_eq!(
+            code_of(&res.text().await.unwrap()),
+            "delegation_attribute_not_covered",
+            "{action}"
+        );
+    }
+    assert_eq!(services::consents::counts(&w.conn).await.unwrap(), before);
+
+    // Within it: accepted in her name, by him.
+    let res = post(
+        &w.broker,
+        &bob,
+        &format!("/me/requests/{birthdate}/accept"),
+        &[("attribute", "birthdate")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let hers = services::consents::for_citizen(&w.conn, &alice.citizen_id)
+        .await
+        .unwrap();
+    let accepted = hers
+        .iter()
+        .find(|c| c.id().to_string() == birthdate)
+        .unwrap();
+    assert_eq!(
+        accepted.effective_state(store::now_ms()),
+        ::consent::State::Active
+    );
+    assert_eq!(accepted.history().last().unwrap().actor.id, bob.citizen_id);
+    audit_settled(&w.conn).await;
+    let granted = audit_records(&w.conn)
+        .await
+        .into_iter()
+        .find(|r| r.action == audit::Action::ConsentGranted)
+        .unwrap();
+    assert_eq!(granted.actor.id, bob.citizen_id);
+    assert_eq!(
+        granted.citizen_id.as_deref(),
+        Some(alice.citizen_id.as_str())
+    );
+    assert_eq!(granted.detail.get("delegation_id"), Some(&delegation));
+    // Alice answers the other herself.
+    let res = post(
+        &w.broker,
+        &alice,
+        &format!("/me/requests/{name}/refuse"),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
 }

@@ -81,14 +81,6 @@ pub(super) fn form_error(
     ))
 }
 
-pub(super) fn citizen<'a>(session: &'a CitizenSession, lang: Lang) -> Citizen<'a> {
-    Citizen {
-        id: &session.citizen_id,
-        loa: session.session.loa,
-        lang,
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct Done {
     done: Option<String>,

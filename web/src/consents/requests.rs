@@ -8,14 +8,14 @@ use std::collections::BTreeSet;
 use actix_web::{HttpResponse, get, post, web};
 use serde::Serialize;
 
-use super::pages::{Crumb, FormError, citizen, crumbs, form_error, see_other};
+use super::pages::{Crumb, FormError, crumbs, form_error, see_other};
 use super::view::{self, ConsentView, DurationChoice};
 use crate::csrf::Form;
 use crate::pages::Page;
 use crate::problem::Error;
-use crate::session::CitizenSession;
+use crate::session::Subject;
 use services::consents::Ledger;
-use services::consents::ledger;
+use services::consents::ledger::{self, Citizen};
 use store::now_ms;
 
 #[derive(Serialize)]
@@ -29,7 +29,7 @@ struct RequestsPage {
 #[get("/me/requests")]
 pub async fn list(
     state: web::Data<Ledger>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
 ) -> Result<HttpResponse, Error> {
     let all = services::consents::for_citizen(&state.db, &who.citizen_id)
@@ -112,7 +112,7 @@ fn request_page(
 #[get("/me/requests/{id}")]
 pub async fn detail(
     state: web::Data<Ledger>,
-    who: CitizenSession,
+    who: Subject,
     page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
@@ -129,19 +129,31 @@ pub async fn detail(
 #[post("/me/requests/{id}/accept")]
 pub async fn accept(
     state: web::Data<Ledger>,
-    form: Form<CitizenSession>,
+    form: Form<Subject>,
     mut page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
     let attributes: Vec<&str> = form.fields.all("attribute");
     let parsed = super::pages::parse_days(form.fields.get("duration_days"));
     let days = parsed.as_ref().ok().copied().flatten();
-    let who = citizen(&form.who, page.lang);
-    let outcome = match parsed {
-        Ok(days) => ledger::accept(&state, &who, &id, &attributes, days)
+    // Acting for someone: answered in their name as far as the delegation and the policies let
+    // a representative (`accept_as_delegate`), recorded with both identities.
+    let who = &form.who;
+    let actor = Citizen {
+        id: &who.actor_id,
+        loa: who.session.loa,
+        lang: page.lang,
+    };
+    let outcome = match (parsed, &who.delegation) {
+        (Ok(days), Some(delegation)) => {
+            ledger::accept_as_delegate(&state, &actor, delegation, &id, &attributes, days)
+                .await
+                .map_err(Error::from)
+        }
+        (Ok(days), None) => ledger::accept(&state, &actor, &id, &attributes, days)
             .await
             .map_err(Error::from),
-        Err(e) => Err(e),
+        (Err(e), _) => Err(e),
     };
     match outcome {
         Ok((consent, _)) => Ok(see_other(&format!(
@@ -168,11 +180,18 @@ pub async fn accept(
 #[post("/me/requests/{id}/refuse")]
 pub async fn refuse(
     state: web::Data<Ledger>,
-    form: Form<CitizenSession>,
+    form: Form<Subject>,
     mut page: Page,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Error> {
-    match ledger::refuse(&state, &form.who.citizen_id, &id).await {
+    let who = &form.who;
+    let refused = match &who.delegation {
+        Some(delegation) => {
+            ledger::refuse_as_delegate(&state, &who.actor_id, delegation, &id).await
+        }
+        None => ledger::refuse(&state, &who.citizen_id, &id).await,
+    };
+    match refused {
         Ok(consent) => Ok(see_other(&format!(
             "/me/consents/{}?done=refused",
             consent.id()
