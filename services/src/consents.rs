@@ -307,6 +307,19 @@ pub async fn event_kinds<C: ConnectionTrait>(
 /// The consent to judge a release by: one that covers every asked attribute if there is one,
 /// else one that covers the most of them, else the newest (so a denial names the real reason:
 /// revoked, expired, other purpose, …).
+/// The delegate who gave `consent` in the citizen's name, if a delegate did: the actor of its
+/// grant is not the citizen (`ledger::grant_as_delegate`, `ledger::accept_as_delegate`). A
+/// release resting on it and its receipt name them in `act` (RFC 8693).
+pub fn granted_by_delegate(consent: &consent::Consent) -> Option<String> {
+    let citizen = consent.citizen().to_string();
+    consent
+        .history()
+        .iter()
+        .find(|e| e.change.kind() == consent::EventKind::Granted)
+        .filter(|e| e.actor.kind == consent::ActorKind::Citizen && e.actor.id != citizen)
+        .map(|e| e.actor.id.clone())
+}
+
 pub fn best_for_release<'a>(
     consents: &'a [Consent],
     attributes: &[String],

@@ -34,6 +34,16 @@ pub struct SignedReceipt {
     pub iat: i64,
     #[serde(flatten)]
     pub claims: ReceiptClaims,
+    /// A consent a delegate gave in the citizen's name: who acted (RFC 8693 §4.1), as the
+    /// recipient department's pairwise subject of the delegate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ReceiptAct>,
+}
+
+/// `act` of a receipt: the delegate who gave the consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptAct {
+    pub sub: String,
 }
 
 /// A stored receipt (a copy of its row: the row itself is written only by [`issue`]).
@@ -256,10 +266,14 @@ pub async fn issue<C: ConnectionTrait>(
     };
     let claims = ReceiptClaims::build(consent, facts)
         .map_err(|e| Error::from(LedgerError::Store(ConsentStoreError::Rule(e))))?;
+    let act = super::granted_by_delegate(consent).map(|delegate| ReceiptAct {
+        sub: pairwise::compute(&state.secrets.pairwise, &sector, &delegate),
+    });
     let signed = SignedReceipt {
         iss: state.issuer.to_string(),
         iat: store::now_ms().div_euclid(1000),
         claims,
+        act,
     };
     let jws = state.keys.sign(Some(RECEIPT_TYP), &signed)?;
     let row = StoredReceipt {

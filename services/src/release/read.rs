@@ -65,18 +65,6 @@ pub async fn read_and_decide(state: &Release, asked: Asked<'_>) -> Result<Decisi
         facts,
         consent_id: consent.map(|c| c.id().to_string()),
         consent_expires_at_ms: consent.and_then(|c| c.expires_at_ms()),
-        consent_delegate: consent.and_then(given_by_delegate),
+        consent_delegate: consent.and_then(consents::granted_by_delegate),
     })
-}
-
-/// The delegate who gave `consent` in the citizen's name, if a delegate did: the actor of its
-/// grant is not the citizen.
-fn given_by_delegate(consent: &consent::Consent) -> Option<String> {
-    let citizen = consent.citizen().to_string();
-    consent
-        .history()
-        .iter()
-        .find(|e| e.change.kind() == consent::EventKind::Granted)
-        .filter(|e| e.actor.kind == consent::ActorKind::Citizen && e.actor.id != citizen)
-        .map(|e| e.actor.id.clone())
 }

@@ -364,6 +364,11 @@ async fn delegation_a_representative_gives_a_consent_on_the_pages_but_never_to_h
         Some(alice.citizen_id.as_str())
     );
     assert_eq!(granted.detail.get("delegation_id"), Some(&id));
+    // Its receipt names him too (`act`), in the revenue agency's pairwise terms.
+    assert_eq!(
+        receipt_act(&w, &hers[0].id().to_string()).await,
+        Some(b.clone())
+    );
     // Alice herself may give the consent the representative could not.
     let res = post(
         &w.broker,
@@ -547,6 +552,8 @@ async fn delegation_a_representative_answers_a_departments_request_within_the_de
         Some(alice.citizen_id.as_str())
     );
     assert_eq!(granted.detail.get("delegation_id"), Some(&delegation));
+    let bob_at_esd = pairwise_subject(&w.conn, &w.broker, ESD_SECTOR, &bob.citizen_id).await;
+    assert_eq!(receipt_act(&w, &birthdate).await, Some(bob_at_esd));
     // Alice answers the other herself.
     let res = post(
         &w.broker,
@@ -556,4 +563,19 @@ async fn delegation_a_representative_answers_a_departments_request_within_the_de
     )
     .await;
     assert_eq!(res.status(), 303);
+}
+
+/// The `act.sub` of a consent's signed receipt, if it names one.
+async fn receipt_act(w: &World, consent_id: &str) -> Option<String> {
+    use base64::Engine as _;
+    let receipt = services::consents::receipts::for_consent(&w.conn, consent_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let payload = receipt.jws.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    claims["act"]["sub"].as_str().map(str::to_owned)
 }

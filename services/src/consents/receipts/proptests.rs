@@ -109,6 +109,7 @@ fn receipt() -> impl Strategy<Value = SignedReceipt> {
                     iss: "https://broker.example".into(),
                     iat,
                     claims: ReceiptClaims::build(&consent, facts).unwrap(),
+                    act: None,
                 }
             },
         )
