@@ -20,12 +20,17 @@ use crate::audit_log::{Action, about};
 use crate::error::Error;
 use entities::notice_read;
 
-/// What is a notice: uses of the citizen's data by departments, and what departments asked.
-pub const ACTIONS: [Action; 4] = [
+/// What is a notice: uses of the citizen's data by departments, what departments asked, and who
+/// may act in their name (a delegation a department registered, one accepted, one ended: acts
+/// done under it are on the activity page, each naming the representative).
+pub const ACTIONS: [Action; 7] = [
     Action::Release,
     Action::ReleaseDenied,
     Action::ConsentRequested,
     Action::DeliveryDelivered,
+    Action::DelegationRegistered,
+    Action::DelegationAccepted,
+    Action::DelegationEnded,
 ];
 
 /// Most notices shown at once.

@@ -29,7 +29,7 @@ struct Phrases {
     all: &'static str,
     settings: &'static str,
     footer: &'static str,
-    actions: [(&'static str, &'static str); 4],
+    actions: [(&'static str, &'static str); 7],
 }
 
 const EN: Phrases = Phrases {
@@ -60,6 +60,18 @@ const EN: Phrases = Phrases {
         (
             Action::DeliveryDelivered.as_str(),
             "Your change was delivered to a department",
+        ),
+        (
+            Action::DelegationRegistered.as_str(),
+            "A department registered someone who may act for you",
+        ),
+        (
+            Action::DelegationAccepted.as_str(),
+            "Someone may now act for you",
+        ),
+        (
+            Action::DelegationEnded.as_str(),
+            "A delegation to act for you ended",
         ),
     ],
 };
@@ -92,6 +104,18 @@ const FR: Phrases = Phrases {
         (
             Action::DeliveryDelivered.as_str(),
             "Votre changement a été transmis à un ministère",
+        ),
+        (
+            Action::DelegationRegistered.as_str(),
+            "Un ministère a inscrit une personne qui peut agir en votre nom",
+        ),
+        (
+            Action::DelegationAccepted.as_str(),
+            "Une personne peut maintenant agir en votre nom",
+        ),
+        (
+            Action::DelegationEnded.as_str(),
+            "Une délégation pour agir en votre nom a pris fin",
         ),
     ],
 };

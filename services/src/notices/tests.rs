@@ -44,3 +44,19 @@ async fn uses_of_a_citizens_data_are_unread_until_opened_and_other_records_are_n
     mark_seen(&t.db, &alice, 1).await.unwrap();
     assert_eq!(unread(&t.db, &alice).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn who_may_act_for_a_citizen_is_a_notice_but_an_offer_not_yet_accepted_is_not() {
+    let t = TestServices::new().await;
+    let alice = uuid::Uuid::now_v7().to_string();
+    record_about(&t, &alice, Action::DelegationOffered).await;
+    assert_eq!(unread(&t.db, &alice).await.unwrap(), 0, "her own offer");
+    for action in [
+        Action::DelegationRegistered,
+        Action::DelegationAccepted,
+        Action::DelegationEnded,
+    ] {
+        record_about(&t, &alice, action).await;
+    }
+    assert_eq!(unread(&t.db, &alice).await.unwrap(), 3);
+}
