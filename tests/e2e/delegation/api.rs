@@ -389,29 +389,14 @@ async fn delegation_a_representative_gives_a_consent_on_the_pages_but_never_to_h
     )
     .await;
     assert_eq!(res.status(), 303);
-    let withdrawn = services::consents::for_citizen(&w.conn, &alice.citizen_id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.id().to_string() == given)
-        .unwrap();
-    assert_eq!(
-        withdrawn.effective_state(store::now_ms()),
-        ::consent::State::Revoked
-    );
-    assert_eq!(withdrawn.history().last().unwrap().actor.id, bob.citizen_id);
-    audit_settled(&w.conn).await;
-    let revoked = audit_records(&w.conn)
-        .await
-        .into_iter()
-        .find(|r| r.action == audit::Action::ConsentRevoked)
-        .unwrap();
-    assert_eq!(revoked.actor.id, bob.citizen_id);
-    assert_eq!(
-        revoked.citizen_id.as_deref(),
-        Some(alice.citizen_id.as_str())
-    );
-    assert_eq!(revoked.detail.get("delegation_id"), Some(&id));
+    done_by_representative(
+        &w,
+        (&alice, &bob, &id),
+        &given,
+        ::consent::State::Revoked,
+        audit::Action::ConsentRevoked,
+    )
+    .await;
     // …but not one beyond it: her own consent to the pension office names an attribute the
     // delegation does not cover (birthdate).
     let res = post(
@@ -528,30 +513,14 @@ async fn delegation_a_representative_answers_a_departments_request_within_the_de
     )
     .await;
     assert_eq!(res.status(), 303);
-    let hers = services::consents::for_citizen(&w.conn, &alice.citizen_id)
-        .await
-        .unwrap();
-    let accepted = hers
-        .iter()
-        .find(|c| c.id().to_string() == birthdate)
-        .unwrap();
-    assert_eq!(
-        accepted.effective_state(store::now_ms()),
-        ::consent::State::Active
-    );
-    assert_eq!(accepted.history().last().unwrap().actor.id, bob.citizen_id);
-    audit_settled(&w.conn).await;
-    let granted = audit_records(&w.conn)
-        .await
-        .into_iter()
-        .find(|r| r.action == audit::Action::ConsentGranted)
-        .unwrap();
-    assert_eq!(granted.actor.id, bob.citizen_id);
-    assert_eq!(
-        granted.citizen_id.as_deref(),
-        Some(alice.citizen_id.as_str())
-    );
-    assert_eq!(granted.detail.get("delegation_id"), Some(&delegation));
+    done_by_representative(
+        &w,
+        (&alice, &bob, &delegation),
+        &birthdate,
+        ::consent::State::Active,
+        audit::Action::ConsentGranted,
+    )
+    .await;
     let bob_at_esd = pairwise_subject(&w.conn, &w.broker, ESD_SECTOR, &bob.citizen_id).await;
     assert_eq!(receipt_act(&w, &birthdate).await, Some(bob_at_esd));
     // Alice answers the other herself.
@@ -578,4 +547,42 @@ async fn receipt_act(w: &World, consent_id: &str) -> Option<String> {
         .unwrap();
     let claims: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     claims["act"]["sub"].as_str().map(str::to_owned)
+}
+
+/// Asserts that consent `consent_id` of the person represented is now in `state` by the
+/// representative's act under `delegation`: the consent's last event names him, and so does the
+/// log's `action` record about her, with the delegation.
+async fn done_by_representative(
+    w: &World,
+    (person, representative, delegation): (&SignedIn, &SignedIn, &str),
+    consent_id: &str,
+    state: ::consent::State,
+    action: audit::Action,
+) {
+    let consent = services::consents::for_citizen(&w.conn, &person.citizen_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id().to_string() == consent_id)
+        .unwrap();
+    assert_eq!(consent.effective_state(store::now_ms()), state);
+    assert_eq!(
+        consent.history().last().unwrap().actor.id,
+        representative.citizen_id
+    );
+    audit_settled(&w.conn).await;
+    let record = audit_records(&w.conn)
+        .await
+        .into_iter()
+        .find(|r| r.action == action && r.consent_id.as_deref() == Some(consent_id))
+        .unwrap();
+    assert_eq!(record.actor.id, representative.citizen_id);
+    assert_eq!(
+        record.citizen_id.as_deref(),
+        Some(person.citizen_id.as_str())
+    );
+    assert_eq!(
+        record.detail.get("delegation_id").map(String::as_str),
+        Some(delegation)
+    );
 }
