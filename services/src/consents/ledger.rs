@@ -202,6 +202,15 @@ fn record(action: Action, kind: ActorKind, actor: &str, consent: &Consent) -> Re
     r
 }
 
+/// A record of an act a representative did: the delegate is its actor, the citizen the person
+/// represented, and `detail.delegation_id` the delegation acted under.
+fn by_representative(record: &mut Record, representative: Option<(&str, String)>) {
+    if let Some((delegate, delegation)) = representative {
+        record.actor = crate::audit_log::Actor::new(ActorKind::Citizen, delegate);
+        record.detail.insert("delegation_id".to_owned(), delegation);
+    }
+}
+
 fn store_err(e: ConsentStoreError) -> Error {
     match e {
         ConsentStoreError::Conflict => LedgerError::Conflict.into(),
@@ -726,11 +735,7 @@ async fn write_grant<C: sea_orm::ConnectionTrait>(
     .map_err(store_err)?;
     let receipt = receipts::issue(txn, state, &consent, grant.lang, grant.loa, grant.how).await?;
     let mut record = granted_record(&consent, &receipt, grant.how);
-    if let Some((delegate, delegation)) = grant.representative {
-        // Both identities: the actor is the delegate, the citizen the person represented.
-        record.actor = crate::audit_log::Actor::new(ActorKind::Citizen, delegate);
-        record.detail.insert("delegation_id".to_owned(), delegation);
-    }
+    by_representative(&mut record, grant.representative);
     Ok((consent, receipt, record))
 }
 
@@ -773,16 +778,8 @@ pub async fn accept(
     attributes: &[impl AsRef<str>],
     duration_days: Option<i64>,
 ) -> Result<(Consent, StoredReceipt), Error> {
-    answer(
-        state,
-        citizen,
-        citizen.id,
-        id,
-        attributes,
-        duration_days,
-        None,
-    )
-    .await
+    let consent = owned(state, citizen.id, id).await?;
+    answer(state, citizen, consent, attributes, duration_days, None).await
 }
 
 /// A delegate accepts a department's request in the name of the person they act for: the
@@ -805,8 +802,7 @@ pub async fn accept_as_delegate(
     answer(
         state,
         delegate,
-        &citizen_id,
-        id,
+        consent,
         attributes,
         duration_days,
         Some(by),
@@ -844,15 +840,15 @@ fn may_manage<'a>(
 async fn answer(
     state: &Ledger,
     actor: &Citizen<'_>,
-    citizen_id: &str,
-    id: &str,
+    mut consent: Consent,
     attributes: &[impl AsRef<str>],
     duration_days: Option<i64>,
     representative: Option<(&str, String)>,
 ) -> Result<(Consent, StoredReceipt), Error> {
     let now = now_ms();
     let rules = state.settings.rules().map_err(Error::Internal)?;
-    let mut consent = owned(state, citizen_id, id).await?;
+    let citizen_id = consent.citizen().to_string();
+    let citizen_id = citizen_id.as_str();
     if consent.recorded_state() != State::Requested {
         return Err(LedgerError::NotPending.into());
     }
@@ -915,11 +911,7 @@ async fn answer(
     )
     .await?;
     let mut record = granted_record(&consent, &receipt, Collection::AnswerToRequest);
-    if let Some((delegate, delegation)) = representative {
-        // Both identities: the actor is the delegate, the citizen the person represented.
-        record.actor = crate::audit_log::Actor::new(ActorKind::Citizen, delegate);
-        record.detail.insert("delegation_id".to_owned(), delegation);
-    }
+    by_representative(&mut record, representative);
     state.audit.append_in(&txn, record).await?;
     txn.commit().await?;
     Ok((consent, receipt))
@@ -927,7 +919,8 @@ async fn answer(
 
 /// The citizen refuses a department's request.
 pub async fn refuse(state: &Ledger, citizen_id: &str, id: &str) -> Result<Consent, Error> {
-    decline(state, citizen_id, id, None).await
+    let consent = owned(state, citizen_id, id).await?;
+    decline(state, consent, None).await
 }
 
 /// A delegate refuses a department's request in the name of the person they act for (with
@@ -947,17 +940,17 @@ pub async fn refuse_as_delegate(
         .unwrap_or_default();
     may_manage(delegate_id, delegation, consent.purpose(), asked)?;
     let by = (delegate_id, delegation.id().to_string());
-    decline(state, &citizen_id, id, Some(by)).await
+    decline(state, consent, Some(by)).await
 }
 
 async fn decline(
     state: &Ledger,
-    citizen_id: &str,
-    id: &str,
+    mut consent: Consent,
     representative: Option<(&str, String)>,
 ) -> Result<Consent, Error> {
     let now = now_ms();
-    let mut consent = owned(state, citizen_id, id).await?;
+    let citizen_id = consent.citizen().to_string();
+    let citizen_id = citizen_id.as_str();
     if consent.recorded_state() != State::Requested {
         return Err(LedgerError::NotPending.into());
     }
@@ -978,9 +971,7 @@ async fn decline(
         .await
         .map_err(store_err)?;
     let mut r = record(Action::ConsentRefused, ActorKind::Citizen, actor, &consent);
-    if let Some((_, delegation)) = representative {
-        r.detail.insert("delegation_id".to_owned(), delegation);
-    }
+    by_representative(&mut r, representative);
     r.attributes = consent
         .request()
         .map(|req| req.attributes.iter().cloned().collect())
@@ -992,7 +983,8 @@ async fn decline(
 
 /// The citizen withdraws an active consent; every later release sees it at once.
 pub async fn revoke(state: &Ledger, citizen_id: &str, id: &str) -> Result<Consent, Error> {
-    withdraw(state, citizen_id, id, None).await
+    let consent = owned(state, citizen_id, id).await?;
+    withdraw(state, consent, None).await
 }
 
 /// A delegate withdraws a consent of the person they act for: the delegation must be live for
@@ -1014,19 +1006,19 @@ pub async fn revoke_as_delegate(
         consent.attributes(),
     )?;
     let by = (delegate_id, delegation.id().to_string());
-    withdraw(state, &citizen_id, id, Some(by)).await
+    withdraw(state, consent, Some(by)).await
 }
 
 /// Withdraws `citizen_id`'s consent `id`, by them or by a representative (`(delegate, delegation
 /// id)`), and tells the department in the same transaction.
 async fn withdraw(
     state: &Ledger,
-    citizen_id: &str,
-    id: &str,
+    mut consent: Consent,
     representative: Option<(&str, String)>,
 ) -> Result<Consent, Error> {
     let now = now_ms();
-    let mut consent = owned(state, citizen_id, id).await?;
+    let citizen_id = consent.citizen().to_string();
+    let citizen_id = citizen_id.as_str();
     if consent.effective_state(now) != State::Active {
         return Err(LedgerError::NotActive.into());
     }
@@ -1046,13 +1038,9 @@ async fn withdraw(
     super::append(&txn, &mut consent, event)
         .await
         .map_err(store_err)?;
-    // Both identities when a representative acts: the actor is the delegate, the citizen the
-    // person represented.
     let mut r = record(Action::ConsentRevoked, ActorKind::Citizen, actor, &consent);
     r.attributes = consent.attributes().map(str::to_owned).collect();
-    if let Some((_, delegation)) = representative {
-        r.detail.insert("delegation_id".to_owned(), delegation);
-    }
+    by_representative(&mut r, representative);
     let receipt = state.audit.append_in(&txn, r).await?;
     // Tell the department, in the same transaction (the relay's outbox).
     crate::relay::outbox::consent_ended(
